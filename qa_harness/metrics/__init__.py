@@ -1,0 +1,1 @@
+"""Metrics: per-frame values from (output, ground truth, source) batches. Aggregation is downstream."""

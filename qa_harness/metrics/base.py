@@ -1,0 +1,100 @@
+"""The metric interface: a metric turns a batch of output frames into per-frame values.
+
+Per frame, not per batch: aggregation by clip and by condition is a later stage, and a batch mean
+would hide which frames failed. A metric may emit several columns (e.g. eye and mouth SSIM) and may
+reduce a clip's per-frame columns to clip-level values (e.g. a trajectory correlation).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from qa_harness.records import Pair
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One value a metric reports: its name, direction and range (for reports and gate defaults)."""
+
+    name: str
+    higher_is_better: bool
+    low: float = float("-inf")
+    high: float = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricContext:
+    """What a metric may need when it is built: the device and a folder for caches."""
+
+    device: torch.device
+    cache_dir: Path | None = None
+    suite_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """A batch of consecutive frames of one pair, all (N, 3, H, W) float in [0, 1] on one device.
+
+    `target` is the ground truth (None under the cross protocol); `frames` are driving frame indices.
+    """
+
+    pair: Pair
+    frames: Tensor
+    output: Tensor
+    driving: Tensor
+    source: Tensor
+    target: Tensor | None
+
+
+class Metric(ABC):
+    """Base class; subclasses set `name`, `columns` and `needs_reference`."""
+
+    name: str
+    columns: tuple[Column, ...]
+    #: Needs ground truth: skipped (not NaN-filled) for pairs under the cross protocol.
+    needs_reference: bool = True
+    #: Clip-level columns produced by `clip_values`.
+    clip_columns: tuple[Column, ...] = ()
+
+    @abstractmethod
+    def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
+        """Column name -> (N,) values for the batch's frames."""
+
+    def clip_values(self, per_frame: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Clip-level values from the whole clip's per-frame columns (all metrics'); none by default."""
+        return {}
+
+
+@dataclass(frozen=True)
+class FrameMetric(Metric):
+    """A full-reference metric that is one pure function `(output, target) -> (N,)`."""
+
+    name: str
+    fn: Callable[[Tensor, Tensor], Tensor]
+    higher_is_better: bool
+    low: float = float("-inf")
+    high: float = float("inf")
+    columns: tuple[Column, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", (Column(self.name, self.higher_is_better, self.low, self.high),))
+
+    def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
+        assert batch.target is not None  # the runner never passes cross pairs to reference metrics
+        return {self.name: self.fn(batch.output, batch.target)}
+
+
+def check_frame_pair(output: Tensor, target: Tensor, *, metric: str) -> None:
+    """Raise ValueError unless both are (N, 3, H, W) of one shape."""
+    if output.shape != target.shape or output.ndim != 4 or output.shape[1] != 3:
+        raise ValueError(
+            f"{metric}: expected two (N, 3, H, W) batches of one shape, got {tuple(output.shape)} "
+            f"and {tuple(target.shape)}"
+        )

@@ -1,0 +1,25 @@
+"""Peak signal-to-noise ratio per frame, data range 1 (as `skimage.metrics.peak_signal_noise_ratio`).
+
+Identical frames would give +inf; the MSE is floored at 1e-10, so the maximum is 100 dB and the
+`driving` ceiling still aggregates to a finite number.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from qa_harness.metrics.base import FrameMetric, MetricContext, check_frame_pair
+
+MSE_FLOOR = 1e-10
+
+
+def psnr(output: Tensor, target: Tensor) -> Tensor:
+    """(N, 3, H, W) x2 in [0, 1] -> (N,) PSNR in dB."""
+    check_frame_pair(output, target, metric="psnr")
+    mse = (output.double() - target.double()).square().flatten(1).mean(dim=1)
+    return (10.0 * torch.log10(1.0 / mse.clamp_min(MSE_FLOOR))).to(output.dtype)
+
+
+def build(ctx: MetricContext) -> FrameMetric:
+    return FrameMetric(name="psnr", fn=psnr, higher_is_better=True, low=0.0, high=100.0)

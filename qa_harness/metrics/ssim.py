@@ -1,0 +1,52 @@
+"""Structural similarity per frame, batched in torch.
+
+Settings (Wang et al. 2004, as `skimage.metrics.structural_similarity(..., gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)`): an 11x11 Gaussian window
+(sigma 1.5, truncated at 3.5 sigma), K1 = 0.01, K2 = 0.03, SSIM computed per channel and averaged,
+and the mean taken over the "valid" region only (skimage crops the 5-pixel border the window overhangs).
+The FOMM-family papers do not fix these; we pick the standard ones and test against skimage.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from qa_harness.metrics.base import FrameMetric, MetricContext, check_frame_pair
+
+SIGMA = 1.5
+RADIUS = int(3.5 * SIGMA + 0.5)  # scipy.ndimage's truncate=4.0 default is overridden by skimage to 3.5
+K1, K2 = 0.01, 0.03
+
+
+def _gaussian_1d(dtype: torch.dtype, device: torch.device) -> Tensor:
+    x = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64)
+    g = torch.exp(-0.5 * (x / SIGMA) ** 2)
+    return (g / g.sum()).to(dtype=dtype, device=device)
+
+
+def _filter(x: Tensor, g: Tensor) -> Tensor:
+    """Separable 'valid' Gaussian filter of (N, C, H, W), channel-wise."""
+    c = x.shape[1]
+    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def ssim(output: Tensor, target: Tensor) -> Tensor:
+    """(N, 3, H, W) x2 in [0, 1] -> (N,) SSIM in [-1, 1]; frames must be at least 11x11."""
+    check_frame_pair(output, target, metric="ssim")
+    if min(output.shape[-2:]) < 2 * RADIUS + 1:
+        raise ValueError(f"ssim: frames must be at least {2 * RADIUS + 1} px, got {tuple(output.shape[-2:])}")
+    x, y = output.float(), target.float()
+    g = _gaussian_1d(x.dtype, x.device)
+    stacked = _filter(torch.cat([x, y, x * x, y * y, x * y]), g)
+    mu_x, mu_y, xx, yy, xy = stacked.chunk(5)
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
+    c1, c2 = K1**2, K2**2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return s.flatten(1).mean(dim=1).to(output.dtype)
+
+
+def build(ctx: MetricContext) -> FrameMetric:
+    return FrameMetric(name="ssim", fn=ssim, higher_is_better=True, low=-1.0, high=1.0)

@@ -1,0 +1,1 @@
+"""Animators: the models under test, behind one interface (`base.Animator`)."""

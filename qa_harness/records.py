@@ -1,0 +1,167 @@
+"""Typed records that flow through the pipeline: suite -> runner -> per-frame records -> aggregate.
+
+All are frozen: a stage reads the value of the stage before it and writes a new one. Frame records
+go to Parquet in a wide layout: one row per frame, `metric:<name>` and `cond:<axis>` columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+Protocol = Literal["reconstruction", "cross"]
+PROTOCOLS: tuple[str, ...] = ("reconstruction", "cross")
+METRIC_PREFIX = "metric:"
+COND_PREFIX = "cond:"
+
+
+@dataclass(frozen=True, slots=True)
+class CropBox:
+    """Square face crop in source-pixel coordinates (left, top, side), applied before resizing."""
+
+    left: int
+    top: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One media item of a suite: a video, a folder of frames, or a still photo (frame_count 1)."""
+
+    id: str
+    path: Path
+    fps: float
+    frame_count: int
+    size: tuple[int, int]  # (width, height) of the decoded media, before cropping
+    tags: Mapping[str, str] = field(default_factory=dict)
+    crop: CropBox | None = None
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """What a model is asked to do once: animate `source` with `driving`.
+
+    `reconstruction`: source is frame 0 of the driving clip and every driving frame is the ground truth
+    (the FOMM/TPSMM/MRFA papers' protocol). `cross`: source is another clip's first frame or a photo; no
+    ground truth, so only no-reference metrics apply.
+    """
+
+    id: str
+    source: Clip
+    driving: Clip
+    protocol: Protocol
+
+    @property
+    def conditions(self) -> Mapping[str, str]:
+        """Condition tags every frame of this pair carries: the driving clip's tags."""
+        return self.driving.tags
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """A versioned set of pairs; `version` hashes the manifest and every media file."""
+
+    name: str
+    version: str
+    path: Path
+    resolution: int
+    max_frames: int | None
+    pairs: tuple[Pair, ...]
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """Metric values of one output frame, with the conditions it was produced under."""
+
+    run_id: str
+    suite: str
+    suite_version: str
+    pair_id: str
+    protocol: str
+    frame: int
+    metrics: Mapping[str, float]
+    conditions: Mapping[str, str]
+
+
+ClipStatus = Literal["ok", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClipOutcome:
+    """How one pair went: finished (with clip-level metric values) or failed with its error."""
+
+    pair_id: str
+    status: ClipStatus
+    frames: int
+    seconds: float
+    error: str = ""
+    clip_metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What an evaluation produced: where its records are and how each clip went."""
+
+    run_id: str
+    out_dir: Path
+    records_path: Path
+    outcomes: tuple[ClipOutcome, ...]
+    unavailable_metrics: Mapping[str, str]
+    frames_per_second: float
+
+    @property
+    def failed(self) -> tuple[ClipOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+
+def records_to_frame(records: Iterable[FrameRecord]) -> pd.DataFrame:
+    """Wide table: identity columns, then `metric:<name>` floats and `cond:<axis>` strings."""
+    rows = []
+    for r in records:
+        row = {
+            "run_id": r.run_id,
+            "suite": r.suite,
+            "suite_version": r.suite_version,
+            "pair_id": r.pair_id,
+            "protocol": r.protocol,
+            "frame": r.frame,
+        }
+        row.update({METRIC_PREFIX + k: float(v) for k, v in r.metrics.items()})
+        row.update({COND_PREFIX + k: str(v) for k, v in r.conditions.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def frame_to_records(table: pd.DataFrame) -> list[FrameRecord]:
+    """Inverse of `records_to_frame` (NaN metrics are kept as NaN)."""
+    metric_cols = [c for c in table.columns if c.startswith(METRIC_PREFIX)]
+    cond_cols = [c for c in table.columns if c.startswith(COND_PREFIX)]
+    return [
+        FrameRecord(
+            run_id=row["run_id"],
+            suite=row["suite"],
+            suite_version=row["suite_version"],
+            pair_id=row["pair_id"],
+            protocol=row["protocol"],
+            frame=int(row["frame"]),
+            metrics={c[len(METRIC_PREFIX):]: float(row[c]) for c in metric_cols},
+            conditions={c[len(COND_PREFIX):]: row[c] for c in cond_cols if isinstance(row[c], str)},
+        )
+        for row in table.to_dict("records")
+    ]
+
+
+def metric_columns(table: pd.DataFrame) -> list[str]:
+    """Metric names (without prefix) present in a records table."""
+    return [c[len(METRIC_PREFIX):] for c in table.columns if c.startswith(METRIC_PREFIX)]
+
+
+def condition_columns(table: pd.DataFrame) -> list[str]:
+    """Condition axes (without prefix) present in a records table."""
+    return [c[len(COND_PREFIX):] for c in table.columns if c.startswith(COND_PREFIX)]
