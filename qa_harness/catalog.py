@@ -16,6 +16,8 @@ METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
 METRICS.add("psnr", "qa_harness.metrics.psnr:build")
 METRICS.add("ssim", "qa_harness.metrics.ssim:build")
+METRICS.add("lpips", "qa_harness.metrics.lpips:build_alex")
+METRICS.add("lpips_vgg", "qa_harness.metrics.lpips:build_vgg")
 
 #: Metrics a suite gets when it names none.
-DEFAULT_METRICS = ("l1", "psnr", "ssim")
+DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")

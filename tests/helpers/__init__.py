@@ -1,0 +1,1 @@
+"""Shared test helpers (reference-side code that the product must not need)."""
