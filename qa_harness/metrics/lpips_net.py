@@ -156,11 +156,12 @@ class LpipsNet(nn.Module):
         )
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        # One backbone pass over both images: half the kernel launches of two passes.
-        maps = self.backbone((torch.cat([x, y]) - self.shift) / self.scale)
+        # One backbone pass over both images (half the kernel launches of two passes), in channels-last
+        # layout: oneDNN's CPU convolutions and max pooling ran ~25 % faster in it here (cuDNN likes it too).
+        scaled = ((torch.cat([x, y]) - self.shift) / self.scale).contiguous(memory_format=torch.channels_last)
         total = torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
-        for features, lin in zip(maps, self.linear.values(), strict=True):
-            unit = features / (features.square().sum(dim=1, keepdim=True).sqrt() + NORM_EPS)
+        for features, lin in zip(self.backbone(scaled), self.linear.values(), strict=True):
+            unit = features / (torch.linalg.vector_norm(features, dim=1, keepdim=True) + NORM_EPS)
             fx, fy = unit.chunk(2)
             total = total + lin.model((fx - fy).square()).mean(dim=(1, 2, 3))
         return total
@@ -211,4 +212,4 @@ def load_lpips_net(spec: NetSpec, *, backbone: Path | None = None) -> LpipsNet:
     load_strict(
         net.linear, load_state_dict(lin_path), path=lin_path, what=f"the LPIPS '{spec.name}' linear layers"
     )
-    return net.eval().requires_grad_(False)
+    return net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
