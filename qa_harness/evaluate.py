@@ -125,7 +125,7 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
     model = build_model(cfg.model, checkpoint=cfg.checkpoint, device=device, options=cfg.model_options)
     ctx = MetricContext(device=device, cache_dir=suite.path.parent / ".qa_cache", suite_version=suite.version)
     metrics, unavailable = build_metrics(metric_names, ctx)
-    if model.resolution != suite.resolution:
+    if model.resolution not in (None, suite.resolution):
         log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
                     model.resolution, suite.resolution)
     job = PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed)
