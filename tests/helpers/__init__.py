@@ -1,1 +1,1 @@
-"""Shared test helpers (reference-side code that the product must not need)."""
+"""Test-only helpers: models with controlled behaviour, media builders."""
