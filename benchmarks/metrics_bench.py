@@ -23,11 +23,13 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # qa_harness from this checkout; tests/helpers
+sys.path.insert(0, str(ROOT))  # qa_harness and tests.helpers from this checkout
 
-from helpers.frames import CLIPS, decode_frames  # noqa: E402
-from helpers.torchvision_bypass import import_lpips, torchvision_models  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
+
+from qa_harness.video.io import iter_frames  # noqa: E402
+from tests.helpers.media import CLIPS  # noqa: E402
+from tests.helpers.torchvision_bypass import import_lpips, torchvision_models  # noqa: E402
 
 CLIP_NAMES = ("d12.mp4", "lp_d11.mp4", "vrt_face5.mp4", "d20.mp4")
 
@@ -37,7 +39,7 @@ def frame_pairs(count: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     per_clip = -(-count // len(CLIP_NAMES))
     outputs, targets = [], []
     for name in CLIP_NAMES:
-        frames = decode_frames(CLIPS / name, list(range(per_clip + 1)), size=size)
+        frames = next(iter_frames(CLIPS / name, resolution=size, chunk=per_clip + 1))
         outputs.append(frames[1:])
         targets.append(frames[:-1])
     return torch.cat(outputs)[:count], torch.cat(targets)[:count]

@@ -48,9 +48,7 @@ def find_weight_file(
     if explicit is not None:
         if explicit.is_file():
             return explicit
-        raise WeightsUnavailableError(
-            f"{explicit}: weight file not found (expected {file_name}, from {source})"
-        )
+        raise WeightsUnavailableError(f"{explicit}: weight file not found (expected {file_name}, from {source})")
     folders = [weights_dir(), *upstream]
     for folder in folders:
         if (folder / file_name).is_file():
@@ -70,9 +68,7 @@ def load_state_dict(path: Path) -> dict[str, Tensor]:
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(f"{path}: cannot be read as a torch weight file: {err}") from err
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise CheckpointError(
-            f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}"
-        )
+        raise CheckpointError(f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")
     return dict(state)
 
 

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers.frames import CLIPS, REPO, decode_frames
-from helpers.torchvision_bypass import import_lpips, torchvision_models
 
 from qa_harness.catalog import DEFAULT_METRICS, METRICS
 from qa_harness.errors import CheckpointError, WeightsUnavailableError
@@ -24,6 +22,9 @@ from qa_harness.metrics.base import FrameBatch, MetricContext
 from qa_harness.metrics.lpips import LPIPS
 from qa_harness.metrics.lpips_net import ALEXNET, VGG16, Backbone
 from qa_harness.records import Clip, Pair
+from qa_harness.video.io import iter_frames
+from tests.helpers.media import CLIPS, REPO
+from tests.helpers.torchvision_bypass import import_lpips, torchvision_models
 
 ATOL = 1e-5
 CPU = MetricContext(device=torch.device("cpu"))
@@ -60,17 +61,15 @@ def alex_reference(alex_file: Path) -> torch.nn.Module:
     """`lpips.LPIPS(net='alex')`, which finds the cached backbone file and downloads nothing."""
     reference = import_lpips().LPIPS(net="alex", verbose=False)
     file_state = torch.load(alex_file, weights_only=True)
-    torch.testing.assert_close(
-        reference.net.slice1[0].weight, file_state["features.0.weight"], rtol=0, atol=0
-    )
+    torch.testing.assert_close(reference.net.slice1[0].weight, file_state["features.0.weight"], rtol=0, atol=0)
     return reference
 
 
 @pytest.fixture(scope="module")
 def frame_pairs() -> tuple[torch.Tensor, torch.Tensor]:
     """6 pairs at 64 px: real frames (same clip, other clip, identical) and seeded random images."""
-    a = decode_frames(CLIPS / "d12.mp4", [0, 20, 40], size=64)
-    b = decode_frames(CLIPS / "lp_d11.mp4", [0, 30], size=64)
+    a = next(iter_frames(CLIPS / "d12.mp4", resolution=64, chunk=41))[[0, 20, 40]]
+    b = next(iter_frames(CLIPS / "lp_d11.mp4", resolution=64, chunk=31))[[0, 30]]
     noise = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     # pairs: d12 frame 20 vs 0, d12 vs lp_d11, identical, lp_d11 frame 30 vs 0, two random pairs
     output = torch.cat([a[1:2], a[0:1], a[2:3], b[1:2], noise[:2]])
@@ -182,11 +181,7 @@ def test_metric_contract(alex_file, frame_pairs) -> None:
     pair = Pair(id="d12", source=clip, driving=clip, protocol="reconstruction")
     batch = FrameBatch(pair, torch.arange(6), output, target, target[:1], target)
     values = metric.frame_values(batch)
-    assert (
-        values.keys() == {"lpips"}
-        and values["lpips"].shape == (6,)
-        and values["lpips"].dtype == torch.float32
-    )
+    assert values.keys() == {"lpips"} and values["lpips"].shape == (6,) and values["lpips"].dtype == torch.float32
     cross = Pair(id="x", source=clip, driving=clip, protocol="cross")
     with pytest.raises(ValueError, match="lpips: needs ground truth, but pair 'x' has none"):
         metric.frame_values(FrameBatch(cross, torch.arange(6), output, target, target[:1], None))
@@ -226,6 +221,4 @@ def test_gpu_matches_cpu(alex_file, frame_pairs) -> None:
     output, target = frame_pairs
     on_gpu = METRICS.get("lpips")(MetricContext(device=torch.device("cuda"))).distance(output, target)
     assert on_gpu.device.type == "cuda"
-    torch.testing.assert_close(
-        on_gpu.cpu(), METRICS.get("lpips")(CPU).distance(output, target), atol=1e-4, rtol=0
-    )
+    torch.testing.assert_close(on_gpu.cpu(), METRICS.get("lpips")(CPU).distance(output, target), atol=1e-4, rtol=0)

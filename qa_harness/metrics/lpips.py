@@ -23,9 +23,7 @@ class LPIPS(Metric):
 
     needs_reference = True
 
-    def __init__(
-        self, spec: NetSpec, *, name: str, device: torch.device, backbone: Path | None = None
-    ) -> None:
+    def __init__(self, spec: NetSpec, *, name: str, device: torch.device, backbone: Path | None = None) -> None:
         self.name = name
         self.columns = (Column(name, higher_is_better=False, low=0.0),)
         self.device = device
@@ -42,8 +40,7 @@ class LPIPS(Metric):
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         if batch.target is None:
             raise ValueError(
-                f"{self.name}: needs ground truth, but pair {batch.pair.id!r} has none "
-                f"({batch.pair.protocol} protocol)"
+                f"{self.name}: needs ground truth, but pair {batch.pair.id!r} has none ({batch.pair.protocol} protocol)"
             )
         return {self.name: self.distance(batch.output, batch.target)}
 

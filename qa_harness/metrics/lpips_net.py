@@ -151,9 +151,7 @@ class LpipsNet(nn.Module):
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.backbone = Backbone(spec)
-        self.linear = nn.ModuleDict(
-            {f"lin{k}": _linear_layer(c) for k, c in enumerate(self.backbone.channels)}
-        )
+        self.linear = nn.ModuleDict({f"lin{k}": _linear_layer(c) for k, c in enumerate(self.backbone.channels)})
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         # One backbone pass over both images (half the kernel launches of two passes), in channels-last
@@ -199,9 +197,7 @@ def load_lpips_net(spec: NetSpec, *, backbone: Path | None = None) -> LpipsNet:
     )
     state = load_state_dict(backbone_path)
     features = {key: value for key, value in state.items() if key.startswith("features.")}
-    load_strict(
-        net.backbone, features, path=backbone_path, what=f"the LPIPS '{spec.name}' backbone (features.*)"
-    )
+    load_strict(net.backbone, features, path=backbone_path, what=f"the LPIPS '{spec.name}' backbone (features.*)")
     lin_file = f"{spec.name}.pth"
     lin_dir = lpips_package_weights_dir()
     lin_path = find_weight_file(
@@ -209,7 +205,5 @@ def load_lpips_net(spec: NetSpec, *, backbone: Path | None = None) -> LpipsNet:
         source=f"the 'lpips' distribution 0.1.4 (lpips/weights/{LPIPS_WEIGHTS_VERSION}/{lin_file})",
         explicit=lin_dir / lin_file,
     )
-    load_strict(
-        net.linear, load_state_dict(lin_path), path=lin_path, what=f"the LPIPS '{spec.name}' linear layers"
-    )
+    load_strict(net.linear, load_state_dict(lin_path), path=lin_path, what=f"the LPIPS '{spec.name}' linear layers")
     return net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
