@@ -20,7 +20,7 @@ from qa_harness.catalog import DEFAULT_METRICS, METRICS
 from qa_harness.errors import CheckpointError, WeightsUnavailableError
 from qa_harness.metrics.base import FrameBatch, MetricContext
 from qa_harness.metrics.lpips import LPIPS
-from qa_harness.metrics.lpips_net import ALEXNET, VGG16, Backbone
+from qa_harness.metrics.lpips_net import ALEXNET, VGG16, Backbone, LpipsNet
 from qa_harness.records import Clip, Pair
 from qa_harness.video.io import iter_frames
 from tests.helpers.media import CLIPS, REPO
@@ -114,6 +114,16 @@ def test_vgg_matches_lpips_package(weight_dirs, frame_pairs) -> None:
     expected = _reference(reference, output, target)
     torch.testing.assert_close(metric.distance(output, target), expected, atol=ATOL, rtol=0)
     assert (expected[[0, 1, 3, 4, 5]] > 0.01).all()
+
+
+@pytest.mark.parametrize("spec", [ALEXNET, VGG16], ids=["alex", "vgg"])
+def test_min_size_is_exact(spec) -> None:
+    net = LpipsNet(spec).eval()
+    smallest = torch.rand(1, 3, spec.min_size, spec.min_size)
+    assert net(smallest, smallest).shape == (1,)
+    too_small = smallest[..., 1:, :]
+    with pytest.raises(ValueError, match=f"frames must be at least {spec.min_size} px"):
+        net(too_small, too_small)
 
 
 @pytest.mark.parametrize("spec", [ALEXNET, VGG16], ids=["alex", "vgg"])

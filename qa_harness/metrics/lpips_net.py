@@ -69,6 +69,7 @@ class NetSpec:
     taps: tuple[int, ...]  # `features` indices whose outputs (ReLUs) feed the linear layers
     backbone_file: str
     backbone_url: str
+    min_size: int  # smallest frame side the pooling stack accepts
 
 
 def _vgg_layers(config: tuple[int | str, ...]) -> tuple[Conv | Pool, ...]:
@@ -96,6 +97,7 @@ ALEXNET = NetSpec(
     taps=(1, 4, 7, 9, 11),
     backbone_file="alexnet-owt-7be5be79.pth",
     backbone_url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    min_size=31,
 )  # fmt: skip
 # VGG16 ("D") up to relu5_3; the final pool (index 30) feeds nothing in LPIPS and has no parameters.
 VGG16 = NetSpec(
@@ -104,6 +106,7 @@ VGG16 = NetSpec(
     taps=(3, 8, 15, 22, 29),
     backbone_file="vgg16-397923af.pth",
     backbone_url="https://download.pytorch.org/models/vgg16-397923af.pth",
+    min_size=16,
 )
 
 
@@ -151,9 +154,14 @@ class LpipsNet(nn.Module):
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.backbone = Backbone(spec)
+        self.spec = spec
         self.linear = nn.ModuleDict({f"lin{k}": _linear_layer(c) for k, c in enumerate(self.backbone.channels)})
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        if min(x.shape[-2:]) < self.spec.min_size:
+            raise ValueError(
+                f"LPIPS '{self.spec.name}': frames must be at least {self.spec.min_size} px, got {tuple(x.shape[-2:])}"
+            )
         # One backbone pass over both images (half the kernel launches of two passes), in channels-last
         # layout: oneDNN's CPU convolutions and max pooling ran ~25 % faster in it here (cuDNN likes it too).
         scaled = ((torch.cat([x, y]) - self.shift) / self.scale).contiguous(memory_format=torch.channels_last)
