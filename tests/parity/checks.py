@@ -40,12 +40,21 @@ def assert_outputs_match(
     assert not failures, f"{label}:\n" + "\n".join(failures)
 
 
+def all_networks(network: nn.Module) -> dict[str, nn.Module]:
+    """Required and optional checkpoint sub-networks by top-level key."""
+    return network.checkpoint_networks() | getattr(network, "optional_networks", dict)()
+
+
 def tiny_network(spec: ReferenceSpec) -> tuple[nn.Module, dict]:
-    """Our network from the tiny config, with the fixture's official state dicts loaded strictly."""
+    """Our network from the tiny config, with the fixture's official state dicts loaded strictly (the
+    fixed-size backbones the fixture does not store are refilled from the same name seeds)."""
     fixture = load_fixture(spec.name, "tiny")
     network, _ = build_reference(spec, TINY_CONFIGS / f"{spec.name}-tiny.yaml")
-    for key, module in network.checkpoint_networks().items():
-        module.load_state_dict(fixture["state_dicts"][key], strict=True)
+    for key, module in all_networks(network).items():
+        if key in fixture["state_dicts"]:
+            module.load_state_dict(fixture["state_dicts"][key], strict=True)
+        else:
+            seed_weights(module, fixture["seed"])
     return network, fixture
 
 
@@ -62,7 +71,7 @@ def check_names_and_shapes(spec: ReferenceSpec, config: str) -> nn.Module:
     expected = json.loads((FIXTURES / spec.name / f"{Path(config).stem}.json").read_text())
     with torch.device("meta"):
         network, _ = build_reference(spec, config)
-    ours = {key: names_and_shapes(module) for key, module in network.checkpoint_networks().items()}
+    ours = {key: names_and_shapes(module) for key, module in all_networks(network).items()}
     assert ours.keys() == expected.keys()
     for key in expected:
         assert ours[key] == expected[key], f"{key}: names/shapes differ from the official {config}"
@@ -73,7 +82,7 @@ def check_full(spec: ReferenceSpec, config: str, run_ours: RunOurs) -> None:
     """The full-size official config with name-seeded weights reproduces the recorded (strided) outputs."""
     fixture = load_fixture(spec.name, config)
     network, _ = build_reference(spec, config)
-    for module in network.checkpoint_networks().values():
+    for module in all_networks(network).values():
         seed_weights(module, fixture["seed"])
     with torch.no_grad():
         ours = run_ours(network, fixture["frames_uint8"].float() / 255)

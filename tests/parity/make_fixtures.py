@@ -10,7 +10,8 @@ repository), FULL_SIZE, TINY_SIZE, `build(repo, model_params) -> {checkpoint key
 the tiny config gets two driving frames and the relative mode, the full-size config one driving frame,
 to keep CPU tests fast):
 - `<out>/<m>/tiny.pt`: the tiny config (`tests/parity/configs/<m>-tiny.yaml`, official keys, small
-  channels): frames, every sub-network's state dict, every output.
+  channels): frames, every sub-network's state dict (except the plug-in's SEEDED_ONLY fixed-size
+  backbones, which the tests refill from the same name-seeded generator), every output.
 - `<out>/<m>/<official config>.pt`: frames as uint8, outputs spatially strided to <= 16 K values each
   (stride recorded), parameter names and shapes per sub-network (also written as .json).
 All plain tensors and containers, loadable with `weights_only=True`. Pin the checkout to the commit in
@@ -70,7 +71,9 @@ def record(plugin, repo, config_path: Path, size: int, *, full_state: bool) -> d
             "frames": frames,
             "outputs": outputs,
             "state_dicts": {
-                key: {k: v.clone() for k, v in net.state_dict().items()} for key, net in nets.items()
+                key: {k: v.clone() for k, v in net.state_dict().items()}
+                for key, net in nets.items()
+                if key not in getattr(plugin, "SEEDED_ONLY", ())
             },
         }
     else:
