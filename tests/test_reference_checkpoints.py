@@ -18,7 +18,7 @@ from reference_models.spec import load_reference
 from tests.parity.checks import tiny_network
 from tests.parity.common import ROOT, TINY_CONFIGS, clip_frames
 
-REFERENCE_MODELS = ["fomm", "tpsmm"]
+REFERENCE_MODELS = ["fomm", "tpsmm", "mraa"]
 
 
 def _spec(model: str):
