@@ -49,10 +49,7 @@ def test_every_official_config_builds_with_official_parameter_count():
     for path in sorted(SPEC.configs_dir.glob("*.yaml")):
         with torch.device("meta"):
             network, _ = build_reference(SPEC, path)
-        counts = {
-            k: round(sum(p.numel() for p in m.parameters()) / 1e6, 2)
-            for k, m in all_networks(network).items()
-        }
+        counts = {k: round(sum(p.numel() for p in m.parameters()) / 1e6, 2) for k, m in all_networks(network).items()}
         if "youtube" in path.name:
             assert counts["generator"] > 45.58 and network.generator.pixelwise_flow_predictor.num_kp == 20
             continue
@@ -82,9 +79,7 @@ def test_adapter_matches_official_reconstruction_and_demo_relative(tmp_path):
     (animation_mode='relative')."""
     network, fixture = tiny_network(SPEC)
     checkpoint = tmp_path / "tiny.pth"
-    torch.save(
-        {key: m.state_dict() for key, m in all_networks(network).items()} | {"epoch_avd": 30}, checkpoint
-    )
+    torch.save({key: m.state_dict() for key, m in all_networks(network).items()} | {"epoch_avd": 30}, checkpoint)
     frames, expected = fixture["frames"], fixture["outputs"]
     for relative, name in ((False, "prediction"), (True, "relative.prediction")):
         animator = build(checkpoint=checkpoint, config=TINY_CONFIGS / "mraa-tiny.yaml", relative=relative)

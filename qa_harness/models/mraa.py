@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from qa_harness.models._reference import ReferenceAnimator, SourceState
+from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
 from reference_models.blocks.keypoints import Keypoints
 from reference_models.mraa import SPEC
 
@@ -32,7 +32,5 @@ class MRAAAnimator(ReferenceAnimator):
         return self.network.generator(sources, kp_driving, state.kp_source.expand(n), bg_params)["prediction"]
 
 
-def build(
-    *, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any
-) -> MRAAAnimator:
-    return MRAAAnimator(SPEC, checkpoint=checkpoint, device=torch.device(device), **options)
+def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> MRAAAnimator:
+    return build_animator(MRAAAnimator, SPEC, checkpoint=checkpoint, device=device, options=options)

@@ -53,9 +53,7 @@ def run(repo, nets: dict[str, nn.Module], frames: Tensor) -> dict[str, Tensor]:
     n = driving.shape[0]
     sources = source.expand(n, -1, -1, -1)
     regions_source, regions_driving = nets["region_predictor"](source), nets["region_predictor"](driving)
-    expanded = {
-        k: regions_source[k].expand(n, *regions_source[k].shape[1:]) for k in ("shift", "covar", "affine")
-    }
+    expanded = {k: regions_source[k].expand(n, *regions_source[k].shape[1:]) for k in ("shift", "covar", "affine")}
     bg_params = nets["bg_predictor"](sources, driving)
     generated = nets["generator"](
         sources, source_region_params=expanded, driving_region_params=regions_driving, bg_params=bg_params
