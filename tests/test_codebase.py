@@ -19,13 +19,9 @@ def test_module_is_small(path):
     assert lines <= 400, f"{path.relative_to(REPO)} has {lines} lines; split it by concept"
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in LIBRARY if p.name not in PRINTING_ALLOWED], ids=lambda p: str(p.relative_to(REPO))
-)
+@pytest.mark.parametrize("path", [p for p in LIBRARY if p.name not in PRINTING_ALLOWED],
+                         ids=lambda p: str(p.relative_to(REPO)))
 def test_library_does_not_print(path):
-    calls = [
-        n
-        for n in ast.walk(ast.parse(path.read_text()))
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
-    ]
+    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Name) and n.func.id == "print"]
     assert not calls, f"{path.relative_to(REPO)}:{calls[0].lineno}: use logging, not print"

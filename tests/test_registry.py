@@ -41,14 +41,8 @@ def test_every_metric_returns_one_value_per_frame(name, real_frames):
         pytest.skip(f"weights absent: {err}")
     output, target = (x.float() for x in real_frames)
     clip = Clip("c", path=None, fps=25.0, frame_count=8, size=(128, 128))
-    batch = FrameBatch(
-        pair=Pair("c", clip, clip, "reconstruction"),
-        frames=torch.arange(8),
-        output=output,
-        driving=target,
-        source=target[0],
-        target=target,
-    )
+    batch = FrameBatch(pair=Pair("c", clip, clip, "reconstruction"), frames=torch.arange(8), output=output,
+                       driving=target, source=target[0], target=target)
     values = metric.frame_values(batch)
     assert set(values) == {c.name for c in metric.columns}
     for v in values.values():
