@@ -12,6 +12,9 @@ from qa_harness.registry import Registry
 MODELS = Registry("model")
 MODELS.add("identity", "qa_harness.models.baselines:identity")
 MODELS.add("driving", "qa_harness.models.baselines:driving")
+MODELS.add("fomm", "qa_harness.models.fomm:build")
+MODELS.add("tpsmm", "qa_harness.models.tpsmm:build")
+MODELS.add("mraa", "qa_harness.models.mraa:build")
 
 METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
