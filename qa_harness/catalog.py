@@ -20,6 +20,7 @@ METRICS.add("ssim", "qa_harness.metrics.ssim:build")
 
 EXECUTORS = Registry("executor")
 EXECUTORS.add("local", "qa_harness.executors.local:build")
+EXECUTORS.add("ray", "qa_harness.executors.ray:build")
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim")

@@ -51,6 +51,7 @@ class EvalConfig:
     run_name: str | None = None
     executor: str = "local"
     executor_options: Mapping[str, Any] = field(default_factory=dict)
+    parent_run_id: str | None = None  # an MLflow run this one is nested under (a matrix's)
     progress: bool | None = None  # None: a bar only on a terminal
 
 
@@ -87,7 +88,7 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
     }
     run_id = tracking.start_run(
         tracking_uri=uri, experiment=cfg.experiment, run_name=cfg.run_name or f"{suite.name}/{cfg.model}",
-        params=params, suite=suite, resume_run_id=meta["mlflow_run_id"],
+        params=params, suite=suite, resume_run_id=meta["mlflow_run_id"], parent_run_id=cfg.parent_run_id,
     )
     meta["mlflow_run_id"] = run_id
     store.write_meta(meta)
