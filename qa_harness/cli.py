@@ -77,14 +77,14 @@ def _add_tracking_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from qa_harness.evaluate import EvalConfig, run_evaluation
-    from qa_harness.summary import print_result
-
     executor, options = _executor_choice(args)
     if args.matrix:
         return _cmd_matrix(args, executor, options)
     if args.suite is None or args.model is None:
         raise QaHarnessError("evaluate: --suite and --model are required (or --matrix FILE)")
+    from qa_harness.evaluate import EvalConfig, run_evaluation
+    from qa_harness.summary import print_result
+
     cfg = EvalConfig(
         suite=args.suite, model=args.model, checkpoint=args.checkpoint, model_options=dict(args.option),
         device=args.device, batch_size=args.batch_size, seed=args.seed,
@@ -98,12 +98,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
-    from qa_harness.matrix import load_matrix, run_matrix
-    from qa_harness.summary import print_result
-
     given = [f"--{k}" for k in ("suite", "model", "checkpoint", "metrics") if getattr(args, k) is not None]
     if given or args.option:
         raise QaHarnessError(f"evaluate --matrix: {', '.join(given or ['--option'])} belong in the matrix file")
+    from qa_harness.matrix import load_matrix, run_matrix
+    from qa_harness.summary import print_result
+
     matrix = load_matrix(args.matrix)
     result = run_matrix(matrix, out=args.out, tracking_uri=args.tracking_uri, executor=executor,
                         executor_options=options, resume=args.resume, overwrite=args.overwrite)

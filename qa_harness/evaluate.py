@@ -73,6 +73,7 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
     metric_names = cfg.metrics or suite.metrics or DEFAULT_METRICS
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work
+    executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)  # so does a missing optional dependency
     device = resolve_device(cfg.device)
     checkpoint_sha = file_sha256(cfg.checkpoint) if cfg.checkpoint else ""
     out_dir = cfg.out_dir or Path("qa_runs") / f"{_slug(suite.name)}__{_slug(cfg.model)}"
@@ -93,18 +94,17 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
     meta["mlflow_run_id"] = run_id
     store.write_meta(meta)
     try:
-        return _run(cfg, suite, store, run_id, uri, metric_names, device)
+        return _run(cfg, suite, store, run_id, uri, metric_names, device, executor)
     except BaseException as err:
         tracking.mark_failed(tracking_uri=uri, run_id=run_id, reason=f"{type(err).__name__}: {err}")
         raise
 
 
 def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
-         metric_names: tuple[str, ...], device: torch.device) -> RunResult:
+         metric_names: tuple[str, ...], device: torch.device, executor: Any) -> RunResult:
     spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed),
                     model=cfg.model, checkpoint=cfg.checkpoint, model_options=dict(cfg.model_options),
                     metrics=metric_names, device=cfg.device)
-    executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)
     done = store.finished()
     todo = [p for p in suite.pairs if p.id not in done]
     if done:
