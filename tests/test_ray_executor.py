@@ -159,3 +159,14 @@ def test_matrix_creates_parent_and_child_runs(write_suite, tmp_path, tracking_ur
     # a child is an ordinary evaluation: the same records as evaluating that model on its own
     alone = _evaluate(suite, tmp_path / "alone", tracking_uri, metrics=("l1", "psnr"))
     pd.testing.assert_frame_equal(_frames(result.results["sigma-05"]), _frames(alone))
+
+
+def test_model_that_cannot_be_built_fails_the_run_with_its_message(write_suite, tmp_path, tracking_uri):
+    from qa_harness.errors import QaHarnessError
+
+    with pytest.raises(QaHarnessError, match="Ray worker could not build model 'fom': Unknown model 'fom'"):
+        _evaluate(_suite(write_suite, clips=CLIPS[:1]), tmp_path / "x", tracking_uri, model="fom", executor="ray",
+                  executor_options={"workers": 1})
+    client = MlflowClient(tracking_uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("qa_harness").experiment_id])
+    assert run.info.status == "FAILED" and "Unknown model 'fom'" in run.data.tags["qa_harness.error"]

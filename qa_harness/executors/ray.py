@@ -69,7 +69,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield ray
         return
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
+        try:
+            ray.init(address=address, logging_level=logging.WARNING)
+        except Exception as err:  # ConnectionError, or a version mismatch: both need the user's hand
+            raise QaHarnessError(f"cannot connect to the Ray cluster at {address!r}: {err}") from err
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
     try:
@@ -155,7 +158,12 @@ class RayExecutor:
     @staticmethod
     def _check_ready(ray: Any, slots: list[_Slot], spec: WorkSpec) -> dict[str, str]:
         unavailable: dict[str, str] = {}
-        for pid, missing, error in ray.get([slot.actor.ready.remote() for slot in slots]):
+        try:
+            readies = ray.get([slot.actor.ready.remote() for slot in slots])
+        except ray.exceptions.RayActorError as err:
+            reason = str(err).strip().splitlines()[0]
+            raise QaHarnessError(f"a Ray worker died while building model {spec.model!r}: {reason}") from err
+        for pid, missing, error in readies:
             if error:
                 raise QaHarnessError(f"Ray worker could not build model {spec.model!r}: {error}")
             log.debug("ray worker pid %d ready", pid)
