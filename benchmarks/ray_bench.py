@@ -1,6 +1,6 @@
 """Ray executor throughput: 1 vs 2 CPU workers, and its overhead against the local executor at 1 worker.
 
-    PYTHONPATH=. python benchmarks/ray_bench.py [--copies 4] [--resolution 256] [--max-frames 40] [--repeats 2]
+    PYTHONPATH=. python benchmarks/ray_bench.py [--copies 2] [--resolution 128] [--max-frames 32] [--repeats 2]
 
 The suite is the demo suite's six real clips under the reconstruction protocol, each listed `--copies`
 times (distinct pair ids, same media), scored with l1, psnr and ssim by `tests.helpers.models:noisy`.
@@ -59,13 +59,14 @@ def _time(executor, spec: WorkSpec, repeats: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=4, help="times each clip is listed (default 4: 24 pairs)")
-    parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--max-frames", type=int, default=40)
+    parser.add_argument("--copies", type=int, default=2, help="times each clip is listed (default 2: 12 pairs)")
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--max-frames", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("RAY_worker_niceness", "0")  # Ray nices workers to 15: unfair on a shared machine
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         spec = _spec(Path(tmp), copies=args.copies, resolution=args.resolution, max_frames=args.max_frames)
         tiny = _spec(Path(tmp), copies=1, resolution=args.resolution, max_frames=1)
@@ -77,6 +78,8 @@ def main() -> None:
             two, _ = _time(RayExecutor(workers=2), spec, args.repeats)
     pairs = len(spec.job.suite.pairs)
     print(f"suite: {pairs} pairs, {frames} frames at {args.resolution}px; l1, psnr, ssim; best of {args.repeats}")
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (other processes compete for the cores when it exceeds 1-2)")
     print(f"local (1 thread):  {local:6.2f} s  {frames / local:7.1f} frames/s")
     print(f"ray, 1 worker:     {one:6.2f} s  {frames / one:7.1f} frames/s  (actor startup {startup:.2f} s)")
     print(f"ray, 2 workers:    {two:6.2f} s  {frames / two:7.1f} frames/s")
