@@ -108,7 +108,13 @@ class _Slot:
 
 
 class RayExecutor:
-    """Evaluates pairs on Ray actors; see the module docstring for scheduling and faults."""
+    """Evaluates pairs on Ray actors; see the module docstring for scheduling and faults.
+
+    `address`: None (a private local instance), `auto` or `ray://HOST:PORT`; `workers`: actors (default:
+    the cluster's GPUs / `gpus_per_worker`, else its CPUs / `cpus_per_worker`); `max_attempts`: worker
+    deaths a pair may cause before it is recorded as failed; `in_flight`: pairs queued per actor (2 hides
+    the round trip between pairs); `env`: environment variables for the workers (a Ray runtime_env).
+    """
 
     def __init__(self, *, address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0,
                  cpus_per_worker: float = 1.0, max_attempts: int = 3, in_flight: int = 2,
