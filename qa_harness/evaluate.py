@@ -85,7 +85,7 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
         "model": cfg.model, "checkpoint": cfg.checkpoint, "checkpoint_sha256": checkpoint_sha,
         "suite": suite.name, "suite_version": suite.version, "harness_version": __version__,
         "device": str(device), "seed": cfg.seed, "batch_size": cfg.batch_size, "metrics": ",".join(metric_names),
-        **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
+        "executor": cfg.executor, **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
     }
     run_id = tracking.start_run(
         tracking_uri=uri, experiment=cfg.experiment, run_name=cfg.run_name or f"{suite.name}/{cfg.model}",

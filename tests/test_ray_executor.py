@@ -70,7 +70,8 @@ def test_ray_records_identical_to_local_and_resume_across_executors(write_suite,
     clips = lambda r: pd.read_parquet(r.out_dir / "clips.parquet").drop(columns=["seconds"])  # noqa: E731
     pd.testing.assert_frame_equal(clips(remote), clips(local))
     assert _scores(tracking_uri, remote.run_id) == _scores(tracking_uri, local.run_id)
-    assert MlflowClient(tracking_uri).get_run(remote.run_id).info.status == "FINISHED"
+    run = MlflowClient(tracking_uri).get_run(remote.run_id)
+    assert run.info.status == "FINISHED" and run.data.params["executor"] == "ray"
 
     # a local run interrupted after 3 of 5 pairs, resumed on Ray: only the 2 missing pairs are evaluated
     out = tmp_path / "resumed"
