@@ -12,8 +12,8 @@ runs:
   - {name: ft-1000, model: mrfa, checkpoint: ckpt/ft_1000.pth, options: {iterations: 3}}
 ```
 Each run is an ordinary evaluation (its own run folder `<out>/<name>` and MLflow run), nested under
-one parent run (`mlflow.parentRunId`) that holds `comparison.csv` (every run's overall means) and the
-matrix file. Runs go one after another on one Ray connection, each spread over all its workers; the
+one parent run (`mlflow.parentRunId`) that holds `comparison.csv` (every run's overall means; also in
+`<out>`) and the matrix file. Runs go one after another on one Ray connection, each spread over all its workers; the
 seed is shared, so the runs differ only in the model. `--resume` continues every run and the parent.
 """
 
@@ -188,8 +188,9 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
                               executor_options=options if executor == "ray" else {}, parent_run_id=parent,
                               progress=progress)
                 results[run.name] = run_evaluation(cfg)
-        tracking.finish_group_run(tracking_uri=uri, run_id=parent, table=_comparison(results, matrix),
-                                  files=[matrix.path])
+        comparison = out / "comparison.csv"
+        comparison.write_text(_comparison(results, matrix).to_csv(index=False))
+        tracking.finish_group_run(tracking_uri=uri, run_id=parent, files=[comparison, matrix.path])
     except BaseException as err:
         tracking.mark_failed(tracking_uri=uri, run_id=parent, reason=f"{type(err).__name__}: {err}")
         raise

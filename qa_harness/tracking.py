@@ -145,13 +145,9 @@ def start_group_run(
     return run.info.run_id
 
 
-def finish_group_run(*, tracking_uri: str, run_id: str, table: pd.DataFrame, files: list[Path]) -> None:
-    """Log the children's comparison table (`comparison.csv`) and `files`, then mark the parent finished."""
+def finish_group_run(*, tracking_uri: str, run_id: str, files: list[Path]) -> None:
+    """Log `files` (the children's comparison table, the matrix file) to the parent run and finish it."""
     client = _client(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "comparison.csv"
-        table.to_csv(path, index=False)
-        client.log_artifact(run_id, str(path))
     for path in files:
         client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, "FINISHED")
