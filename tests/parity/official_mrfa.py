@@ -1,0 +1,182 @@
+"""Records parity fixtures from the official MRFA code (JialeTao/MRFA at 20f935f) on CPU.
+
+Usage (a checkout of the official repository at the pinned commit, and einops 0.3 importable, e.g.
+`pip install --target DIR einops==0.3.2` and `PYTHONPATH=DIR`):
+
+    python -m tests.parity.official_mrfa --repo /path/to/MRFA --out tests/parity/fixtures
+
+The official code needs CUDA, timm 0.4 and torchvision; none of that is usable here, so `load_official`
+runs it under shims installed in this process only: `Module.cuda` is a no-op, `timm.models.layers.
+weight_init.trunc_normal_` is torch's `trunc_normal_` (the same algorithm), torchvision's package
+`__init__` (whose compiled ops need CUDA) is bypassed by a bare module over the installed package folder,
+and VGG19 (perceptual loss only) is built without downloading ImageNet weights.
+
+Weights come from `tests.parity.seeded` (name-keyed deterministic values), so the fixtures record names,
+shapes and checksums instead of ~40 M parameters; outputs of one forward with `is_train=False` are stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+
+import torch
+import yaml
+
+from tests.parity.seeded import checksums, seeded_state_dict
+
+PINNED_COMMIT = "20f935f2ee63c0e9b55c38a283bdd5b4dbf7415f"
+SEED = 8
+#: Entries the networks compute themselves (fixed sine embeddings, anti-aliasing kernels): not reseeded.
+DERIVED_SUFFIXES = ("transformer.pos_embedding", "down.weight")
+#: Sub-networks used only by the training losses (dropped from the fixtures and from our model).
+LOSS_ONLY_PREFIXES = ("vgg.", "pyramid.")
+
+
+def _install_shims() -> None:
+    torch.nn.Module.cuda = lambda self, *args, **kwargs: self  # type: ignore[method-assign]
+    timm = types.ModuleType("timm")
+    for name in ("timm.models", "timm.models.layers"):
+        sys.modules[name] = types.ModuleType(name)
+    weight_init = types.ModuleType("timm.models.layers.weight_init")
+    weight_init.trunc_normal_ = torch.nn.init.trunc_normal_
+    sys.modules.update({"timm": timm, "timm.models.layers.weight_init": weight_init})
+    if "torchvision" not in sys.modules:
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None or not spec.submodule_search_locations:
+            raise SystemExit("torchvision is not installed: the official code imports torchvision.models")
+        bare = types.ModuleType("torchvision")
+        bare.__path__ = list(spec.submodule_search_locations)
+        sys.modules["torchvision"] = bare
+    from torchvision import models
+
+    vgg19 = models.vgg19
+    models.vgg19 = lambda pretrained=False, **kwargs: vgg19(weights=None)
+
+
+def load_official(repo: Path) -> types.ModuleType:
+    """Imports the official `modules.model` from `repo` (shims installed first)."""
+    if not (repo / "modules" / "model.py").is_file():
+        raise SystemExit(f"{repo}: not a checkout of JialeTao/MRFA (modules/model.py missing)")
+    _install_shims()
+    sys.path.insert(0, str(repo))
+    import modules.model as official_model
+
+    return official_model
+
+
+def build_official(official_model: types.ModuleType, config: dict) -> torch.nn.Module:
+    """The official MRFA built from a config dict (converted as run.py does), in eval mode, seeded weights."""
+    from modules.util import convert_dict_to_attrit_dict
+
+    torch.manual_seed(0)
+    model = official_model.MRFA(convert_dict_to_attrit_dict(copy.deepcopy(config))).eval()
+    state = model_state(model)
+    derived = [k for k in state if k.endswith(DERIVED_SUFFIXES)]
+    model.load_state_dict(seeded_state_dict(state, SEED, derived), strict=False)
+    return model
+
+
+def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """State dict without the loss-only sub-networks."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(LOSS_ONLY_PREFIXES)}
+
+
+def tiny_config(vox1: dict) -> dict:
+    """vox1.yaml with small channels, 64x64 frames and a 2-layer transformer (same keys).
+
+    The refinement and generator widths are hard-coded in the official RaftFlow, so `raft_flow.generator`
+    keeps the vox1 widths; only `size`, `dim` and the structure encoders shrink.
+    """
+    cfg = copy.deepcopy(vox1)
+    cfg["dense_motion"].update(block_expansion=8, max_features=64, num_blocks=3)
+    cfg["fomm_kp_detector"].update(block_expansion=8, max_features=64, num_blocks=3)
+    cfg["tpsm_dense_motion"].update(block_expansion=8, max_features=64, num_blocks=3)
+    raft = cfg["raft_flow"]
+    raft.update(dim=32, size=64)
+    raft["driving_encoder"].update(block_expansion=8, max_features=64, num_blocks=3)
+    raft["source_encoder"].update(block_expansion=8, max_features=64, num_blocks=3)
+    m = cfg["mtia_kp_detector"]["MODEL"]
+    m.update(TRANSFORMER_DEPTH=2, TRANSFORMER_HEADS=4, DIM=32, IMAGE_SIZE=[64, 64], HEATMAP_SIZE=[16, 16],
+             BASE_CHANNEL=8)
+    m["EXTRA"]["STAGE2"]["NUM_CHANNELS"] = [8, 16]
+    m["EXTRA"]["STAGE2"]["NUM_BLOCKS"] = [1, 1]
+    m["EXTRA"]["STAGE3"].update(NUM_MODULES=2, NUM_BLOCKS=[1, 1, 1], NUM_CHANNELS=[8, 16, 32])
+    return cfg
+
+
+def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.Tensor) -> dict:
+    """One official forward (is_train=False) with the intermediate results it exposes."""
+    captured: dict[str, object] = {}
+    dense_motion = model.dense_motion.forward
+
+    def dense_motion_spy(*args, **kwargs):
+        out = dense_motion(*args, **kwargs)
+        captured["deformation"], captured["occlusion"] = out["deformation"], out["occlusion"]
+        return out
+
+    decode = model.decoder.generator.decode
+
+    def decode_spy(warp_f, warp_img, occlusion, warp_f_c=None, occlusion_c=None):
+        captured["warped_features"] = list(warp_f)
+        captured["occlusions"] = list(occlusion)
+        captured["warp_img"] = warp_img
+        return decode(warp_f, warp_img, occlusion, warp_f_c, occlusion_c)
+
+    model.dense_motion.forward = dense_motion_spy
+    model.decoder.generator.decode = decode_spy
+    with torch.no_grad():
+        kp_s = model.encoder(source)
+        gen, warp_vis, _, _, _ = model({"source": source, "driving": driving}, is_train=False)
+    del model.dense_motion.forward, model.decoder.generator.decode
+    return {"kp_source": kp_s["kp"], "jacobian_source": kp_s.get("jacobian"), "prediction": gen,
+            "warp_vis": warp_vis, **captured}
+
+
+def make(repo: Path, out: Path) -> None:
+    """Writes mrfa_vox1_names.json and mrfa_tiny_<prior>.pt fixtures into `out`."""
+    official_model = load_official(repo)
+    vox1 = yaml.safe_load((repo / "config" / "vox1.yaml").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    names = {}
+    for prior in ("mtia", "fomm", "tpsm"):
+        cfg = copy.deepcopy(vox1)
+        cfg["train_params"]["prior_model"] = prior
+        state = official_model.MRFA(_attr(cfg)).state_dict()
+        names[prior] = {k: list(v.shape) for k, v in state.items()}
+    (out / "mrfa_vox1_names.json").write_text(json.dumps({"commit": PINNED_COMMIT, "state": names}, indent=0))
+    tiny = tiny_config(vox1)
+    g = torch.Generator().manual_seed(SEED)
+    source, driving = torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
+    for prior in ("mtia", "fomm", "tpsm"):
+        cfg = copy.deepcopy(tiny)
+        cfg["train_params"]["prior_model"] = prior
+        model = build_official(official_model, cfg)
+        state = model_state(model)
+        record = {"commit": PINNED_COMMIT, "config": cfg, "seed": SEED, "source": source, "driving": driving,
+                  "shapes": {k: list(v.shape) for k, v in state.items()}, "checksums": checksums(state),
+                  "outputs": record_forward(model, source, driving)}
+        torch.save(record, out / f"mrfa_tiny_{prior}.pt")
+
+
+def _attr(cfg: dict):
+    from modules.util import convert_dict_to_attrit_dict
+
+    return convert_dict_to_attrit_dict(copy.deepcopy(cfg))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, required=True, help="checkout of JialeTao/MRFA at the pinned commit")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "fixtures")
+    args = parser.parse_args(argv)
+    make(args.repo, args.out)
+
+
+if __name__ == "__main__":
+    main()
