@@ -11,6 +11,7 @@ from qa_harness.registry import Registry
 MODELS = Registry("model")
 MODELS.add("identity", "qa_harness.models.baselines:identity")
 MODELS.add("driving", "qa_harness.models.baselines:driving")
+MODELS.add("mrfa", "qa_harness.models.mrfa:build")
 
 METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")

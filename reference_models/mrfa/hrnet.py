@@ -102,14 +102,16 @@ class HighResolutionModule(nn.Module):
                  in_channels: Sequence[int], channels: Sequence[int], multi_scale_output: bool) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
-            _blocks(block, cin, planes, count) for cin, planes, count in zip(in_channels, channels, num_blocks)
+            _blocks(block, cin, planes, count)
+            for cin, planes, count in zip(in_channels, channels, num_blocks, strict=True)
         )
         self.out_channels = [c * block.expansion for c in channels]
         n = len(channels)
         self.fuse_layers = None
         if n > 1:
             self.fuse_layers = nn.ModuleList(
-                nn.ModuleList(self._fuse(j, i) for j in range(n)) for i in range(n if multi_scale_output else 1)
+                nn.ModuleList(self._fuse(j, i) for j in range(n))
+                for i in range(n if multi_scale_output else 1)
             )
         self.relu = nn.ReLU(True)
 
@@ -121,11 +123,12 @@ class HighResolutionModule(nn.Module):
             return nn.Sequential(*_conv_bn(c[src], c[dst], 1), nn.Upsample(scale_factor=2 ** (src - dst)))
         steps = dst - src
         return nn.Sequential(*(
-            _conv_bn(c[src], c[dst] if k == steps - 1 else c[src], 3, 2, relu=k < steps - 1) for k in range(steps)
+            _conv_bn(c[src], c[dst] if k == steps - 1 else c[src], 3, 2, relu=k < steps - 1)
+            for k in range(steps)
         ))
 
     def forward(self, xs: list[Tensor]) -> list[Tensor]:
-        xs = [branch(x) for branch, x in zip(self.branches, xs)]
+        xs = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
         if self.fuse_layers is None:
             return xs
         outs = []
@@ -164,7 +167,8 @@ class HRNetBase(nn.Module):
         self.bn2 = nn.BatchNorm2d(c)
         self.relu = nn.ReLU(inplace=True)
         self.layer1 = _blocks(Bottleneck, c, c, 4)
-        self.transition1, self.stage2, channels = self._stage(extra["STAGE2"], [c * Bottleneck.expansion], True)
+        stem_out = [c * Bottleneck.expansion]
+        self.transition1, self.stage2, channels = self._stage(extra["STAGE2"], stem_out, True)
         self.transition2, self.stage3, channels = self._stage(extra["STAGE3"], channels, False)
         self.out_channels = channels[0]
 
@@ -178,7 +182,8 @@ class HRNetBase(nn.Module):
         modules, cin = [], expanded
         for m in range(cfg["NUM_MODULES"]):
             last = m == cfg["NUM_MODULES"] - 1
-            module = HighResolutionModule(block, cfg["NUM_BLOCKS"], cin, channels, multi_scale_output or not last)
+            module = HighResolutionModule(block, cfg["NUM_BLOCKS"], cin, channels,
+                                          multi_scale_output or not last)
             modules.append(module)
             cin = module.out_channels
         return transition, nn.Sequential(*modules), cin

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from reference_models.blocks.keypoints import Keypoints
 from reference_models.mrfa.hrnet import HRNetBase
 from reference_models.mrfa.tokenpose import POS_EMBEDDINGS, TokenPoseHead
 
@@ -22,7 +23,7 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class MTIAKeypointDetector(nn.Module):
-    """(B,3,S,S) frames in [0,1] -> {'kp': (B,K,2) in [-1,1] (x, y), 'jacobian': (B,K,2,2)}.
+    """(B,3,S,S) frames in [0,1] -> Keypoints(value (B,K,2) in [-1,1] (x, y), jacobian (B,K,2,2)).
 
     S is `MODEL.IMAGE_SIZE`; the transformer sees the HRNet output (stride 4) cut into
     `PATCH_SIZE` patches, so the frame size is fixed by the config.
@@ -55,7 +56,8 @@ class MTIAKeypointDetector(nn.Module):
             fix_img2motion_attention=bool(model_cfg["FIX_IMG2MOTION_ATTENTION"]),
         )
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
+    def forward(self, x: Tensor) -> Keypoints:
         if self.normalize_input:
             x = (x - self.mean) / self.std
-        return self.transformer(self.pre_feature(x))
+        out = self.transformer(self.pre_feature(x))
+        return Keypoints(out["kp"], out.get("jacobian"))

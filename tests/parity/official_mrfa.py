@@ -110,58 +110,106 @@ def tiny_config(vox1: dict) -> dict:
     return cfg
 
 
-def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.Tensor) -> dict:
-    """One official forward (is_train=False) with the intermediate results it exposes."""
+def center_crop(x: torch.Tensor, side: int) -> torch.Tensor:
+    """The central side x side window of (..., H, W) maps (unchanged when not larger)."""
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return x[..., top:top + side, left:left + side].clone()
+
+
+def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.Tensor,
+                   max_side: int) -> dict:
+    """One official forward (is_train=False) and the intermediate results it exposes, kept small:
+    maps wider than `max_side` are centre-cropped, warped features reduced to their channel means."""
     captured: dict[str, object] = {}
     dense_motion = model.dense_motion.forward
 
     def dense_motion_spy(*args, **kwargs):
         out = dense_motion(*args, **kwargs)
-        captured["deformation"], captured["occlusion"] = out["deformation"], out["occlusion"]
+        occlusion = out["occlusion"]
+        captured["deformation"] = out["deformation"]
+        captured["prior_occlusion"] = occlusion[0] if isinstance(occlusion, list) else occlusion
         return out
 
     decode = model.decoder.generator.decode
 
     def decode_spy(warp_f, warp_img, occlusion, warp_f_c=None, occlusion_c=None):
-        captured["warped_features"] = list(warp_f)
-        captured["occlusions"] = list(occlusion)
-        captured["warp_img"] = warp_img
+        captured["warped_feature_means"] = [center_crop(f.mean(1, keepdim=True), max_side) for f in warp_f]
+        captured["occlusions"] = [center_crop(o, max_side) for o in occlusion]
+        captured["warped_image"] = center_crop(warp_img, max_side)
         return decode(warp_f, warp_img, occlusion, warp_f_c, occlusion_c)
 
     model.dense_motion.forward = dense_motion_spy
     model.decoder.generator.decode = decode_spy
     with torch.no_grad():
-        kp_s = model.encoder(source)
-        gen, warp_vis, _, _, _ = model({"source": source, "driving": driving}, is_train=False)
+        kp_s, kp_d = model.encoder(source), model.encoder(driving)
+        prediction = model({"source": source, "driving": driving}, is_train=False)[0]
     del model.dense_motion.forward, model.decoder.generator.decode
-    return {"kp_source": kp_s["kp"], "jacobian_source": kp_s.get("jacobian"), "prediction": gen,
-            "warp_vis": warp_vis, **captured}
+    return {"kp_source": kp_s["kp"], "jacobian_source": kp_s.get("jacobian"), "kp_driving": kp_d["kp"],
+            "jacobian_driving": kp_d.get("jacobian"), "prediction": center_crop(prediction, max_side),
+            "deformation": captured["deformation"].clone(),
+            "prior_occlusion": captured["prior_occlusion"].clone(),
+            "occlusions": captured["occlusions"], "warped_image": captured["warped_image"],
+            "warped_feature_means": captured["warped_feature_means"]}
+
+
+#: Tiny fixtures: name -> (prior_model, config changes beyond `tiny_config`, batch size). One batched
+#: variant checks batching; the others use one sample to keep the committed files small.
+TINY_VARIANTS = {
+    "mtia": ("mtia", {}, 2),
+    "fomm": ("fomm", {}, 1),
+    "tpsm": ("tpsm", {}, 1),
+    "mtia_bg": ("mtia", {"train_params": {"bg_start": 0}}, 1),
+    "mtia_prior_only": ("mtia", {"raft_flow": {"prior_only": True}}, 1),
+}
+
+
+def frames(batch: int, size: int, g: torch.Generator) -> torch.Tensor:
+    """Random 8-bit frames (B,3,size,size) as uint8: stored exactly, used as float / 255."""
+    return torch.randint(0, 256, (batch, 3, size, size), generator=g, dtype=torch.uint8)
+
+
+def _variant(base: dict, prior: str, changes: dict) -> dict:
+    cfg = copy.deepcopy(base)
+    cfg["train_params"]["prior_model"] = prior
+    for section, values in changes.items():
+        cfg[section].update(values)
+    return cfg
+
+
+def _record(official_model, cfg: dict, source, driving, max_side: int) -> dict:
+    """Fixture record; `source`/`driving` uint8 frames (the network sees them / 255)."""
+    model = build_official(official_model, cfg)
+    state = model_state(model)
+    outputs = record_forward(model, source.float() / 255, driving.float() / 255, max_side)
+    return {"commit": PINNED_COMMIT, "config": cfg, "seed": SEED, "source": source, "driving": driving,
+            "shapes": {k: list(v.shape) for k, v in state.items()}, "checksums": checksums(state),
+            "outputs": outputs}
 
 
 def make(repo: Path, out: Path) -> None:
-    """Writes mrfa_vox1_names.json and mrfa_tiny_<prior>.pt fixtures into `out`."""
+    """Writes into `out`: mrfa_names.json (official parameter names/shapes of vox1.yaml for each prior and
+    of celebvhq.yaml), mrfa_vox1_forward.pt (one seeded 256x256 forward, compact) and
+    mrfa_tiny_<variant>.pt."""
     official_model = load_official(repo)
-    vox1 = yaml.safe_load((repo / "config" / "vox1.yaml").read_text())
+    configs = {name: yaml.safe_load((repo / "config" / f"{name}.yaml").read_text())
+               for name in ("vox1", "celebvhq")}
     out.mkdir(parents=True, exist_ok=True)
     names = {}
-    for prior in ("mtia", "fomm", "tpsm"):
-        cfg = copy.deepcopy(vox1)
-        cfg["train_params"]["prior_model"] = prior
-        state = official_model.MRFA(_attr(cfg)).state_dict()
-        names[prior] = {k: list(v.shape) for k, v in state.items()}
-    (out / "mrfa_vox1_names.json").write_text(json.dumps({"commit": PINNED_COMMIT, "state": names}, indent=0))
-    tiny = tiny_config(vox1)
+    variants = {"vox1_mtia": ("vox1", "mtia"), "vox1_fomm": ("vox1", "fomm"), "vox1_tpsm": ("vox1", "tpsm"),
+                "celebvhq_mtia": ("celebvhq", "mtia")}
+    for label, (config, prior) in variants.items():
+        state = official_model.MRFA(_attr(_variant(configs[config], prior, {}))).state_dict()
+        names[label] = {k: list(v.shape) for k, v in state.items()}
+    (out / "mrfa_names.json").write_text(json.dumps({"commit": PINNED_COMMIT, "state": names}, indent=0))
     g = torch.Generator().manual_seed(SEED)
-    source, driving = torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
-    for prior in ("mtia", "fomm", "tpsm"):
-        cfg = copy.deepcopy(tiny)
-        cfg["train_params"]["prior_model"] = prior
-        model = build_official(official_model, cfg)
-        state = model_state(model)
-        record = {"commit": PINNED_COMMIT, "config": cfg, "seed": SEED, "source": source, "driving": driving,
-                  "shapes": {k: list(v.shape) for k, v in state.items()}, "checksums": checksums(state),
-                  "outputs": record_forward(model, source, driving)}
-        torch.save(record, out / f"mrfa_tiny_{prior}.pt")
+    record = _record(official_model, configs["vox1"], frames(1, 256, g), frames(1, 256, g), 64)
+    torch.save(record, out / "mrfa_vox1_forward.pt")
+    tiny = tiny_config(configs["vox1"])
+    for name, (prior, changes, batch) in TINY_VARIANTS.items():
+        source, driving = frames(batch, 64, g), frames(batch, 64, g)
+        record = _record(official_model, _variant(tiny, prior, changes), source, driving, 64)
+        torch.save(record, out / f"mrfa_tiny_{name}.pt")
 
 
 def _attr(cfg: dict):
@@ -172,7 +220,8 @@ def _attr(cfg: dict):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, required=True, help="checkout of JialeTao/MRFA at the pinned commit")
+    parser.add_argument("--repo", type=Path, required=True,
+                        help="checkout of JialeTao/MRFA at the pinned commit")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "fixtures")
     args = parser.parse_args(argv)
     make(args.repo, args.out)

@@ -63,7 +63,8 @@ def seeded_tensor(name: str, like: Tensor, seed: int) -> Tensor:
     return value.to(like.dtype)
 
 
-def seeded_state_dict(template: Mapping[str, Tensor], seed: int, derived: Iterable[str] = ()) -> dict[str, Tensor]:
+def seeded_state_dict(template: Mapping[str, Tensor], seed: int,
+                      derived: Iterable[str] = ()) -> dict[str, Tensor]:
     """Every entry of `template` replaced by `seeded_tensor`, except the names in `derived` (kept)."""
     keep = set(derived)
     return {k: v.clone() if k in keep else seeded_tensor(k, v, seed) for k, v in template.items()}
