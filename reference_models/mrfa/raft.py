@@ -133,6 +133,7 @@ class Refined:
     warped_image: Tensor  # source warped by the finest level's input flow
     flows: list[Tensor]  # (B,2,r,r) refined flow of each level, pixels of that level
     occlusions: list[Tensor]  # (B,1,r,r) refined occlusion probability of each level
+    warped_features: list[Tensor]  # source features of each level warped by that level's flow
 
 
 class RaftFlow(nn.Module):
@@ -239,7 +240,7 @@ class RaftFlow(nn.Module):
             acc_flow, acc_occ = _sum(up_flow, prev_flow), _sum(up_occ, prev_occ)
         warped_image = bilinear_sampler(img_full, (flow + ids).permute(0, 2, 3, 1))
         prediction = self.generator.decode(warped, warped_image, occlusions, prior_warped)
-        return Refined(prediction, warped_image, flows, occlusions)
+        return Refined(prediction, warped_image, flows, occlusions, warped)
 
     def _prior_only(self, features: list[Tensor], deformation: Tensor, occlusion: Tensor,
                     img_full: Tensor) -> Refined:
@@ -256,4 +257,4 @@ class RaftFlow(nn.Module):
             flows.append((r - 1) * (level_grid + 1) / 2 - ids)
         warped_image = F.grid_sample(img_full, level_grid.permute(0, 2, 3, 1), align_corners=False)
         prediction = self.generator.decode(warped, warped_image, occlusions)
-        return Refined(prediction, warped_image, flows, occlusions)
+        return Refined(prediction, warped_image, flows, occlusions, warped)
