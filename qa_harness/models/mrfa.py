@@ -113,8 +113,8 @@ def build(*, checkpoint: Path | None = None, device: torch.device | None = None,
     if adapt_scale is None:
         norm = content.get("animate_params", {}).get("normalization_params", {})
         adapt_scale = norm.get("adapt_movement_scale", False)
-    network = MRFA.from_config(path)
     weights = mrfa_checkpoint.locate(checkpoint, path.stem)
+    network = MRFA.from_config(path)
     mrfa_checkpoint.load(network, weights, trust_checkpoint=_flag(trust_checkpoint))
     return MRFAAnimator(network, device=device or torch.device("cpu"), iterations=int(iterations),
                         mode=mode, adapt_scale=_flag(adapt_scale), autocast=AUTOCAST.get(autocast),
