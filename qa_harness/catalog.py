@@ -11,6 +11,8 @@ from qa_harness.registry import Registry
 MODELS = Registry("model")
 MODELS.add("identity", "qa_harness.models.baselines:identity")
 MODELS.add("driving", "qa_harness.models.baselines:driving")
+MODELS.add("fomm", "qa_harness.models.fomm:build")
+MODELS.add("tpsmm", "qa_harness.models.tpsmm:build")
 MODELS.add("mrfa", "qa_harness.models.mrfa:build")
 
 METRICS = Registry("metric")

@@ -6,6 +6,7 @@ H x W map has its corners at exactly -1 and 1 (official `make_coordinate_grid`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +26,41 @@ class Keypoints:
     value: Tensor
     jacobian: Tensor | None = None
     covar: Tensor | None = None
+
+    def expand(self, n: int) -> Keypoints:
+        """The same keypoints for a batch of n (from a batch of 1), without copying."""
+        return Keypoints(
+            *(
+                None if t is None else t.expand(n, *t.shape[1:])
+                for t in (self.value, self.jacobian, self.covar)
+            )
+        )
+
+
+def movement_scale(kp_source: Keypoints, kp_initial: Keypoints) -> float:
+    """sqrt(source hull area / initial driving hull area) of the first sample's points (official
+    `adapt_movement_scale`: scipy ConvexHull volume, i.e. area in 2-D)."""
+    from scipy.spatial import ConvexHull
+
+    def area(kp: Keypoints) -> float:
+        return float(ConvexHull(kp.value[0].detach().float().cpu().numpy()).volume)
+
+    return math.sqrt(area(kp_source)) / math.sqrt(area(kp_initial))
+
+
+def relative_keypoints(
+    kp_source: Keypoints, kp_driving: Keypoints, kp_initial: Keypoints, scale: float = 1.0
+) -> Keypoints:
+    """Official relative motion (FOMM `normalize_kp`, MRAA/TPSMM 'relative'): the driving's displacement from
+    its first frame, times `scale`, added to the source; Jacobians as J_d J_init^-1 J_s; covariances are the
+    driving's (as MRAA keeps them)."""
+    value = (kp_driving.value - kp_initial.value) * scale + kp_source.value
+    jacobian = None
+    if kp_driving.jacobian is not None:
+        jacobian = torch.matmul(
+            torch.matmul(kp_driving.jacobian, torch.inverse(kp_initial.jacobian)), kp_source.jacobian
+        )
+    return Keypoints(value, jacobian, kp_driving.covar)
 
 
 def make_coordinate_grid(

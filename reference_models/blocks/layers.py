@@ -13,6 +13,8 @@ load unchanged. What differs between the repositories is a constructor option he
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -259,6 +261,23 @@ class AntiAliasInterpolation2d(nn.Module):
         return F.interpolate(out, scale_factor=(self.scale, self.scale))
 
 
+@contextlib.contextmanager
+def without_autocast(device: torch.device) -> Iterator[None]:
+    """Run a block in the inputs' own precision even under `torch.autocast`.
+
+    Used for the small linear algebra of the motion models (TPS solves, 2x2 Jacobian inverses, sampling
+    grids), whose results lose too much in bf16/fp16; callers pass float32 inputs.
+    """
+    with torch.autocast(device.type, enabled=False):
+        yield
+
+
+def sample(inp: Tensor, grid: Tensor, *, align_corners: bool) -> Tensor:
+    """`grid_sample` in the wider of the two dtypes (a bf16 grid would move samples by ~0.1 pixel)."""
+    dtype = torch.promote_types(inp.dtype, grid.dtype)
+    return F.grid_sample(inp.to(dtype), grid.to(dtype), align_corners=align_corners)
+
+
 def deform(inp: Tensor, deformation: Tensor, *, align_corners: bool) -> Tensor:
     """Warp `inp` (B,C,H,W) by a sampling grid (B,h,w,2) in [-1,1], resizing the grid bilinearly to H,W."""
     _, h_old, w_old, _ = deformation.shape
@@ -267,7 +286,7 @@ def deform(inp: Tensor, deformation: Tensor, *, align_corners: bool) -> Tensor:
         deformation = F.interpolate(
             deformation.permute(0, 3, 1, 2), size=(h, w), mode="bilinear", align_corners=align_corners
         ).permute(0, 2, 3, 1)
-    return F.grid_sample(inp, deformation.to(inp.dtype), align_corners=align_corners)
+    return sample(inp, deformation, align_corners=align_corners)
 
 
 def to_homogeneous(coordinates: Tensor) -> Tensor:

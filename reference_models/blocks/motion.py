@@ -20,8 +20,19 @@ from reference_models.blocks.layers import (
     Hourglass,
     Norm,
     from_homogeneous,
+    sample,
     to_homogeneous,
+    without_autocast,
 )
+
+
+def _f32(tensor: Tensor | None) -> Tensor | None:
+    return None if tensor is None else tensor.float()
+
+
+def float32(kp: Keypoints) -> Keypoints:
+    """The keypoints in float32 (for the motion algebra under autocast)."""
+    return Keypoints(*(_f32(t) for t in (kp.value, kp.jacobian, kp.covar)))
 
 
 def background_grid(identity: Tensor, batch: int, bg_param: Tensor | None) -> Tensor:
@@ -37,9 +48,7 @@ def warp_copies(image: Tensor, grids: Tensor, *, align_corners: bool) -> Tensor:
     """Warp `image` (B,C,h,w) by each of M grids (B,M,h,w,2) -> (B,M,C,h,w)."""
     b, m, h, w, _ = grids.shape
     repeated = image.unsqueeze(1).expand(b, m, *image.shape[1:]).reshape(b * m, -1, h, w)
-    warped = F.grid_sample(
-        repeated, grids.reshape(b * m, h, w, 2).to(image.dtype), align_corners=align_corners
-    )
+    warped = sample(repeated, grids.reshape(b * m, h, w, 2), align_corners=align_corners)
     return warped.view(b, m, -1, h, w)
 
 
@@ -128,7 +137,8 @@ class DenseMotionNetwork(nn.Module):
             source_image = self.down(source_image)
         b, _, h, w = source_image.shape
         heatmaps = self.heatmap_representation((h, w), kp_driving, kp_source)
-        motions = self.sparse_motions((h, w), kp_driving, kp_source, bg_param)
+        with without_autocast(source_image.device):
+            motions = self.sparse_motions((h, w), float32(kp_driving), float32(kp_source), _f32(bg_param))
         deformed = warp_copies(source_image, motions, align_corners=self.align_corners)
         parts = [heatmaps, deformed] if self.use_deformed_source else [heatmaps]
         prediction = self.hourglass(torch.cat(parts, dim=2).view(b, -1, h, w))

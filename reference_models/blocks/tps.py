@@ -15,7 +15,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reference_models.blocks.keypoints import kp2gaussian, make_coordinate_grid
-from reference_models.blocks.layers import AntiAliasInterpolation2d, Hourglass, Norm, UpBlock2d
+from reference_models.blocks.layers import (
+    AntiAliasInterpolation2d,
+    Hourglass,
+    Norm,
+    UpBlock2d,
+    without_autocast,
+)
 from reference_models.blocks.motion import background_grid, warp_copies
 
 
@@ -129,9 +135,12 @@ class TPSDenseMotionNetwork(nn.Module):
             kp_source, (h, w), self.kp_variance
         )
         heatmap = torch.cat([heatmap.new_zeros(b, 1, h, w), heatmap], dim=1)
-        splines = TPS(kp_driving.view(b, -1, 5, 2), kp_source.view(b, -1, 5, 2)).transform_frame((h, w))
-        identity = make_coordinate_grid((h, w), dtype=kp_driving.dtype, device=kp_driving.device)
-        motions = torch.cat([background_grid(identity.view(1, 1, h, w, 2), b, bg_param), splines], dim=1)
+        with without_autocast(source_image.device):
+            kp_1, kp_2 = kp_driving.float().view(b, -1, 5, 2), kp_source.float().view(b, -1, 5, 2)
+            splines = TPS(kp_1, kp_2).transform_frame((h, w))
+            bg_param = None if bg_param is None else bg_param.float()
+            identity = make_coordinate_grid((h, w), device=kp_driving.device).view(1, 1, h, w, 2)
+            motions = torch.cat([background_grid(identity, b, bg_param), splines], dim=1)
         deformed = warp_copies(source_image, motions, align_corners=self.align_corners)
         levels = self.hourglass(torch.cat([heatmap, deformed.view(b, -1, h, w)], dim=1), all_levels=True)
         contribution = F.softmax(self.maps(levels[-1]), dim=1)
