@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 import yaml
 
 from qa_harness.catalog import MODELS
 from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
+from reference_models.checkpoint import load_subnetworks, read_checkpoint
+from reference_models.mrfa import SPEC
 from reference_models.mrfa import checkpoint as mrfa_checkpoint
-from reference_models.mrfa.model import MRFA
+from reference_models.spec import build_reference, load_reference
+from tests.parity import common
 from tests.parity.mrfa_fixture import frames, load_fixture, seeded_network
-
-CLIP = Path(__file__).resolve().parents[1] / "data" / "clips" / "d12.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +51,8 @@ def official_state(tiny_files):
 
 
 def clip_frames(count: int, size: int) -> torch.Tensor:
-    """The first `count` frames of a real clip, (count,3,size,size) float RGB in [0,1]."""
-    with av.open(str(CLIP)) as container:
-        arrays = [f.to_ndarray(format="rgb24") for _, f in zip(range(count), container.decode(video=0),
-                                                               strict=False)]
-    video = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255
-    return F.interpolate(video, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    """The first `count` frames of the real fixture clip, (count,3,size,size) in [0,1]."""
+    return common.clip_frames(size, tuple(range(count)))
 
 
 def test_official_layout_checkpoint_round_trips(tiny_files, record, network):
@@ -66,8 +60,7 @@ def test_official_layout_checkpoint_round_trips(tiny_files, record, network):
     content = torch.load(ckpt, map_location="cpu", weights_only=True)
     assert set(content) == {"model", "optimizer", "epoch"}
     assert all(k.startswith("module.") for k in content["model"])
-    fresh = MRFA.from_config(config)
-    mrfa_checkpoint.load(fresh, ckpt)
+    fresh = load_reference(SPEC, config=config, checkpoint=ckpt)
     source, driving = frames(record)
     with torch.inference_mode():
         torch.testing.assert_close(fresh(source, driving).prediction, network(source, driving).prediction,
@@ -79,9 +72,9 @@ def test_loss_only_entries_are_skipped(tiny_files, official_state):
     state = dict(official_state)
     state["module.vgg.slice1.0.weight"] = torch.zeros(64, 3, 3, 3)
     state["module.pyramid.downs.0-5.weight"] = torch.zeros(3, 1, 5, 5)
-    cleaned = mrfa_checkpoint.model_state(ckpt, {"model": state, "epoch": 99})
-    assert not any(k.startswith(("vgg.", "pyramid.", "module.")) for k in cleaned)
-    mrfa_checkpoint.load_state(MRFA.from_config(config), cleaned, ckpt)
+    cleaned = mrfa_checkpoint.unpack(ckpt, {"model": state, "epoch": 99})
+    assert not any(k.startswith(("vgg.", "pyramid.", "module.")) for k in cleaned["model"])
+    load_subnetworks(ckpt, cleaned, build_reference(SPEC, config)[0].checkpoint_networks())
 
 
 @pytest.mark.parametrize("damage", ["drop", "add", "reshape"])
@@ -92,16 +85,16 @@ def test_mismatched_checkpoint_lists_parameters_and_file(tiny_files, official_st
     path = Path("damaged-checkpoint.pth")
     if damage == "drop":
         del state["module.decoder.refine.conv2.weight"]
-        expected = "1 missing: decoder.refine.conv2.weight"
+        expected = "[model]  1 missing parameters: decoder.refine.conv2.weight"
     elif damage == "add":
         state["module.decoder.extra.weight"] = torch.zeros(1)
-        expected = "1 unexpected: decoder.extra.weight"
+        expected = "[model]  1 unexpected parameters: decoder.extra.weight"
     else:
         state["module.decoder.pos_embedding"] = torch.zeros(1, 10, 8, 8)
         expected = "decoder.pos_embedding (1, 10, 8, 8) != (1, 10, 16, 16)"
     with pytest.raises(CheckpointError, match="damaged-checkpoint.pth") as info:
-        cleaned = mrfa_checkpoint.model_state(path, {"model": state})
-        mrfa_checkpoint.load_state(MRFA.from_config(config), cleaned, path)
+        networks = build_reference(SPEC, config)[0].checkpoint_networks()
+        load_subnetworks(path, mrfa_checkpoint.unpack(path, {"model": state}), networks)
     assert expected in str(info.value)
 
 
@@ -109,8 +102,8 @@ def test_checkpoint_without_model_key_is_rejected(tmp_path, tiny_files):
     config, _ = tiny_files
     path = tmp_path / "generator_only.pth"
     torch.save({"generator": {}, "epoch": 3}, path)
-    with pytest.raises(CheckpointError, match="no 'model' state dict.*generator, epoch"):
-        mrfa_checkpoint.load(MRFA.from_config(config), path)
+    with pytest.raises(CheckpointError, match="generator_only.pth: no 'model' state dict.*generator, epoch"):
+        load_reference(SPEC, config=config, checkpoint=path)
 
 
 class Payload:
@@ -122,8 +115,8 @@ def test_pickled_code_is_refused_unless_trusted(tmp_path):
     torch.save({"model": {"module.down.weight": torch.ones(3, 1, 13, 13)}, "extra": Payload()}, path,
                pickle_protocol=2)
     with pytest.raises(CheckpointError, match="pickled.pth: refused.*--trust-checkpoint"):
-        mrfa_checkpoint.read(path)
-    assert isinstance(mrfa_checkpoint.read(path, trust_checkpoint=True)["extra"], Payload)
+        read_checkpoint(path)
+    assert isinstance(read_checkpoint(path, trust_checkpoint=True)["extra"], Payload)
 
 
 def test_missing_checkpoint_says_what_to_download_and_where(tmp_path, monkeypatch):
@@ -137,9 +130,9 @@ def test_missing_checkpoint_says_what_to_download_and_where(tmp_path, monkeypatc
 
 def test_bad_options_name_the_config(tiny_files):
     config, ckpt = tiny_files
-    with pytest.raises(ConfigError, match="tiny.yaml.*iterations must be in 0..6"):
-        MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config), iterations=7)
-    with pytest.raises(ConfigError, match="MRFA config file not found.*celebvhq, vox1"):
+    with pytest.raises(ConfigError, match="iterations: must be in 0..6, got 7"):
+        MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config), iterations="7")
+    with pytest.raises(ConfigError, match="vox2.yaml: config file not found.*celebvhq, vox1"):
         MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config="vox2")
 
 
@@ -161,17 +154,17 @@ def test_animator_relative_mode_on_real_clip(tiny_files, network):
     from its own keypoints; later frames move it."""
     config, ckpt = tiny_files
     animator = MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config),
-                                  mode="relative", adapt_scale="true", max_batch=2)
-    assert animator.needs_driving_first and animator.adapt_scale
-    video = clip_frames(3, 64)
-    source = clip_frames(1, 64)[0].flip(-1)  # another "identity": the mirrored first frame
+                                  relative=True, adapt_movement_scale=True, max_batch=2)
+    assert animator.needs_driving_first
+    video = common.clip_frames(64)  # frames 0, 12, 24
+    source = video[0].flip(-1)  # another "identity": the mirrored first frame
     state = animator.prepare(source, driving_first=video[0])
     out = animator.animate(state, video)
     with torch.inference_mode():
         kp = network.keypoints(source[None])
         still = network.animate(source[None], kp, kp).prediction.clamp(0, 1)
     torch.testing.assert_close(out[:1], still, atol=1e-4, rtol=0)
-    assert (out[1:] - still).abs().mean() > 1e-4
+    assert (out[1:] - still).abs().mean() > 5e-4  # measured 1.1e-3 with the seeded weights
 
 
 def conv_macs(network: torch.nn.Module, run) -> tuple[torch.Tensor, int]:

@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from qa_harness.errors import ConfigError, QaHarnessError
 from qa_harness.models.base import Animator
 from reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
-from reference_models.checkpoint import load_yaml_config
 from reference_models.spec import ReferenceSpec, load_reference
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -70,7 +69,7 @@ class ReferenceAnimator(Animator):
             raise ConfigError(
                 spec.name, "autocast", f"unknown value {autocast!r}; expected bf16, fp16 or none"
             )
-        config_path, content = load_yaml_config(config or spec.default_config, spec.configs_dir)
+        config_path, content = spec.load_config(config)
         self.network: nn.Module = load_reference(
             spec, config=config_path, checkpoint=checkpoint, trust_checkpoint=trust_checkpoint
         ).to(device)

@@ -11,43 +11,19 @@ training only and are not built here; their checkpoint entries are skipped when 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-import yaml
-from scipy.spatial import ConvexHull
 from torch import Tensor, nn
 
-from qa_harness.errors import ConfigError
 from reference_models.blocks.backbones import ResNetBGMotionPredictor
 from reference_models.blocks.keypoints import Keypoints
 from reference_models.blocks.layers import AntiAliasInterpolation2d
 from reference_models.mrfa.priors import build_prior, prior_motion, refinement_keypoints
 from reference_models.mrfa.raft import NUM_LEVELS, RaftFlow, Refined
 
-CONFIGS_DIR = Path(__file__).parent / "configs"
 #: The `epoch` the official `MRFA.forward` defaults to at inference: the background motion predictor
 #: is used when `bg_start <= epoch` (celebvhq: bg_start 0, used; vox1: bg_start 1000, absent).
 INFERENCE_EPOCH = 100
-
-
-def load_config(name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """An official config by name ('vox1', 'celebvhq' from `configs/`) or by path: (path, dict)."""
-    candidate = Path(name_or_path)
-    path = candidate if candidate.suffix in (".yaml", ".yml") else CONFIGS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml")))
-        raise ConfigError(path, "", f"MRFA config file not found (official names: {known})")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(path, "", f"not valid YAML: {err}") from err
-    for section in ("train_params", "raft_flow", "dense_motion"):
-        if not isinstance(config, dict) or not isinstance(config.get(section), dict):
-            raise ConfigError(path, section, "missing: not an official MRFA config")
-    return path, config
 
 
 class MRFA(nn.Module):
@@ -69,14 +45,9 @@ class MRFA(nn.Module):
         self.down = AntiAliasInterpolation2d(3, 0.25, subsample="nearest")
         self.size = config["raft_flow"]["size"]
 
-    @classmethod
-    def from_config(cls, name_or_path: str | Path) -> MRFA:
-        """Built from an official YAML config, in eval mode; config problems raise `ConfigError`."""
-        path, config = load_config(name_or_path)
-        try:
-            return cls(config).eval()
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(path, "", f"cannot build MRFA from this config: {err!r}") from err
+    def checkpoint_networks(self) -> dict[str, nn.Module]:
+        """Top-level checkpoint key -> module (the official file holds the whole MRFA under 'model')."""
+        return {"model": self}
 
     def keypoints(self, frames: Tensor) -> Keypoints:
         """Prior keypoints of frames: (B,K,2) (+ Jacobians for mtia/fomm; (B,5K,2) for tpsm)."""
@@ -97,22 +68,3 @@ class MRFA(nn.Module):
         bg_param = self.bg_predictor(source, driving) if self.use_bg else None
         return self.animate(source, self.keypoints(source), self.keypoints(driving), bg_param=bg_param,
                             iterations=iterations)
-
-
-def relative_keypoints(kp_source: Keypoints, kp_driving: Keypoints, kp_driving_initial: Keypoints, *,
-                       adapt_movement_scale: bool, relative_jacobian: bool = True) -> Keypoints:
-    """Official `normalize_kp` with relative movement: source keypoints displaced by the driving motion
-    since the driving's first frame (scaled by sqrt of the convex-hull area ratio when
-    `adapt_movement_scale`, from the first sample of the batch as the official code does), Jacobians
-    composed relatively. Driving tensors may have a larger batch than the (broadcast) source ones."""
-    scale = 1.0
-    if adapt_movement_scale:
-        source_area = ConvexHull(kp_source.value[0].detach().float().cpu().numpy()).volume
-        driving_area = ConvexHull(kp_driving_initial.value[0].detach().float().cpu().numpy()).volume
-        scale = float(np.sqrt(source_area) / np.sqrt(driving_area))
-    value = (kp_driving.value - kp_driving_initial.value) * scale + kp_source.value
-    jacobian = kp_driving.jacobian
-    if relative_jacobian and jacobian is not None:
-        relative = torch.matmul(jacobian, torch.inverse(kp_driving_initial.jacobian))
-        jacobian = torch.matmul(relative, kp_source.jacobian)
-    return Keypoints(value, jacobian)

@@ -15,6 +15,8 @@ at 20f935f; parameter names reproduce `decoder.*`. The algorithm (see `RaftFlow`
 5. the next level starts from the prior resized to it plus all residuals so far, upsampled.
 
 Flows are in pixels of their level, channels (x, y); sampling uses `bilinear_sampler` (align_corners=True).
+Coordinates and flows stay float32 under autocast (bf16 cannot resolve sub-pixel offsets at 256 px);
+convolutions run in the autocast dtype.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reference_models.blocks.keypoints import kp2gaussian
-from reference_models.blocks.layers import Hourglass
+from reference_models.blocks.layers import Hourglass, sample
 from reference_models.mrfa.generator import OcclusionAwareGenerator
 
 #: Feature pyramid levels of the generator (5 up blocks -> 6 levels from size/32 to size).
@@ -44,11 +46,12 @@ def coords_grid(batch: int, h: int, w: int, device: torch.device, dtype: torch.d
 
 
 def bilinear_sampler(image: Tensor, coords: Tensor) -> Tensor:
-    """Samples (N,C,H,W) at pixel coordinates (N,h,w,2) (x, y); zeros outside, corners aligned."""
+    """Samples (N,C,H,W) at pixel coordinates (N,h,w,2) (x, y); zeros outside, corners aligned.
+    Sampling runs in the wider dtype of the two (float32 coordinates under autocast)."""
     h, w = image.shape[-2:]
     x, y = coords.unbind(-1)
     grid = torch.stack([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], dim=-1)
-    return F.grid_sample(image, grid, align_corners=True)
+    return sample(image, grid, align_corners=True)
 
 
 def _resize(x: Tensor, size: int) -> Tensor:
@@ -204,8 +207,9 @@ class RaftFlow(nn.Module):
         features = self.generator.encode(img_full)
         if self.prior_only:
             return self._prior_only(features, deformation, occlusion, img_full)
-        b, dev, dt = img.shape[0], img.device, img.dtype
-        grid = deformation.permute(0, 3, 1, 2)
+        b, dev, dt = img.shape[0], img.device, torch.float32
+        grid = deformation.float().permute(0, 3, 1, 2)
+        occlusion = occlusion.float()
         init_flow = (self.h - 1) * (grid + 1) / 2.0 - coords_grid(b, self.h, self.h, dev, dt)
         volume = self.correlation(kp_s, kp_d, img) if iterations else None
         flow = _resize(init_flow, self.base) / 2**self.basic_level
@@ -227,7 +231,7 @@ class RaftFlow(nn.Module):
             occlusions.append(torch.sigmoid(occ))
             warped.append(bilinear_sampler(feature, (refined + ids).permute(0, 2, 3, 1)))
             prior_grid = grid if r == self.h else _resize(grid, r)
-            prior_warped.append(F.grid_sample(feature, prior_grid.permute(0, 2, 3, 1), align_corners=False))
+            prior_warped.append(sample(feature, prior_grid.permute(0, 2, 3, 1), align_corners=False))
             if level == NUM_LEVELS - 1:
                 break
             nxt = r * 2
@@ -245,16 +249,16 @@ class RaftFlow(nn.Module):
     def _prior_only(self, features: list[Tensor], deformation: Tensor, occlusion: Tensor,
                     img_full: Tensor) -> Refined:
         """Official `prior_only`: every level warped by the prior grid (grid_sample, align_corners=False)."""
-        grid = deformation.permute(0, 3, 1, 2)
+        grid, occlusion = deformation.float().permute(0, 3, 1, 2), occlusion.float()
         warped, flows, occlusions = [], [], []
         for feature in features:
             r = feature.shape[-1]
             level_grid = grid if r == self.h else _resize(grid, r)
             level_occ = occlusion if r == self.h else _resize(occlusion, r)
-            warped.append(F.grid_sample(feature, level_grid.permute(0, 2, 3, 1), align_corners=False))
+            warped.append(sample(feature, level_grid.permute(0, 2, 3, 1), align_corners=False))
             occlusions.append(torch.sigmoid(level_occ))
-            ids = coords_grid(feature.shape[0], r, r, feature.device, feature.dtype)
+            ids = coords_grid(feature.shape[0], r, r, feature.device, torch.float32)
             flows.append((r - 1) * (level_grid + 1) / 2 - ids)
-        warped_image = F.grid_sample(img_full, level_grid.permute(0, 2, 3, 1), align_corners=False)
+        warped_image = sample(img_full, level_grid.permute(0, 2, 3, 1), align_corners=False)
         prediction = self.generator.decode(warped, warped_image, occlusions)
         return Refined(prediction, warped_image, flows, occlusions, warped)

@@ -1,8 +1,9 @@
 """Rebuilding our MRFA from a recorded official fixture (`tests/parity/official_mrfa.py`).
 
 The fixture holds the official config, the seed and per-tensor checksums of the official weights;
-`seeded_network` builds our network from that config, fills it with the same name-keyed seeded values and
-checks names, shapes and checksums against the record before anything is compared.
+`seeded_network` builds our network from that config, fills it with the same name-seeded values
+(`common.seed_weights`) and checks names, shapes and checksums against the record before anything is
+compared.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 import torch
 
 from reference_models.mrfa.model import MRFA
-from tests.parity.official_mrfa import DERIVED_SUFFIXES
-from tests.parity.seeded import checksums, seeded_state_dict
+from tests.parity.common import seed_weights
+from tests.parity.official_mrfa import checksums
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -24,11 +25,9 @@ def load_fixture(name: str) -> dict:
 
 def seeded_network(record: dict) -> MRFA:
     """Our MRFA for the record's config holding the official seeded weights (loaded strictly)."""
-    network = MRFA(record["config"]).eval()
-    template = network.state_dict()
-    assert {k: list(v.shape) for k, v in template.items()} == record["shapes"]
-    derived = [k for k in template if k.endswith(DERIVED_SUFFIXES)]
-    state = seeded_state_dict(template, record["seed"], derived)
+    network = seed_weights(MRFA(record["config"]).eval(), record["seed"])
+    state = network.state_dict()
+    assert {k: list(v.shape) for k, v in state.items()} == record["shapes"]
     ours = checksums(state)
     for name, value in record["checksums"].items():
         close = abs(ours[name] - value) <= 1e-6 * max(1.0, value)

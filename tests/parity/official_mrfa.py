@@ -11,31 +11,37 @@ weight_init.trunc_normal_` is torch's `trunc_normal_` (the same algorithm), torc
 `__init__` (whose compiled ops need CUDA) is bypassed by a bare module over the installed package folder,
 and VGG19 (perceptual loss only) is built without downloading ImageNet weights.
 
-Weights come from `tests.parity.seeded` (name-keyed deterministic values), so the fixtures record names,
-shapes and checksums instead of ~40 M parameters; outputs of one forward with `is_train=False` are stored.
+Weights come from `tests.parity.common.seed_weights` (name-keyed deterministic values): the official
+refinement and generator widths are hard-coded (even a "tiny" MRFA has ~40 M parameters), so the fixtures
+record names, shapes and per-tensor checksums instead of state dicts, and the tests refill our network
+from the same names. Frames are real (`common.clip_frames`, stored as uint8); outputs of one forward
+with `is_train=False` are stored, maps wider than 64 centre-cropped, warped features as channel means.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import sys
 import types
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 import yaml
 
-from tests.parity.seeded import checksums, seeded_state_dict
+from tests.parity.common import SEED, clip_frames, seed_weights
+from tests.parity.official import install_torchvision_bypass
 
 PINNED_COMMIT = "20f935f2ee63c0e9b55c38a283bdd5b4dbf7415f"
-SEED = 8
-#: Entries the networks compute themselves (fixed sine embeddings, anti-aliasing kernels): not reseeded.
-DERIVED_SUFFIXES = ("transformer.pos_embedding", "down.weight")
 #: Sub-networks used only by the training losses (dropped from the fixtures and from our model).
 LOSS_ONLY_PREFIXES = ("vgg.", "pyramid.")
+
+
+def checksums(state: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Per-tensor sum of absolute values (float64): a cheap fingerprint of a state dict."""
+    return {k: float(v.double().abs().sum()) for k, v in state.items()}
 
 
 def _install_shims() -> None:
@@ -46,13 +52,7 @@ def _install_shims() -> None:
     weight_init = types.ModuleType("timm.models.layers.weight_init")
     weight_init.trunc_normal_ = torch.nn.init.trunc_normal_
     sys.modules.update({"timm": timm, "timm.models.layers.weight_init": weight_init})
-    if "torchvision" not in sys.modules:
-        spec = importlib.util.find_spec("torchvision")
-        if spec is None or not spec.submodule_search_locations:
-            raise SystemExit("torchvision is not installed: the official code imports torchvision.models")
-        bare = types.ModuleType("torchvision")
-        bare.__path__ = list(spec.submodule_search_locations)
-        sys.modules["torchvision"] = bare
+    install_torchvision_bypass()
     from torchvision import models
 
     vgg19 = models.vgg19
@@ -76,10 +76,7 @@ def build_official(official_model: types.ModuleType, config: dict) -> torch.nn.M
 
     torch.manual_seed(0)
     model = official_model.MRFA(convert_dict_to_attrit_dict(copy.deepcopy(config))).eval()
-    state = model_state(model)
-    derived = [k for k in state if k.endswith(DERIVED_SUFFIXES)]
-    model.load_state_dict(seeded_state_dict(state, SEED, derived), strict=False)
-    return model
+    return seed_weights(model)
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -164,9 +161,11 @@ TINY_VARIANTS = {
 }
 
 
-def frames(batch: int, size: int, g: torch.Generator) -> torch.Tensor:
-    """Random 8-bit frames (B,3,size,size) as uint8: stored exactly, used as float / 255."""
-    return torch.randint(0, 256, (batch, 3, size, size), generator=g, dtype=torch.uint8)
+def frames(size: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source (B,3,size,size) and driving frames of the real fixture clip as uint8 (exact: the clip frames
+    are 8-bit); sources repeat frame 0, drivings are later frames."""
+    video = (clip_frames(size) * 255).round().to(torch.uint8)
+    return video[:1].expand(batch, -1, -1, -1).clone(), video[1:1 + batch].clone()
 
 
 def _variant(base: dict, prior: str, changes: dict) -> dict:
@@ -202,12 +201,11 @@ def make(repo: Path, out: Path) -> None:
         state = official_model.MRFA(_attr(_variant(configs[config], prior, {}))).state_dict()
         names[label] = {k: list(v.shape) for k, v in state.items()}
     (out / "mrfa_names.json").write_text(json.dumps({"commit": PINNED_COMMIT, "state": names}, indent=0))
-    g = torch.Generator().manual_seed(SEED)
-    record = _record(official_model, configs["vox1"], frames(1, 256, g), frames(1, 256, g), 64)
+    record = _record(official_model, configs["vox1"], *frames(256, 1), 64)
     torch.save(record, out / "mrfa_vox1_forward.pt")
     tiny = tiny_config(configs["vox1"])
     for name, (prior, changes, batch) in TINY_VARIANTS.items():
-        source, driving = frames(batch, 64, g), frames(batch, 64, g)
+        source, driving = frames(64, batch)
         record = _record(official_model, _variant(tiny, prior, changes), source, driving, 64)
         torch.save(record, out / f"mrfa_tiny_{name}.pt")
 
