@@ -33,17 +33,16 @@ def run_ours(network: FOMM, frames: Tensor) -> dict[str, Tensor]:
         "kp_driving.jacobian": kp_driving.jacobian,
     }
     out |= {
-        k: generated[k]
-        for k in ("mask", "sparse_deformed", "occlusion_map", "deformed", "prediction", "deformation")
+        k: generated[k] for k in ("mask", "sparse_deformed", "occlusion_map", "deformed", "prediction", "deformation")
     }
     if n < 2:  # full-size fixtures record the absolute mode only
         return out
     kp_initial = network.kp_detector(driving[:1])
     relative = relative_keypoints(kp_source, kp_driving, kp_initial, movement_scale(kp_source, kp_initial))
     out["relative.value"], out["relative.jacobian"] = relative.value, relative.jacobian
-    out["relative.prediction"] = network.generator(
-        source.expand(n, -1, -1, -1), relative, kp_source.expand(n)
-    )["prediction"]
+    out["relative.prediction"] = network.generator(source.expand(n, -1, -1, -1), relative, kp_source.expand(n))[
+        "prediction"
+    ]
     return out
 
 
@@ -74,9 +73,7 @@ def test_adapter_matches_official_in_both_modes(tmp_path):
     absolute = generator outputs; relative = demo `normalize_kp` with adapt_movement_scale, per frame."""
     network, fixture = tiny_network(SPEC)
     checkpoint = tmp_path / "tiny-cpk.pth.tar"
-    torch.save(
-        {key: m.state_dict() for key, m in network.checkpoint_networks().items()} | {"epoch": 3}, checkpoint
-    )
+    torch.save({key: m.state_dict() for key, m in network.checkpoint_networks().items()} | {"epoch": 3}, checkpoint)
     frames, expected = fixture["frames"], fixture["outputs"]
     config = TINY_CONFIGS / "fomm-tiny.yaml"
     for relative, name in ((False, "prediction"), (True, "relative.prediction")):

@@ -66,10 +66,7 @@ def test_every_official_config_builds_with_official_parameter_count():
     for path in sorted(SPEC.configs_dir.glob("*.yaml")):
         with torch.device("meta"):
             network, _ = build_reference(SPEC, path)
-        counts = {
-            k: round(sum(p.numel() for p in m.parameters()) / 1e6, 2)
-            for k, m in all_networks(network).items()
-        }
+        counts = {k: round(sum(p.numel() for p in m.parameters()) / 1e6, 2) for k, m in all_networks(network).items()}
         assert counts == {k: v for k, v in expected.items() if k != "bg_predictor" or network.bg}, path.name
         assert network.bg == ("mgif" not in path.name)
 

@@ -18,7 +18,7 @@ from reference_models.spec import load_reference
 from tests.parity.checks import tiny_network
 from tests.parity.common import ROOT, TINY_CONFIGS, clip_frames
 
-REFERENCE_MODELS = ["fomm", "tpsmm"]
+REFERENCE_MODELS = ["fomm", "tpsmm", "mraa"]
 
 
 def _spec(model: str):
@@ -124,9 +124,7 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
     config = TINY_CONFIGS / f"{model}-tiny.yaml"
     outputs = {}
     for relative in (False, True):
-        animator = MODELS.get(model)(
-            checkpoint=None, device=torch.device("cpu"), config=config, relative=relative
-        )
+        animator = MODELS.get(model)(checkpoint=None, device=torch.device("cpu"), config=config, relative=relative)
         state = animator.prepare(frames[0], driving_first=frames[0])
         whole = animator.animate(state, frames)
         chunked = torch.cat([animator.animate(state, frames[:3]), animator.animate(state, frames[3:])])
@@ -140,3 +138,44 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
     # Random weights make the keypoints (and TPSMM's spline solves) far more sensitive than trained ones, so
     # this only bounds gross errors: measured mean-abs 0.0008 (FOMM), 0.011 (TPSMM) on this clip.
     assert deviation.mean() < 0.03, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
+
+
+def test_unknown_option_is_a_config_error(model):
+    with pytest.raises(ConfigError, match="unknown option.*iterations.*known: config"):
+        MODELS.get(model)(checkpoint=None, device="cpu", iterations=3)
+
+
+def test_evaluation_runs_end_to_end_on_a_real_clip(model, tmp_path, write_suite):
+    """`qa-harness evaluate --model <model> --checkpoint X -o config=<tiny>` through the runner: real clip,
+    official-layout checkpoint, per-frame records with finite pixel metrics."""
+    import pandas as pd
+
+    from qa_harness.evaluate import EvalConfig, run_evaluation
+
+    checkpoint = tmp_path / "official-layout.pth.tar"
+    torch.save(_official_layout(model)[0], checkpoint)
+    suite = write_suite(
+        {
+            "name": "tiny",
+            "resolution": 64,
+            "max_frames": 4,
+            "clips": [{"id": "d20", "path": "clips/d20.mp4"}],
+            "pairs": ["d20"],
+        }
+    )
+    result = run_evaluation(
+        EvalConfig(
+            suite=suite,
+            model=model,
+            checkpoint=checkpoint,
+            device="cpu",
+            batch_size=4,
+            progress=False,
+            model_options={"config": str(TINY_CONFIGS / f"{model}-tiny.yaml")},
+            out_dir=tmp_path / "run",
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        )
+    )
+    records = pd.read_parquet(result.records_path)
+    assert len(records) == 4 and records["metric:l1"].between(0, 1).all()
+    assert records["metric:psnr"].notna().all() and (records["metric:psnr"] < 100).all()

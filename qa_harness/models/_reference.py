@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from qa_harness.errors import ConfigError, QaHarnessError
-from qa_harness.models.base import Animator
+from qa_harness.models.base import Animator, resolve_device
 from reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
 from reference_models.spec import ReferenceSpec, load_reference
 
@@ -66,9 +66,7 @@ class ReferenceAnimator(Animator):
         trust_checkpoint: bool = False,
     ) -> None:
         if autocast not in (None, "none", *_AUTOCAST):
-            raise ConfigError(
-                spec.name, "autocast", f"unknown value {autocast!r}; expected bf16, fp16 or none"
-            )
+            raise ConfigError(spec.name, "autocast", f"unknown value {autocast!r}; expected bf16, fp16 or none")
         config_path, content = spec.load_config(config)
         self.network: nn.Module = load_reference(
             spec, config=config_path, checkpoint=checkpoint, trust_checkpoint=trust_checkpoint
@@ -96,10 +94,11 @@ class ReferenceAnimator(Animator):
         return relative_keypoints(state.kp_source, kp_driving, state.kp_initial, state.scale)
 
     def _check(self, frames: Tensor, what: str) -> Tensor:
-        if frames.shape[-2:] != (self.resolution, self.resolution) or frames.shape[-3] != 3:
+        """Frames on the model's device as float32. Any square side works (the networks are convolutional;
+        the runner warns when the suite's side differs from the config's)."""
+        if frames.dim() not in (3, 4) or frames.shape[-3] != 3 or frames.shape[-1] != frames.shape[-2]:
             raise QaHarnessError(
-                f"{self.name}: {what} must be (...,3,{self.resolution},{self.resolution}) "
-                f"RGB frames, got shape {tuple(frames.shape)}"
+                f"{self.name}: {what} must be square RGB frames (...,3,H,H), got shape {tuple(frames.shape)}"
             )
         return frames.to(self.device, torch.float32)
 
@@ -110,9 +109,7 @@ class ReferenceAnimator(Animator):
             if not self.relative:
                 return SourceState(source, kp_source)
             if driving_first is None:
-                raise QaHarnessError(
-                    f"{self.name}: relative mode needs the driving's first frame in prepare()"
-                )
+                raise QaHarnessError(f"{self.name}: relative mode needs the driving's first frame in prepare()")
             kp_initial = self.detect(self._check(driving_first, "driving_first").unsqueeze(0))
         scale = movement_scale(kp_source, kp_initial) if self.adapt_movement_scale else 1.0
         return SourceState(source, kp_source, kp_initial, scale)
@@ -125,3 +122,28 @@ class ReferenceAnimator(Animator):
                 kp_driving = self.relative_motion(state, kp_driving)
             out = self.render(state, kp_driving, frames)
         return out.to(driving.device, torch.float32)
+
+
+#: Options every reference-model factory accepts (CLI: `-o KEY=VALUE`).
+OPTIONS = ("config", "relative", "adapt_movement_scale", "autocast", "trust_checkpoint")
+
+
+def build_animator(
+    cls: type[ReferenceAnimator],
+    spec: ReferenceSpec,
+    *,
+    checkpoint: Path | None,
+    device: torch.device | str,
+    options: dict[str, Any],
+    extra_options: tuple[str, ...] = (),
+) -> ReferenceAnimator:
+    """The shared factory body: validates option names (OPTIONS plus the model's `extra_options`), resolves
+    'auto' devices, builds and loads."""
+    known = OPTIONS + extra_options
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"model {spec.name}", "options", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    device = resolve_device(device) if isinstance(device, str) else device
+    return cls(spec, checkpoint=checkpoint, device=device, **options)

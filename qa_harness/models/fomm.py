@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from qa_harness.models._reference import ReferenceAnimator, SourceState
+from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
 from reference_models.blocks.keypoints import Keypoints
 from reference_models.fomm import SPEC
 
@@ -29,7 +29,5 @@ class FOMMAnimator(ReferenceAnimator):
         return self.network.generator(sources, kp_driving, state.kp_source.expand(n))["prediction"]
 
 
-def build(
-    *, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any
-) -> FOMMAnimator:
-    return FOMMAnimator(SPEC, checkpoint=checkpoint, device=torch.device(device), **options)
+def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> FOMMAnimator:
+    return build_animator(FOMMAnimator, SPEC, checkpoint=checkpoint, device=device, options=options)

@@ -20,24 +20,36 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from qa_harness.errors import ConfigError
-from qa_harness.models._reference import ReferenceAnimator, SourceState
+from qa_harness.errors import ConfigError, QaHarnessError
+from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
 from reference_models.blocks.keypoints import Keypoints
 from reference_models.mrfa import SPEC
 from reference_models.mrfa.raft import NUM_LEVELS, Refined
+from reference_models.spec import ReferenceSpec
+
+#: MRFA's options beyond the shared ones.
+EXTRA_OPTIONS = ("iterations", "max_batch")
 
 
 class MRFAAnimator(ReferenceAnimator):
-    def __init__(self, *, iterations: int | str = NUM_LEVELS, max_batch: int | str = 8,
+    def __init__(self, spec: ReferenceSpec, *, iterations: int | str = NUM_LEVELS, max_batch: int | str = 8,
                  **options: Any) -> None:
         iterations, max_batch = int(iterations), int(max_batch)
         if not 0 <= iterations <= NUM_LEVELS:
-            raise ConfigError("mrfa", "iterations", f"must be in 0..{NUM_LEVELS}, got {iterations}")
+            raise ConfigError(f"model {spec.name}", "iterations", f"must be in 0..{NUM_LEVELS}, got {iterations}")
         if max_batch < 1:
-            raise ConfigError("mrfa", "max_batch", f"must be at least 1, got {max_batch}")
-        super().__init__(SPEC, **options)
+            raise ConfigError(f"model {spec.name}", "max_batch", f"must be at least 1, got {max_batch}")
+        super().__init__(spec, **options)
         self.iterations, self.max_batch = iterations, max_batch
         self.resolution = self.network.size
+
+    def _check(self, frames: Tensor, what: str) -> Tensor:
+        """Frames must have the config's side: MTIA's position embedding and the refinement's level
+        sizes are fixed by `raft_flow.size` / `mtia_kp_detector.MODEL.IMAGE_SIZE`."""
+        if frames.shape[-1] != self.resolution:
+            raise QaHarnessError(f"{self.name}: {what} must be {self.resolution}x{self.resolution} frames (the "
+                                 f"config's raft_flow.size), got shape {tuple(frames.shape)}")
+        return super()._check(frames, what)
 
     def detect(self, frames: Tensor) -> Keypoints:
         return self.network.keypoints(frames)
@@ -60,6 +72,6 @@ class MRFAAnimator(ReferenceAnimator):
         return torch.cat([base(state, chunk) for chunk in driving.split(self.max_batch)])
 
 
-def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu",
-          **options: Any) -> MRFAAnimator:
-    return MRFAAnimator(checkpoint=checkpoint, device=torch.device(device), **options)
+def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> MRFAAnimator:
+    return build_animator(MRFAAnimator, SPEC, checkpoint=checkpoint, device=device, options=options,
+                          extra_options=EXTRA_OPTIONS)

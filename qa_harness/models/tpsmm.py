@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from qa_harness.models._reference import ReferenceAnimator, SourceState
+from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
 from reference_models.blocks.keypoints import Keypoints
 from reference_models.tpsmm import SPEC
 
@@ -33,7 +33,5 @@ class TPSMMAnimator(ReferenceAnimator):
         return out["prediction"]
 
 
-def build(
-    *, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any
-) -> TPSMMAnimator:
-    return TPSMMAnimator(SPEC, checkpoint=checkpoint, device=torch.device(device), **options)
+def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> TPSMMAnimator:
+    return build_animator(TPSMMAnimator, SPEC, checkpoint=checkpoint, device=device, options=options)

@@ -89,9 +89,7 @@ def record(plugin, repo, config_path: Path, size: int, *, full_state: bool) -> d
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="official repository checkout")
-    parser.add_argument(
-        "--model", required=True, help="fomm | tpsmm | mraa | ... (tests/parity/official_<model>.py)"
-    )
+    parser.add_argument("--model", required=True, help="fomm | tpsmm | mraa | ... (tests/parity/official_<model>.py)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "fixtures")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

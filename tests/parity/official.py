@@ -6,6 +6,8 @@ edited):
 - torchvision: the installed wheel is a CUDA build whose `__init__` fails with the CPU torch; a bare module
   named `torchvision` whose `__path__` is the installed package folder lets `torchvision.models` import
   (its model files are pure Python).
+- scikit-image >= 0.19 removed `skimage.draw.circle` (imported by the official `logger.py`); it is
+  added back as a wrapper of its successor `disk`.
 - Each repository has a top-level `modules` package (and FOMM/MRAA `sync_batchnorm`); they are dropped from
   `sys.modules` before and after, so two repositories never mix.
 """
@@ -41,6 +43,14 @@ def install_torchvision_bypass() -> None:
     sys.modules["torchvision"] = bare
 
 
+def install_skimage_circle() -> None:
+    """`skimage.draw.circle(r, c, radius, shape)` for code written before scikit-image 0.19."""
+    import skimage.draw
+
+    if not hasattr(skimage.draw, "circle"):
+        skimage.draw.circle = lambda r, c, radius, shape=None: skimage.draw.disk((r, c), radius, shape=shape)
+
+
 @contextlib.contextmanager
 def official_repo(repo: Path) -> Iterator[types.SimpleNamespace]:
     """Within the block, `ns.load("modules.generator")` imports from `repo`."""
@@ -48,6 +58,7 @@ def official_repo(repo: Path) -> Iterator[types.SimpleNamespace]:
     if not (repo / "modules").is_dir():
         raise SystemExit(f"{repo}: not a checkout of an official repository (no modules/ folder)")
     install_torchvision_bypass()
+    install_skimage_circle()
     _forget_repo_packages()
     sys.path.insert(0, str(repo))
     try:

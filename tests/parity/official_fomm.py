@@ -18,12 +18,8 @@ FULL_SIZE, TINY_SIZE = 256, 64
 
 def build(repo, model_params: dict) -> dict[str, nn.Module]:
     common = model_params["common_params"]
-    generator = repo.load("modules.generator").OcclusionAwareGenerator(
-        **model_params["generator_params"], **common
-    )
-    kp_detector = repo.load("modules.keypoint_detector").KPDetector(
-        **model_params["kp_detector_params"], **common
-    )
+    generator = repo.load("modules.generator").OcclusionAwareGenerator(**model_params["generator_params"], **common)
+    kp_detector = repo.load("modules.keypoint_detector").KPDetector(**model_params["kp_detector_params"], **common)
     return {"generator": generator, "kp_detector": kp_detector}
 
 
