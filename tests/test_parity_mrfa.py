@@ -57,6 +57,13 @@ def test_parameter_names_and_shapes_match_official(label):
     assert {k: list(v.shape) for k, v in state.items()} == official_names(label)
 
 
+def test_unknown_prior_model_is_named():
+    _, config = SPEC.load_config("vox1")
+    config["train_params"]["prior_model"] = "mraa"
+    with pytest.raises(ValueError, match="train_params.prior_model: unknown prior 'mraa'; expected one of mtia"):
+        MRFA(config)
+
+
 def test_official_checkpoint_only_adds_loss_networks():
     """The official state dict = ours + the training-only VGG19 and image pyramid, nothing else."""
     record = json.loads((FIXTURES / "mrfa_names.json").read_text())["state"]["vox1_mtia"]
