@@ -1,4 +1,6 @@
-"""The one place where names are bound: models, metrics, landmark and identity backends. Adding one is one file and one line here.
+"""The one place where names are bound: models, metrics, landmark and identity backends.
+
+Adding one is one file and one line here.
 
 Entries are lazy `"module:attr"` strings so that nothing heavy is imported until it is used.
 Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`.
@@ -16,6 +18,15 @@ METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
 METRICS.add("psnr", "qa_harness.metrics.psnr:build")
 METRICS.add("ssim", "qa_harness.metrics.ssim:build")
+METRICS.add("akd", "qa_harness.metrics.akd:build")  # + mkr, face_found_output
+METRICS.add("akd_fan", "qa_harness.metrics.akd:build_fan")  # the papers' detector; needs FAN weights
+METRICS.add("aed", "qa_harness.metrics.aed:build")
+METRICS.add("aed_openface", "qa_harness.metrics.aed:build_openface")  # papers' net; needs openface.pth
+METRICS.add("face_regions", "qa_harness.metrics.face_regions:build")
+METRICS.add("face_nme", "qa_harness.metrics.face_nme:build")
+METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build")  # + blink / mouth-open event F1
+METRICS.add("id_source", "qa_harness.metrics.aed:build_source")  # cross protocol
+METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer")  # cross protocol
 
 LANDMARKS = Registry("landmark backend")  # build(*, device, weights=None) -> LandmarkBackend
 LANDMARKS.add("mediapipe", "qa_harness.landmarks.mediapipe_mesh:build")

@@ -34,7 +34,8 @@ class Embeddings:
     @staticmethod
     def from_numpy(vectors: np.ndarray, found: np.ndarray) -> Embeddings:
         return Embeddings(
-            torch.from_numpy(np.asarray(vectors, dtype=np.float32)), torch.from_numpy(np.asarray(found, dtype=bool))
+            torch.from_numpy(np.asarray(vectors, dtype=np.float32)),
+            torch.from_numpy(np.asarray(found, dtype=bool)),
         )
 
     def to_numpy(self) -> dict[str, np.ndarray]:

@@ -32,7 +32,9 @@ WEIGHTS_ORIGIN = "github.com/thnkim/OpenFacePytorch (openface.pth, the nn4.small
 INPUT_SIZE = 96
 
 
-def _conv_bn(prefix: str, cin: int, cout: int, kernel: int, stride: int, pad: int) -> list[tuple[str, nn.Module]]:
+def _conv_bn(
+    prefix: str, cin: int, cout: int, kernel: int, stride: int, pad: int
+) -> list[tuple[str, nn.Module]]:
     """1x1 or kxk conv, BN, ReLU under the official key names (`<n>_conv`, `<n+1>_bn`, `<n+2>_relu`)."""
     n = int(prefix)
     return [
@@ -114,7 +116,15 @@ class OpenFaceNN4Small2(nn.Module):
         x = F.max_pool2d(F.relu(self.layer2(self.layer1(x))), 3, stride=2, padding=1)
         x = F.relu(self.layer7(self.layer6(self.lrn(x))))
         x = F.max_pool2d(self.lrn(F.relu(self.layer10(self.layer9(x)))), 3, stride=2, padding=1)
-        for block in (self.layer14, self.layer15, self.layer16, self.layer17, self.layer18, self.layer19, self.layer21):
+        for block in (
+            self.layer14,
+            self.layer15,
+            self.layer16,
+            self.layer17,
+            self.layer18,
+            self.layer19,
+            self.layer21,
+        ):
             x = block(x)
         x = F.avg_pool2d(x, 3, stride=1).flatten(1)
         x = self.layer25(x)

@@ -55,7 +55,11 @@ class Landmarks:
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Plain arrays for the ground-truth cache (`np.savez`)."""
-        return {"points": self.points.numpy(), "found": self.found.numpy(), "confidence": self.confidence.numpy()}
+        return {
+            "points": self.points.numpy(),
+            "found": self.found.numpy(),
+            "confidence": self.confidence.numpy(),
+        }
 
     def to(self, device: torch.device) -> Landmarks:
         return Landmarks(self.points.to(device), self.found.to(device), self.confidence.to(device))

@@ -56,7 +56,11 @@ class FAN2D(LandmarkBackend):
         self.version = f"{face_alignment.__version__}-s3fd{file_digest(s3fd)}-fan{file_digest(fan)}"
         self._device = device
         self._detector = SFDDetector.__new__(SFDDetector)  # its __init__ would download the weights
-        self._detector.device, self._detector.verbose, self._detector.filter_threshold = str(device), False, 0.5
+        self._detector.device, self._detector.verbose, self._detector.filter_threshold = (
+            str(device),
+            False,
+            0.5,
+        )
         self._detector.face_detector = S3FD()
         _load_state(self._detector.face_detector, s3fd)
         self._detector.face_detector.to(device).eval()

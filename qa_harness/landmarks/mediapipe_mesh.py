@@ -23,6 +23,7 @@ from torch import Tensor
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
 
 # iBUG index -> Face Mesh vertices (averaged when two).
+# fmt: off
 IBUG68_FROM_MESH: tuple[tuple[int, ...], ...] = (
     # jaw 0-16, from the subject's right ear over the chin to the left ear
     (127,), (234,), (93,), (132, 58), (58, 172), (136,), (150,), (176,), (152,),
@@ -41,7 +42,9 @@ IBUG68_FROM_MESH: tuple[tuple[int, ...], ...] = (
     # inner lips 60-67: right corner, upper inner lip, left corner, lower inner lip
     (78,), (82,), (13,), (312,), (308,), (317,), (14,), (87,),
 )
-_PAIRS = np.array([(v[0], v[-1]) for v in IBUG68_FROM_MESH])  # (68, 2); a single vertex is averaged with itself
+# fmt: on
+# (68, 2) vertex pairs; a single vertex is averaged with itself
+_PAIRS = np.array([(v[0], v[-1]) for v in IBUG68_FROM_MESH])
 
 
 def mesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:
