@@ -1,0 +1,63 @@
+"""Real frames for the face tests: a few frames of a repo clip at 256x256, decoded with PyAV.
+
+Kept tiny (16 frames) so the face tests stay within seconds on two CPU cores. tpsmm_driving.mp4 frames
+80-110 (every second one) hold a blink (~91-95) and two mouth openings (~84-88, ~106-108); frame 0 is the
+source, as in the reconstruction protocol.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qa_harness.metrics.base import FrameBatch
+from qa_harness.records import Clip, Pair
+
+CLIPS = Path(__file__).resolve().parent.parent / "data" / "clips"
+CLIP = CLIPS / "tpsmm_driving.mp4"
+FRAMES = tuple(range(80, 112, 2))
+RES = 256
+
+
+@functools.cache
+def decode(path: Path = CLIP, frames: tuple[int, ...] = (0, *FRAMES)) -> torch.Tensor:
+    """(len(frames), 3, 256, 256) float RGB in [0, 1] (square-resized, anti-aliased)."""
+    wanted, images = set(frames), {}
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i in wanted:
+                images[i] = frame.to_ndarray(format="rgb24")
+            if i >= max(frames):
+                break
+    x = torch.from_numpy(np.stack([images[i] for i in frames])).permute(0, 3, 1, 2).float() / 255
+    return F.interpolate(x, size=(RES, RES), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def source_and_target() -> tuple[torch.Tensor, torch.Tensor]:
+    """Source (1, 3, 256, 256) = frame 0 and target (16, 3, 256, 256) = FRAMES; fresh copies."""
+    x = decode()
+    return x[:1].clone(), x[1:].clone()
+
+
+def make_pair(protocol: str = "reconstruction") -> Pair:
+    clip = Clip(id="tpsmm_driving", path=CLIP, fps=25.0, frame_count=169, size=(410, 412))
+    return Pair(id=f"tpsmm_driving/{protocol}", source=clip, driving=clip, protocol=protocol)
+
+
+def make_batch(output: torch.Tensor, target: torch.Tensor | None, *, driving=None, source=None) -> FrameBatch:
+    """A FrameBatch as the runner would pass it (driving = target under reconstruction)."""
+    src, tgt = source_and_target()
+    driving = driving if driving is not None else (target if target is not None else tgt)
+    return FrameBatch(
+        pair=make_pair("reconstruction" if target is not None else "cross"),
+        frames=torch.tensor(FRAMES),
+        output=output,
+        driving=driving,
+        source=source if source is not None else src.expand(len(output), -1, -1, -1),
+        target=target,
+    )
