@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from _face_clips import make_batch, source_and_target
 
 from qa_harness.catalog import IDENTITY, LANDMARKS
 from qa_harness.identity.base import Embeddings, IdentityBackend
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks
 from qa_harness.metrics import aed, akd, ear_mar, face_nme, face_regions
 from qa_harness.metrics._face_analysis import FaceAnalysis
+from tests.helpers.face import make_batch, source_and_target
 
 CPU = torch.device("cpu")
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _face_clips import make_batch, source_and_target
 
 from qa_harness.catalog import IDENTITY, LANDMARKS, METRICS
 from qa_harness.metrics import aed, akd, ear_mar, face_nme, face_regions
@@ -14,6 +13,7 @@ from qa_harness.metrics._face_analysis import FaceAnalysis
 from qa_harness.metrics._face_geometry import region_boxes
 from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.ssim import ssim
+from tests.helpers.face import make_batch, source_and_target
 
 CPU = torch.device("cpu")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _face_clips import CLIPS, decode, source_and_target
 
 from qa_harness.catalog import IDENTITY
 from qa_harness.errors import CheckpointError, WeightsUnavailableError
 from qa_harness.identity import openface
+from tests.helpers.face import CLIPS, decode, source_and_target
 
 CPU = torch.device("cpu")
 

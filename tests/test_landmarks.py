@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _face_clips import decode, source_and_target
 
 from qa_harness.catalog import LANDMARKS
 from qa_harness.errors import CheckpointError, WeightsUnavailableError
 from qa_harness.landmarks.base import Landmarks
 from qa_harness.metrics._face_geometry import inter_ocular
+from tests.helpers.face import decode, source_and_target
 
 CPU = torch.device("cpu")
 OFFLINE_BACKENDS = ["mediapipe", "dlib"]

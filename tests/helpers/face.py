@@ -1,4 +1,4 @@
-"""Real frames for the face tests: a few frames of a repo clip at 256x256, decoded with PyAV.
+"""Real frames for the face tests: a few frames of a repo clip at 256x256, decoded as the runner does.
 
 Kept tiny (16 frames) so the face tests stay within seconds on two CPU cores. tpsmm_driving.mp4 frames
 80-110 (every second one) hold a blink (~91-95) and two mouth openings (~84-88, ~106-108); frame 0 is the
@@ -10,15 +10,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import av
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from qa_harness.metrics.base import FrameBatch
 from qa_harness.records import Clip, Pair
+from qa_harness.video.io import iter_frames
+from tests.helpers.media import CLIPS
 
-CLIPS = Path(__file__).resolve().parent.parent / "data" / "clips"
 CLIP = CLIPS / "tpsmm_driving.mp4"
 FRAMES = tuple(range(80, 112, 2))
 RES = 256
@@ -26,16 +24,9 @@ RES = 256
 
 @functools.cache
 def decode(path: Path = CLIP, frames: tuple[int, ...] = (0, *FRAMES)) -> torch.Tensor:
-    """(len(frames), 3, 256, 256) float RGB in [0, 1] (square-resized, anti-aliased)."""
-    wanted, images = set(frames), {}
-    with av.open(str(path)) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i in wanted:
-                images[i] = frame.to_ndarray(format="rgb24")
-            if i >= max(frames):
-                break
-    x = torch.from_numpy(np.stack([images[i] for i in frames])).permute(0, 3, 1, 2).float() / 255
-    return F.interpolate(x, size=(RES, RES), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    """(len(frames), 3, 256, 256) float RGB in [0, 1], via `qa_harness.video.io.iter_frames`."""
+    chunks = iter_frames(path, resolution=RES, chunk=64, max_frames=max(frames) + 1)
+    return torch.cat(list(chunks))[list(frames)]
 
 
 def source_and_target() -> tuple[torch.Tensor, torch.Tensor]:
