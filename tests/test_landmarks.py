@@ -155,5 +155,12 @@ def test_heatmap_decoding_matches_face_alignment(monkeypatch) -> None:
         np.testing.assert_allclose(peaks[k].numpy(), flat.max(axis=-1)[0])
 
 
+def test_missing_optional_package_names_the_extra() -> None:
+    from qa_harness.weights import require_package
+
+    with pytest.raises(WeightsUnavailableError, match=r"qa_harness_no_such_pkg.*pip install 'qa_harness\[face\]'"):
+        require_package("qa_harness_no_such_pkg")
+
+
 def test_registry_lists_the_backends() -> None:
     assert {"mediapipe", "dlib", "fan"} <= set(LANDMARKS.names())

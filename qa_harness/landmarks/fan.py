@@ -24,7 +24,7 @@ from torch import Tensor
 
 from qa_harness.errors import CheckpointError
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
-from qa_harness.weights import file_digest, find_weight_files, torch_hub_checkpoints
+from qa_harness.weights import file_digest, find_weight_files, require_package, torch_hub_checkpoints
 
 S3FD_FILE = "s3fd-619a316812.pth"
 ORIGIN = "face-alignment (github.com/1adrianb/face-alignment; www.adrianbulat.com/downloads/python-fan/)"
@@ -32,8 +32,7 @@ ORIGIN = "face-alignment (github.com/1adrianb/face-alignment; www.adrianbulat.co
 
 def fan_file() -> str:
     """File name of the 2D-FAN-4 weights the installed face-alignment expects."""
-    from face_alignment.api import models_urls
-
+    models_urls = require_package("face_alignment.api").models_urls
     return Path(urlparse(models_urls["2DFAN-4"]).path).name
 
 
