@@ -22,6 +22,8 @@ import torch
 from qa_harness.catalog import IDENTITY, LANDMARKS
 from qa_harness.errors import WeightsUnavailableError
 from qa_harness.identity import openface
+from qa_harness.identity.base import Embeddings, IdentityBackend
+from qa_harness.landmarks.base import LandmarkBackend, Landmarks
 from qa_harness.metrics import aed, akd, ear_mar, face_nme, face_regions
 from qa_harness.metrics._face_analysis import FaceAnalysis
 from qa_harness.metrics.base import FrameBatch
@@ -64,26 +66,41 @@ def backend_rows(frames: torch.Tensor) -> list[str]:
     return rows
 
 
-class Counted:
-    """Wraps a backend method to count calls and time spent in it."""
+class Timing:
+    """Calls and seconds spent in a backend (mixed into the two wrappers below)."""
 
-    def __init__(self, fn) -> None:
-        self.fn, self.calls, self.seconds = fn, 0, 0.0
+    calls: int = 0
+    seconds: float = 0.0
 
-    def __call__(self, frames: torch.Tensor):
+    def timed(self, fn, frames: torch.Tensor):
         start = time.perf_counter()
-        self.calls += 1
         try:
-            return self.fn(frames)
+            return fn(frames)
         finally:
+            self.calls += 1
             self.seconds += time.perf_counter() - start
 
 
+class TimedLandmarks(Timing, LandmarkBackend):
+    def __init__(self, inner: LandmarkBackend) -> None:
+        self.inner, self.name, self.version = inner, inner.name, inner.version
+
+    def detect(self, frames: torch.Tensor) -> Landmarks:
+        return self.timed(self.inner.detect, frames)
+
+
+class TimedIdentity(Timing, IdentityBackend):
+    def __init__(self, inner: IdentityBackend) -> None:
+        self.inner, self.name, self.version, self.dim = inner, inner.name, inner.version, inner.dim
+
+    def embed(self, frames: torch.Tensor) -> Embeddings:
+        return self.timed(self.inner.embed, frames)
+
+
 def evaluate(cache: Path, clips: dict[str, torch.Tensor], landmarks, identity) -> dict[str, float]:
-    """All reconstruction face metrics over the clips (output = ground truth flipped, a stand-in model)."""
-    lm = FaceAnalysis(landmarks, cache_dir=cache, suite_version="bench")
-    ident = FaceAnalysis(identity, cache_dir=cache, suite_version="bench")
-    lm._run, ident._run = Counted(lm._run), Counted(ident._run)
+    """All reconstruction face metrics over the clips (output = ground truth mirrored, a stand-in model)."""
+    timed = [TimedLandmarks(landmarks), TimedIdentity(identity)]
+    lm, ident = (FaceAnalysis(b, cache_dir=cache, suite_version="bench") for b in timed)
     metrics = [akd.AKD(lm), face_regions.FaceRegions(lm), face_nme.FaceNME(lm)]
     metrics += [ear_mar.EarMar(lm, reference="target"), aed.IdentityDistance(ident, name="aed", reference="target")]
     start = time.perf_counter()
@@ -101,7 +118,7 @@ def evaluate(cache: Path, clips: dict[str, torch.Tensor], landmarks, identity) -
             for metric in metrics:
                 metric.frame_values(batch)
     total = time.perf_counter() - start
-    calls = lm._run.calls + ident._run.calls
+    calls = sum(b.calls for b in timed)
     return {"total": total, "gt": gt_seconds, "calls": calls, "frames": sum(len(f) for f in clips.values())}
 
 
