@@ -49,21 +49,15 @@ class FAN2D(LandmarkBackend):
 
     def __init__(self, *, s3fd: Path, fan: Path, device: torch.device) -> None:
         import face_alignment
-        from face_alignment.detection.sfd.net_s3fd import s3fd as S3FD
         from face_alignment.detection.sfd.sfd_detector import SFDDetector
         from face_alignment.models import FAN
 
         self.version = f"{face_alignment.__version__}-s3fd{file_digest(s3fd)}-fan{file_digest(fan)}"
         self._device = device
-        self._detector = SFDDetector.__new__(SFDDetector)  # its __init__ would download the weights
-        self._detector.device, self._detector.verbose, self._detector.filter_threshold = (
-            str(device),
-            False,
-            0.5,
-        )
-        self._detector.face_detector = S3FD()
-        _load_state(self._detector.face_detector, s3fd)
-        self._detector.face_detector.to(device).eval()
+        try:  # torch.load(weights_only=True) and a strict state-dict load inside
+            self._detector = SFDDetector(str(device), path_to_detector=str(s3fd))
+        except Exception as err:  # unreadable file or keys that do not fit
+            raise CheckpointError(f"{s3fd}: cannot load into the S3FD face detector: {err}") from err
         self._fan = FAN(4)
         _load_state(self._fan, fan)
         self._fan.to(device).eval()
