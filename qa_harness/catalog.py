@@ -29,6 +29,7 @@ METRICS.add("akd_fan", "qa_harness.metrics.akd:build_fan")  # the papers' detect
 METRICS.add("aed", "qa_harness.metrics.aed:build")
 METRICS.add("aed_openface", "qa_harness.metrics.aed:build_openface")  # papers' net; needs openface.pth
 METRICS.add("face_regions", "qa_harness.metrics.face_regions:build")
+METRICS.add("face_regions_lpips", "qa_harness.metrics.face_regions_lpips:build")  # needs AlexNet weights
 METRICS.add("face_nme", "qa_harness.metrics.face_nme:build")
 METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build")  # + blink / mouth-open event F1
 METRICS.add("id_source", "qa_harness.metrics.aed:build_source")  # cross protocol
