@@ -61,13 +61,13 @@ def backend_rows(frames: torch.Tensor) -> list[str]:
         except WeightsUnavailableError as err:
             rows.append(f"| landmarks | {name} | unavailable: {str(err).splitlines()[0][:70]}... | |")
             continue
-        rows.append(f"| landmarks | {name} | {throughput(backend.detect, frames):.1f} |")
+        rows.append(f"| landmarks | {name} | {throughput(backend.detect, frames)} |")
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(openface.OpenFaceNN4Small2().state_dict(), Path(tmp) / openface.WEIGHTS_FILE)
         for name in IDENTITY.names():
             backend = IDENTITY.get(name)(device=CPU, weights=Path(tmp) if name == "openface" else None)
             note = " (random weights)" if name == "openface" else ""
-            rows.append(f"| identity | {name}{note} | {throughput(backend.embed, frames):.1f} |")
+            rows.append(f"| identity | {name}{note} | {throughput(backend.embed, frames)} |")
     return rows
 
 
