@@ -63,9 +63,10 @@ def backend_rows(frames: torch.Tensor) -> list[str]:
             continue
         rows.append(f"| landmarks | {name} | {throughput(backend.detect, frames)} |")
     with tempfile.TemporaryDirectory() as tmp:
-        torch.save(openface.OpenFaceNN4Small2().state_dict(), Path(tmp) / openface.WEIGHTS_FILE)
+        made = Path(tmp) / openface.WEIGHTS_FILE
+        torch.save(openface.OpenFaceNN4Small2().state_dict(), made)
         for name in IDENTITY.names():
-            backend = IDENTITY.get(name)(device=CPU, weights=Path(tmp) if name == "openface" else None)
+            backend = IDENTITY.get(name)(device=CPU, weights=made if name == "openface" else None)
             note = " (random weights)" if name == "openface" else ""
             rows.append(f"| identity | {name}{note} | {throughput(backend.embed, frames)} |")
     return rows

@@ -158,6 +158,6 @@ class OpenFace(IdentityBackend):
 
 
 def build(*, device: torch.device, weights: Path | None = None) -> OpenFace:
-    """Runs on `device` (GPU when given). Raises WeightsUnavailableError when `openface.pth` is absent."""
+    """`weights`: the file itself (else the lookup convention). Runs on `device`; WeightsUnavailableError if absent."""
     path = find_weight_file(WEIGHTS_FILE, source=WEIGHTS_ORIGIN, explicit=weights)
     return OpenFace(load_openface(path, device), weights_id=file_digest(path), device=device)
