@@ -17,6 +17,7 @@ MODELS.add("driving", "qa_harness.models.baselines:driving")
 MODELS.add("fomm", "qa_harness.models.fomm:build")
 MODELS.add("tpsmm", "qa_harness.models.tpsmm:build")
 MODELS.add("mraa", "qa_harness.models.mraa:build")
+MODELS.add("mrfa", "qa_harness.models.mrfa:build")
 
 METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
@@ -37,6 +38,7 @@ METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer") 
 
 EXECUTORS = Registry("executor")
 EXECUTORS.add("local", "qa_harness.executors.local:build")
+EXECUTORS.add("ray", "qa_harness.executors.ray:build")
 
 LANDMARKS = Registry("landmark backend")  # build(*, device, weights=None) -> LandmarkBackend
 LANDMARKS.add("mediapipe", "qa_harness.landmarks.mediapipe_mesh:build")
