@@ -12,15 +12,17 @@ strict keys; a mismatch raises `CheckpointError` naming the file and the keys th
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from torch import Tensor, nn
 
-from qa_harness.errors import CheckpointError, WeightsUnavailableError
+from qa_harness.errors import CheckpointError, DependencyUnavailableError, WeightsUnavailableError
 
 ENV_VAR = "QA_HARNESS_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = "~/.cache/qa_harness/weights"
@@ -99,3 +101,24 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], *, path: Path, w
     if problems:
         raise CheckpointError(f"{path}: does not fit {what}: " + "; ".join(problems))
     module.load_state_dict(state, strict=True)
+
+
+def file_digest(path: Path, *, length: int = 12) -> str:
+    """Short sha256 of a weight file: part of a backend's version, so other weights miss a results cache."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:length]
+
+
+def require_package(module: str, *, extra: str = "face") -> ModuleType:
+    """Import an optional package, or raise DependencyUnavailableError naming the extra that installs it.
+
+    Like an absent weight file, a missing optional package makes a metric unavailable, not the run fail.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise DependencyUnavailableError(
+            f"package '{module}' is not installed ({err}); install it with: pip install 'qa_harness[{extra}]'"
+        ) from err
