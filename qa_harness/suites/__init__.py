@@ -1,0 +1,1 @@
+"""Suites: versioned manifests of clips and pairs (`manifest.py`), and how they are hashed."""
