@@ -14,6 +14,7 @@ from pathlib import Path
 
 from qa_harness import __version__
 from qa_harness.errors import QaHarnessError
+from qa_harness.gate.command import add_gate_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("qa_runs/demo"), help="folder for the demo runs")
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
     demo.set_defaults(func=_cmd_demo)
+    add_gate_parser(sub)
     return parser
 
 

@@ -108,9 +108,7 @@ def _failed_clips_check(policy: Policy, candidate: RunRecords) -> Check:
     failed = candidate.failed_clips()
     status: Status = "fail" if len(failed) > policy.max_failed_clips else "pass"
     listed = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
-    message = f"{len(failed)} clip(s) failed (allowed {policy.max_failed_clips})" + (
-        f": {listed}" if failed else ""
-    )
+    message = f"{len(failed)} clip(s) failed (allowed {policy.max_failed_clips})" + (f": {listed}" if failed else "")
     return Check(
         FAILED_CLIPS_RULE,
         "",
@@ -125,9 +123,7 @@ def _failed_clips_check(policy: Policy, candidate: RunRecords) -> Check:
     )
 
 
-def _check(
-    policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords, baseline: RunRecords | None
-) -> Check:
+def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords, baseline: RunRecords | None) -> Check:
     base = dict(
         rule=rule.name,
         metric=rule.metric,
@@ -189,9 +185,7 @@ def _check(
             f"limit {rule.max_regression:.4g}"
         )
         (problems if regression.low > rule.max_regression else notes).append(text)
-    status = (
-        "fail" if problems else ("pass" if rule.threshold is not None or regression is not None else "skip")
-    )
+    status = "fail" if problems else ("pass" if rule.threshold is not None or regression is not None else "skip")
     return Check(
         **base,
         status=status,

@@ -107,13 +107,7 @@ def render_junit(result: GateResult) -> str:
 
 def _md_cell(text: str) -> str:
     """Escape what would break a Markdown table cell or render as HTML in a CI summary."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("|", "\\|")
-        .replace("\n", " ")
-    )
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(result: GateResult) -> str:
@@ -130,8 +124,7 @@ def render_markdown(result: GateResult) -> str:
     if result.failures:
         lines += ["### Failures", ""]
         lines += [
-            f"- **{_md_cell(c.rule)}** on `{_md_cell(c.condition)}`: {_md_cell(c.message)}"
-            for c in result.failures
+            f"- **{_md_cell(c.rule)}** on `{_md_cell(c.condition)}`: {_md_cell(c.message)}" for c in result.failures
         ]
         lines.append("")
     lines += ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
@@ -162,12 +155,7 @@ def result_from_json(text: str) -> GateResult:
     """Inverse of `result_to_json` (for the report, which reads a logged verdict)."""
     data = json.loads(text)
     checks = tuple(
-        Check(
-            **{
-                k: (math.nan if v is None and k not in ("threshold", "max_regression") else v)
-                for k, v in c.items()
-            }
-        )
+        Check(**{k: (math.nan if v is None and k not in ("threshold", "max_regression") else v) for k, v in c.items()})
         for c in data["checks"]
     )
     return GateResult(data["policy"], data["candidate"], data["baseline"], checks)

@@ -22,16 +22,15 @@ a gate. Every error names the file, the rule, the key and its line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, NoReturn
 
 from qa_harness.errors import ConfigError
 from qa_harness.gate.direction import UnknownMetricError, higher_is_better
 from qa_harness.gate.selectors import SelectorSpec, SelectorSyntaxError, parse_selector
+from qa_harness.yamlfile import KeyPath, YamlDoc, load_yaml
 
 AGGREGATES = ("mean", "median", "p10", "p90")
 METHODS = ("percentile", "basic", "bca")
@@ -85,43 +84,28 @@ class Policy:
     rules: tuple[Rule, ...]
 
 
-def _node_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """1-based line of every mapping value / sequence item, keyed by its path of keys and indices."""
-    out = {} if out is None else out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            _node_lines(value, path + (key.value,), out)
-            out[path + (key.value,)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _node_lines(item, path + (i,), out)
-    return out
-
-
 class _Reader:
-    """Typed access to one mapping of the policy, raising ConfigError with file, place and line."""
+    """Typed access to one mapping of the policy; errors name file:line, the key path and the rule."""
 
-    def __init__(self, path: Path, lines: Mapping[tuple, int], where: tuple, label: str, data: Any) -> None:
-        self.path, self.lines, self.where, self.label = path, lines, where, label
+    def __init__(self, doc: YamlDoc, keypath: KeyPath, data: Any, rule: str | None = None) -> None:
+        self.doc, self.keypath, self.rule = doc, keypath, rule
         if not isinstance(data, dict):
             self.fail(None, f"expected a mapping, got {type(data).__name__}")
         self.data = data
 
-    def fail(self, key: str | None, problem: str) -> None:
-        at = self.where + ((key,) if key is not None else ())
-        line = self.lines.get(at, self.lines.get(self.where))
-        place = self.label + (f".{key}" if key is not None else "")
-        raise ConfigError(self.path, f"{place} (line {line})" if line else place, problem)
+    def fail(self, key: str | None, problem: str) -> NoReturn:
+        err = self.doc.error(self.keypath + ((key,) if key is not None else ()), problem)
+        where = err.where + (f" (rule {self.rule!r})" if self.rule else "")
+        raise ConfigError(err.path, where, err.problem)
 
     def check_keys(self, allowed: set[str]) -> None:
         for key in self.data:
             if key not in allowed:
-                self.fail(str(key), f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                self.fail(str(key), f"unknown key {key!r}.{hint} Allowed: {', '.join(sorted(allowed))}")
 
-    def get(
-        self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = False
-    ) -> Any:
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
         if key not in self.data:
             if required:
                 self.fail(None, f"missing required key {key!r}")
@@ -148,33 +132,15 @@ class _Reader:
 
 
 def load_policy(path: Path | str) -> Policy:
-    """Read and validate a policy file; raises ConfigError (file: rule.key (line N): problem)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(path, "", f"cannot read policy file: {err.strerror or err}") from err
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(path, where, f"not valid YAML: {getattr(err, 'problem', None) or err}") from err
-    if node is None:
-        raise ConfigError(path, "", "policy file is empty")
-    lines = _node_lines(node)
-    top = _Reader(path, lines, (), "policy", data)
+    """Read and validate a policy file; raises ConfigError (`file:line: rules[i].key (rule 'x'): problem`)."""
+    doc = load_yaml(Path(path))
+    if doc.data is None:
+        raise ConfigError(doc.path, "", "policy file is empty")
+    top = _Reader(doc, (), doc.data)
     top.check_keys(_TOP_KEYS)
     if top.get("version", int, required=True) != 1:
-        top.fail(
-            "version", f"unsupported policy version {data['version']!r}; this qa_harness reads version 1"
-        )
-    stats = _Reader(path, lines, ("statistics",), "statistics", top.get("statistics", dict, {}))
+        top.fail("version", f"unsupported policy version {doc.data['version']!r}; this qa_harness reads version 1")
+    stats = _Reader(doc, ("statistics",), top.get("statistics", dict, {}))
     stats.check_keys(_STAT_KEYS)
     confidence = stats.get("confidence", float, 0.95)
     if not 0.5 <= confidence < 1.0:
@@ -189,19 +155,17 @@ def load_policy(path: Path | str) -> Policy:
     rules_data = top.get("rules", list, required=True)
     if not rules_data:
         top.fail("rules", "a policy needs at least one rule")
-    rules = tuple(_rule(path, lines, i, item, min_clips) for i, item in enumerate(rules_data))
+    rules = tuple(_rule(doc, i, item, min_clips) for i, item in enumerate(rules_data))
     seen: dict[str, int] = {}
-    for rule in rules:
+    for i, rule in enumerate(rules):
         if rule.name in seen:
-            raise ConfigError(
-                path,
-                f"rules[{rule.name}] (line {rule.line})",
-                f"duplicate rule name {rule.name!r} (first at line {seen[rule.name]})",
+            _Reader(doc, ("rules", i), rules_data[i], rule.name).fail(
+                "name", f"duplicate rule name (first used by rules[{seen[rule.name]}])"
             )
-        seen[rule.name] = rule.line
+        seen[rule.name] = i
     return Policy(
-        path=path,
-        name=top.get("name", str, path.stem),
+        path=doc.path,
+        name=top.get("name", str, doc.path.stem),
         statistics=statistics,
         insufficient=top.choice("insufficient", INSUFFICIENT, "skip"),
         max_failed_clips=top.count("max_failed_clips", 0, minimum=0),
@@ -209,11 +173,9 @@ def load_policy(path: Path | str) -> Policy:
     )
 
 
-def _rule(path: Path, lines: Mapping[tuple, int], index: int, data: Any, min_clips: int) -> Rule:
-    label = f"rules[{index}]"
-    if isinstance(data, dict) and isinstance(data.get("name"), str):
-        label = f"rules[{index}] ({data['name']})"
-    r = _Reader(path, lines, ("rules", index), label, data)
+def _rule(doc: YamlDoc, index: int, data: Any, min_clips: int) -> Rule:
+    name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else None
+    r = _Reader(doc, ("rules", index), data, name)
     r.check_keys(_RULE_KEYS)
     metric = r.get("metric", str, required=True)
     explicit = r.get("higher_is_better", bool, None)
@@ -237,9 +199,7 @@ def _rule(path: Path, lines: Mapping[tuple, int], index: int, data: Any, min_cli
     if threshold is None and max_regression is None:
         r.fail(None, "a rule needs 'threshold' (absolute) and/or 'max_regression' (relative to the baseline)")
     if max_regression is not None and max_regression < 0:
-        r.fail(
-            "max_regression", f"must be >= 0 (the regression allowed, in metric units), got {max_regression}"
-        )
+        r.fail("max_regression", f"must be >= 0 (the regression allowed, in metric units), got {max_regression}")
     return Rule(
         name=r.get("name", str, f"{metric}-{r.get('aggregate', str, 'mean')}"),
         metric=metric,
@@ -250,5 +210,5 @@ def _rule(path: Path, lines: Mapping[tuple, int], index: int, data: Any, min_cli
         min_clips=r.count("min_clips", min_clips, minimum=2),
         higher_is_better=explicit,
         optional=r.get("optional", bool, False),
-        line=lines.get(("rules", index), 0),
+        line=doc.lines.get(("rules", index), 0),
     )

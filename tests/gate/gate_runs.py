@@ -131,9 +131,7 @@ def make_run(
                 row.update({f"metric:{k}": float(v[i]) for k, v in values.items()})
                 row.update({f"cond:{k}": v for k, v in CLIP_TAGS[clip].items()})
                 rows.append(row)
-            clip_rows.append(
-                {"pair_id": pair_id, "status": "ok", "frames": len(target), "seconds": 0.5, "error": ""}
-            )
+            clip_rows.append({"pair_id": pair_id, "status": "ok", "frames": len(target), "seconds": 0.5, "error": ""})
     frames_table = pd.DataFrame(rows)
     return RunRecords(
         run_id=run_id,
@@ -144,3 +142,47 @@ def make_run(
         clips=pd.DataFrame(clip_rows),
         params={"model": "simulated", "seed": str(seed)},
     )
+
+
+def log_run(tracking_uri: str, run: RunRecords, folder: Path, *, fps: float = 50.0, rss_mb: float = 900.0) -> str:
+    """Log `run` as qa-harness evaluate does (params, aggregate metrics, records/*.parquet); new run id."""
+    from mlflow.tracking import MlflowClient
+
+    from qa_harness import tracking
+    from qa_harness.aggregate import aggregate
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("qa_harness")
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment("qa_harness")
+    mlrun = client.create_run(experiment_id, run_name=run.name, tags={"qa_harness.kind": "evaluation"})
+    run_id = mlrun.info.run_id
+    params = {
+        "model": run.params.get("model", "simulated"),
+        "checkpoint_sha256": "",
+        "suite": run.suite,
+        "suite_version": run.suite_version,
+        "harness_version": "0.1.0",
+        "device": "cpu",
+        "seed": run.params.get("seed", "0"),
+        "batch_size": "16",
+    }
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = run.frames.assign(run_id=run_id)
+    frames.to_parquet(folder / "frames.parquet", index=False)
+    run.clips.to_parquet(folder / "clips.parquet", index=False)
+    failed = int((run.clips["status"] != "ok").sum())
+    summary = {
+        "run_id": run_id,
+        "counts": {"clips/total": len(run.clips), "clips/failed": failed, "frames/total": len(frames)},
+        "perf": {"frames_per_second": fps, "peak_rss_mb": rss_mb, "peak_gpu_mb": None},
+    }
+    tracking.finish_run(
+        tracking_uri=tracking_uri,
+        run_id=run_id,
+        table=aggregate(frames, run.clips),
+        summary=summary,
+        files=[("records", folder / "frames.parquet"), ("records", folder / "clips.parquet")],
+    )
+    return run_id

@@ -44,9 +44,7 @@ def test_clean_rerun_with_another_seed_passes(policy, rerun, baseline_run):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_global_regression_fails_on_its_metrics_in_every_condition(
-    policy, regressed_runs, baseline_run, name
-):
+def test_global_regression_fails_on_its_metrics_in_every_condition(policy, regressed_runs, baseline_run, name):
     result = evaluate_gate(policy, regressed_runs[name], baseline_run)
     assert not result.passed
     failed = {(c.metric, c.condition) for c in result.failures}
@@ -57,9 +55,7 @@ def test_global_regression_fails_on_its_metrics_in_every_condition(
         assert check.regression_low > check.max_regression  # failed only with the whole CI beyond the limit
 
 
-def test_regression_on_one_condition_is_named_by_that_condition(
-    policy, regressed_runs, baseline_run, degraded_pairs
-):
+def test_regression_on_one_condition_is_named_by_that_condition(policy, regressed_runs, baseline_run, degraded_pairs):
     run = regressed_runs["extreme_pose_only"]
     result = evaluate_gate(policy, run, baseline_run)
     failed = {(c.metric, c.condition) for c in result.failures}
@@ -95,10 +91,7 @@ def test_absolute_thresholds_and_no_baseline(tmp_path, rerun):
     )
     result = evaluate_gate(load_policy(path), rerun, None)
     by_name = {c.name: c for c in result.checks}
-    assert (
-        by_name["ssim-floor[all]"].status == "fail"
-        and "must be at least 0.99" in by_name["ssim-floor[all]"].message
-    )
+    assert by_name["ssim-floor[all]"].status == "fail" and "must be at least 0.99" in by_name["ssim-floor[all]"].message
     assert math.isclose(
         by_name["ssim-floor[all]"].candidate,
         rerun.frames.groupby("pair_id")["metric:ssim"].mean().mean(),
@@ -127,9 +120,7 @@ def test_outputs_junit_markdown_json(policy, regressed_runs, baseline_run):
     cases = suite.findall("testcase")
     assert len(cases) == len(result.checks) == int(suite.get("tests"))
     failing = {(c.get("classname"), c.get("name")) for c in cases if c.find("failure") is not None}
-    assert failing == {(c.rule, c.condition) for c in result.failures} and int(suite.get("failures")) == len(
-        failing
-    )
+    assert failing == {(c.rule, c.condition) for c in result.failures} and int(suite.get("failures")) == len(failing)
     assert ("ssim-mean", "pose=extreme") in failing
     skipped = [c for c in cases if c.find("skipped") is not None]
     assert int(suite.get("skipped")) == len(skipped) > 0

@@ -29,78 +29,46 @@ def test_default_policy_loads_with_directions_from_the_registry():
     assert [s.text for s in by_name["ssim-mean"].conditions] == ["all", "each"]
 
 
+R = " (rule 'ssim-mean')"
+
+
 @pytest.mark.parametrize(
-    ("text", "where", "problem"),
+    ("text", "line", "where", "problem"),
     [
-        (
-            GOOD_RULE.replace("metric: ssim", "metric: sssim"),
-            "rules[0] (ssim-mean).metric (line 4)",
-            "unknown metric 'sssim'",
-        ),
-        (
-            GOOD_RULE + "    aggregate: p50\n",
-            "rules[0] (ssim-mean).aggregate (line 6)",
-            "'p50' is not one of",
-        ),
-        (
-            GOOD_RULE + "    conditions: [all, 'pose=extreme&&occ']\n",
-            "rules[0] (ssim-mean).conditions (line 6)",
-            "bad condition term",
-        ),
-        (
-            GOOD_RULE + "    treshold: 0.5\n",
-            "rules[0] (ssim-mean).treshold (line 6)",
-            "unknown key 'treshold'",
-        ),
-        (
-            GOOD_RULE.replace("max_regression: 0.01", "max_regression: lots"),
-            "rules[0] (ssim-mean).max_regression (line 5)",
-            "expected float, got 'lots'",
-        ),
-        (
-            GOOD_RULE.replace("max_regression: 0.01", "max_regression: -0.01"),
-            "rules[0] (ssim-mean).max_regression (line 5)",
-            "must be >= 0",
-        ),
-        (
-            GOOD_RULE.replace("    max_regression: 0.01\n", ""),
-            "rules[0] (ssim-mean) (line 3)",
-            "needs 'threshold' (absolute) and/or 'max_regression'",
-        ),
-        (
-            GOOD_RULE + "statistics: {method: jackknife}\n",
-            "statistics.method (line 6)",
-            "'jackknife' is not one of",
-        ),
-        (
-            GOOD_RULE + "statistics: {confidence: 1.5}\n",
-            "statistics.confidence (line 6)",
-            "must be in [0.5, 1)",
-        ),
-        (
-            GOOD_RULE.replace("version: 1", "version: 2"),
-            "policy.version (line 1)",
-            "unsupported policy version",
-        ),
-        (GOOD_RULE + GOOD_RULE.split("rules:\n")[1], "rules[ssim-mean] (line 6)", "duplicate rule name"),
-        ("version: 1\nrules: []\n", "policy.rules (line 2)", "at least one rule"),
-        ("version: 1\nrules:\n  - [ssim]\n", "rules[0] (line 3)", "expected a mapping, got list"),
-        ("version: 1\nrules: {a: [}\n", "line 2, column 13", "not valid YAML"),
-        ("", "", "policy file is empty"),
+        (GOOD_RULE.replace("metric: ssim", "metric: sssim"), 4, "rules[0].metric" + R, "unknown metric 'sssim'"),
+        (GOOD_RULE + "    aggregate: p50\n", 6, "rules[0].aggregate" + R, "'p50' is not one of"),
+        (GOOD_RULE + "    conditions: [all, 'pose=extreme&&occ']\n", 6, "rules[0].conditions" + R, "bad condition"),
+        (GOOD_RULE + "    treshold: 0.5\n", 6, "rules[0].treshold" + R, "unknown key 'treshold'. Did you mean"),
+        (GOOD_RULE.replace("0.01", "lots"), 5, "rules[0].max_regression" + R, "expected float, got 'lots'"),
+        (GOOD_RULE.replace("0.01", "-0.01"), 5, "rules[0].max_regression" + R, "must be >= 0"),
+        (GOOD_RULE.replace("    max_regression: 0.01\n", ""), 3, "rules[0]" + R, "needs 'threshold' (absolute)"),
+        (GOOD_RULE + "statistics: {method: jackknife}\n", 6, "statistics.method", "'jackknife' is not one of"),
+        (GOOD_RULE + "statistics: {confidence: 1.5}\n", 6, "statistics.confidence", "must be in [0.5, 1)"),
+        (GOOD_RULE.replace("version: 1", "version: 2"), 1, "version", "unsupported policy version"),
+        (GOOD_RULE + GOOD_RULE.split("rules:\n")[1], 6, "rules[1].name" + R, "duplicate rule name"),
+        ("version: 1\nrules: []\n", 2, "rules", "at least one rule"),
+        ("version: 1\nrules:\n  - [ssim]\n", 3, "rules[0]", "expected a mapping, got list"),
+        ("version: 1\nrules: {a: [}\n", 2, "", "invalid YAML"),
+        ("version: 1\nversion: 1\n", 2, "version", "duplicate key"),
     ],
 )
-def test_malformed_policy_names_file_rule_key_and_line(tmp_path, text, where, problem):
+def test_malformed_policy_names_file_rule_key_and_line(tmp_path, text, line, where, problem):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
         load_policy(path)
     err = info.value
-    assert err.path == str(path) and err.where == where and problem in err.problem, str(err)
-    assert str(err).startswith(f"{path}: ")
+    assert (err.path, err.where) == (f"{path}:{line}", where) and problem in err.problem, str(err)
+
+
+def test_empty_policy(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(ConfigError, match="policy file is empty"):
+        load_policy(tmp_path / "empty.yaml")
 
 
 def test_missing_policy_file(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read policy file"):
+    with pytest.raises(ConfigError, match="cannot read file"):
         load_policy(tmp_path / "nope.yaml")
 
 
