@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa_harness import __version__
+from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
 from qa_harness.gate.command import add_gate_parser
 
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
     demo.set_defaults(func=_cmd_demo)
     add_gate_parser(sub)
+    add_compare_parser(sub)
     return parser
 
 

@@ -23,7 +23,7 @@ from qa_harness.metrics.psnr import psnr
 from qa_harness.metrics.ssim import ssim
 
 CLIPS = Path(__file__).resolve().parents[2] / "data" / "clips"
-RES, SEGMENTS, SEG_LEN = 128, 4, 8
+RES, SEGMENTS, SEG_LEN = 128, 8, 4
 #: Hand tags from data/SOURCES.md descriptions (pose of the head, occlusion of the face, light).
 CLIP_TAGS = {
     "d12": {"pose": "moderate", "occlusion": "hand", "lighting": "normal"},
@@ -39,19 +39,21 @@ Degrade = Callable[[str, dict, torch.Tensor], torch.Tensor]
 
 
 def decode(path: Path, frames: int) -> torch.Tensor:
-    """First `frames` frames, centre square crop, area-resized to RES: (N, 3, RES, RES) in [0, 1]."""
+    """First `frames` frames, scaled by swscale (area) so the short side is RES, centre-cropped square:
+    (N, 3, RES, RES) float in [0, 1]."""
     out = []
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            rgb = frame.to_ndarray(format="rgb24")
-            h, w = rgb.shape[:2]
-            side = min(h, w)
-            top, left = (h - side) // 2, (w - side) // 2
-            out.append(torch.from_numpy(rgb[top : top + side, left : left + side].copy()))
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        scale = RES / min(stream.width, stream.height)
+        width, height = max(RES, round(stream.width * scale)), max(RES, round(stream.height * scale))
+        top, left = (height - RES) // 2, (width - RES) // 2
+        for frame in container.decode(stream):
+            rgb = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+            out.append(torch.from_numpy(rgb[top : top + RES, left : left + RES].copy()))
             if len(out) == frames:
                 break
-    x = torch.stack(out).permute(0, 3, 1, 2).float() / 255.0
-    return F.interpolate(x, size=(RES, RES), mode="area")
+    return torch.stack(out).permute(0, 3, 1, 2).float() / 255.0
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -6,33 +6,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 from gate_runs import log_run
-from mlflow.tracking import MlflowClient
 
 from qa_harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = str(ROOT / "gates" / "default.yaml")
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, baseline_run, rerun, regressed_runs):
-    """Baseline registered as models:/animator@production; a good and a blurred candidate."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    ids = {
-        "baseline": log_run(uri, baseline_run, folder / "b"),
-        "good": log_run(uri, rerun, folder / "g"),
-        "blur": log_run(uri, regressed_runs["blur"], folder / "x"),
-    }
-    client = MlflowClient(uri)
-    client.create_registered_model("animator")
-    mv = client.create_model_version(
-        "animator", source=client.get_run(ids["baseline"]).info.artifact_uri, run_id=ids["baseline"]
-    )
-    client.set_registered_model_alias("animator", "production", mv.version)
-    return uri, ids, client
 
 
 def _gate(uri, *args):

@@ -104,13 +104,13 @@ def test_absolute_thresholds_and_no_baseline(tmp_path, rerun):
 def test_insufficient_clips_skip_or_fail(tmp_path, rerun, baseline_run):
     text = (
         "version: 1\ninsufficient: {mode}\nrules:\n"
-        "  - {{metric: ssim, max_regression: 0.01, conditions: ['pose=moderate']}}\n"
+        "  - {{metric: ssim, max_regression: 0.01, conditions: ['pose=moderate'], min_clips: 9}}\n"
     )
     for mode, status in (("skip", "skip"), ("fail", "fail")):
         path = tmp_path / f"{mode}.yaml"
         path.write_text(text.format(mode=mode))
         check = evaluate_gate(load_policy(path), rerun, baseline_run).checks[-1]
-        assert (check.status, check.n_clips) == (status, 4) and "fewer than min_clips=5" in check.message
+        assert (check.status, check.n_clips) == (status, 8) and "fewer than min_clips=9" in check.message
 
 
 def test_outputs_junit_markdown_json(policy, regressed_runs, baseline_run):
