@@ -16,6 +16,7 @@ from qa_harness import __version__
 from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
 from qa_harness.gate.command import add_gate_parser
+from qa_harness.report.command import add_report_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     add_gate_parser(sub)
     add_compare_parser(sub)
+    add_report_parser(sub)
     return parser
 
 

@@ -23,6 +23,11 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1):
     return plt.subplots(rows, cols, figsize=(width, height), dpi=DPI, squeeze=False)
 
 
+def _text(value: object) -> str:
+    """A user string as literal plot text: `$` would otherwise start matplotlib mathtext."""
+    return str(value).replace("$", r"\$")
+
+
 def to_png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
@@ -65,7 +70,7 @@ def pareto_plot(points: pd.DataFrame, metrics: Mapping[str, bool]) -> bytes:
             frontier = data[front].sort_values(cost_col)
             ax.plot(frontier[cost_col], frontier[metric], color="tab:red", lw=1, zorder=2)
             for label, x, y in zip(data["label"], data[cost_col], data[metric], strict=True):
-                ax.annotate(str(label), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                ax.annotate(_text(label), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
             ax.set_xlabel(cost_label, fontsize=8)
             ax.set_ylabel(f"{metric} ({'higher' if higher else 'lower'} is better)", fontsize=8)
             ax.grid(alpha=0.3)
@@ -73,18 +78,20 @@ def pareto_plot(points: pd.DataFrame, metrics: Mapping[str, bool]) -> bytes:
     return to_png(fig)
 
 
-def heatmap(values: pd.DataFrame, *, title: str, center_zero: bool) -> bytes:
-    """Annotated heat map of a metric x condition table (rows metrics, columns conditions)."""
+def heatmap(values: pd.DataFrame, *, title: str, colours: pd.DataFrame | None) -> bytes:
+    """Annotated heat map of a metric x condition table (rows metrics, columns conditions).
+
+    Cells show `values`; colours come from `colours` (same shape, e.g. per-row scores, since metrics
+    have different units) or, without it, from `values` centred on zero (a change table). Green = better.
+    """
     fig, axes = _figure(max(4.0, 0.9 * values.shape[1] + 1.5), max(2.0, 0.45 * values.shape[0] + 1.0))
     ax = axes[0][0]
     data = values.to_numpy(float)
-    if center_zero:
-        bound = np.nanmax(np.abs(data)) if np.isfinite(data).any() else 1.0
-        image = ax.imshow(data, cmap="RdYlGn", vmin=-bound, vmax=bound, aspect="auto")
-    else:
-        image = ax.imshow(data, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(values.shape[1]), [str(c) for c in values.columns], rotation=40, ha="right", fontsize=7)
-    ax.set_yticks(range(values.shape[0]), [str(r) for r in values.index], fontsize=7)
+    shade = data if colours is None else colours.to_numpy(float)
+    bound = float(np.nanmax(np.abs(shade))) if np.isfinite(shade).any() else 1.0
+    image = ax.imshow(shade, cmap="RdYlGn", vmin=-bound or -1.0, vmax=bound or 1.0, aspect="auto")
+    ax.set_xticks(range(values.shape[1]), [_text(c) for c in values.columns], rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(values.shape[0]), [_text(r) for r in values.index], fontsize=7)
     for (i, j), value in np.ndenumerate(data):
         if np.isfinite(value):
             ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6)
@@ -98,8 +105,8 @@ def distributions(samples: Mapping[str, Mapping[str, np.ndarray]], *, title: str
     fig, axes = _figure(3.2 * len(samples), 2.4, cols=len(samples))
     for ax, (metric, series) in zip(axes[0], samples.items(), strict=True):
         for label, values in series.items():
-            ax.hist(values[np.isfinite(values)], bins=20, alpha=0.5, label=str(label))
-        ax.set_title(metric, fontsize=8)
+            ax.hist(values[np.isfinite(values)], bins=20, alpha=0.5, label=_text(label))
+        ax.set_title(_text(metric), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=6)
     fig.suptitle(title, fontsize=9)
@@ -111,7 +118,7 @@ def curves(series: Sequence[tuple[str, np.ndarray, np.ndarray]], *, metric: str,
     fig, axes = _figure(5.0, 2.2)
     ax = axes[0][0]
     for label, frames, values in series:
-        ax.plot(frames, values, lw=1, label=str(label))
+        ax.plot(frames, values, lw=1, label=_text(label))
     ax.set_xlabel("frame", fontsize=8)
     ax.set_ylabel(f"{metric} ({'higher' if higher_is_better else 'lower'} is better)", fontsize=8)
     ax.tick_params(labelsize=7)

@@ -21,6 +21,7 @@ from qa_harness.gate.paired import RunRecords
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.psnr import psnr
 from qa_harness.metrics.ssim import ssim
+from qa_harness.report.thumbs import thumb_frames, write_thumbs
 
 CLIPS = Path(__file__).resolve().parents[2] / "data" / "clips"
 RES, SEGMENTS, SEG_LEN = 128, 8, 4
@@ -97,13 +98,15 @@ def make_run(
     seed: int,
     degrade: Degrade | None = None,
     fail: tuple[str, ...] = (),
+    thumbs: Path | None = None,
+    rename: dict[str, str] | None = None,
 ) -> RunRecords:
     """Records of one simulated run: per-frame l1/psnr/ssim of (good output [+ regression]) vs truth."""
     gen = torch.Generator().manual_seed(seed)
     rows, clip_rows = [], []
     for clip, frames in truth.items():
         for s in range(SEGMENTS):
-            pair_id = f"{clip}#{s}"
+            pair_id = (rename or {}).get(f"{clip}#{s}", f"{clip}#{s}")
             target = frames[s * SEG_LEN : (s + 1) * SEG_LEN]
             if pair_id in fail:
                 clip_rows.append(
@@ -120,6 +123,9 @@ def make_run(
             output = (blur(target, 0.5) + noise).clamp(0, 1)
             if degrade is not None:
                 output = degrade(pair_id, CLIP_TAGS[clip], output)
+            if thumbs is not None:  # as the runner does: a few frames per pair, see qa_harness.report.thumbs
+                for i in thumb_frames(len(target), k=3):
+                    write_thumbs(thumbs, pair_id, s * SEG_LEN + i, source=target[0], target=target[i], output=output[i])
             values = {"l1": l1(output, target), "psnr": psnr(output, target), "ssim": ssim(output, target)}
             for i in range(len(target)):
                 row = {
