@@ -78,6 +78,7 @@ def colour_shift(x: torch.Tensor, amount: float) -> torch.Tensor:
 
 
 def flicker(x: torch.Tensor, amount: float) -> torch.Tensor:
+    """Brightness alternating frame to frame by +-amount."""
     sign = torch.tensor([1.0 if i % 2 else -1.0 for i in range(len(x))]).view(-1, 1, 1, 1)
     return (x * (1 + amount * sign)).clamp(0, 1)
 
@@ -101,13 +102,18 @@ def make_run(
     thumbs: Path | None = None,
     rename: dict[str, str] | None = None,
 ) -> RunRecords:
-    """Records of one simulated run: per-frame l1/psnr/ssim of (good output [+ regression]) vs truth."""
+    """Records of one simulated run: per-frame l1/psnr/ssim of (good output [+ regression]) vs truth.
+
+    Outputs and metrics are computed per clip (all its segments at once); records are per segment."""
     gen = torch.Generator().manual_seed(seed)
     rows, clip_rows = [], []
     for clip, frames in truth.items():
+        output = (blur(frames, 0.5) + torch.randn(frames.shape, generator=gen) * 0.005).clamp(0, 1)
+        if degrade is not None:
+            output = degrade(clip, CLIP_TAGS[clip], output)
+        values = {"l1": l1(output, frames), "psnr": psnr(output, frames), "ssim": ssim(output, frames)}
         for s in range(SEGMENTS):
             pair_id = (rename or {}).get(f"{clip}#{s}", f"{clip}#{s}")
-            target = frames[s * SEG_LEN : (s + 1) * SEG_LEN]
             if pair_id in fail:
                 clip_rows.append(
                     {
@@ -119,27 +125,24 @@ def make_run(
                     }
                 )
                 continue
-            noise = torch.randn(target.shape, generator=gen) * 0.005
-            output = (blur(target, 0.5) + noise).clamp(0, 1)
-            if degrade is not None:
-                output = degrade(pair_id, CLIP_TAGS[clip], output)
+            segment = range(s * SEG_LEN, (s + 1) * SEG_LEN)
             if thumbs is not None:  # as the runner does: a few frames per pair, see qa_harness.report.thumbs
-                for i in thumb_frames(len(target), k=3):
-                    write_thumbs(thumbs, pair_id, s * SEG_LEN + i, source=target[0], target=target[i], output=output[i])
-            values = {"l1": l1(output, target), "psnr": psnr(output, target), "ssim": ssim(output, target)}
-            for i in range(len(target)):
+                for i in thumb_frames(SEG_LEN, k=3):
+                    f = segment[i]
+                    write_thumbs(thumbs, pair_id, f, source=frames[segment[0]], target=frames[f], output=output[f])
+            for f in segment:
                 row = {
                     "run_id": run_id,
                     "suite": SUITE,
                     "suite_version": SUITE_VERSION,
                     "pair_id": pair_id,
                     "protocol": "reconstruction",
-                    "frame": s * SEG_LEN + i,
+                    "frame": f,
                 }
-                row.update({f"metric:{k}": float(v[i]) for k, v in values.items()})
+                row.update({f"metric:{k}": float(v[f]) for k, v in values.items()})
                 row.update({f"cond:{k}": v for k, v in CLIP_TAGS[clip].items()})
                 rows.append(row)
-            clip_rows.append({"pair_id": pair_id, "status": "ok", "frames": len(target), "seconds": 0.5, "error": ""})
+            clip_rows.append({"pair_id": pair_id, "status": "ok", "frames": SEG_LEN, "seconds": 0.5, "error": ""})
     frames_table = pd.DataFrame(rows)
     return RunRecords(
         run_id=run_id,
