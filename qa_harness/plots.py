@@ -29,12 +29,17 @@ def _text(value: object) -> str:
 
 
 def to_png(fig) -> bytes:
+    """PNG bytes, quantized to a 256-colour palette (plots need no more; about 3x smaller)."""
     import matplotlib.pyplot as plt
+    from PIL import Image
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    return buffer.getvalue()
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").quantize(256)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def pareto_front(quality: np.ndarray, cost: np.ndarray) -> np.ndarray:
