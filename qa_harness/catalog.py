@@ -1,7 +1,8 @@
 """The one place where names are bound: models and metrics. Adding one is one file and one line here.
 
 Entries are lazy `"module:attr"` strings so that nothing heavy is imported until it is used.
-Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`.
+Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`;
+executors to `build(**options)` objects with `run(pairs, spec, on_result=, on_frames=)`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
 METRICS.add("psnr", "qa_harness.metrics.psnr:build")
 METRICS.add("ssim", "qa_harness.metrics.ssim:build")
+
+EXECUTORS = Registry("executor")
+EXECUTORS.add("local", "qa_harness.executors.local:build")
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim")
