@@ -15,8 +15,8 @@ from pathlib import Path
 from qa_harness import __version__
 from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
-from qa_harness.gate.command import add_gate_parser
-from qa_harness.report.command import add_report_parser
+from qa_harness.gate.cli import add_gate_parser
+from qa_harness.report.cli import add_report_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 

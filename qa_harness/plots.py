@@ -93,6 +93,7 @@ def heatmap(values: pd.DataFrame, *, title: str, colours: pd.DataFrame | None) -
     ax = axes[0][0]
     data = values.to_numpy(float)
     shade = data if colours is None else colours.to_numpy(float)
+    shade = np.where(np.isfinite(shade), shade, np.nan)  # a zero baseline gives an infinite % change
     bound = float(np.nanmax(np.abs(shade))) if np.isfinite(shade).any() else 1.0
     image = ax.imshow(shade, cmap="RdYlGn", vmin=-bound or -1.0, vmax=bound or 1.0, aspect="auto")
     ax.set_xticks(range(values.shape[1]), [_text(c) for c in values.columns], rotation=40, ha="right", fontsize=7)

@@ -96,9 +96,22 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
             continue
         selectors: list[Selector] = []
         for spec in rule.conditions:
-            for selector in spec.expand(candidate.frames):
-                if selector not in selectors:
-                    selectors.append(selector)
+            expanded = spec.expand(candidate.frames)
+            if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
+                checks.append(
+                    Check(
+                        rule.name,
+                        rule.metric,
+                        rule.aggregate,
+                        spec.text,
+                        "skip",
+                        f"no condition values for {spec.text!r} in the candidate's records",
+                        threshold=rule.threshold,
+                        max_regression=rule.max_regression,
+                        higher_is_better=rule.higher_is_better,
+                    )
+                )
+            selectors += [s for s in expanded if s not in selectors]
         for selector in selectors:
             checks.append(_check(policy, rule, selector, candidate, baseline))
     return GateResult(policy.name, candidate.run_id, baseline.run_id if baseline else None, tuple(checks))

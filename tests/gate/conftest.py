@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from gate_runs import CLIP_TAGS, CLIPS, REGRESSIONS, SEG_LEN, SEGMENTS, decode, log_run, make_run
 from mlflow.tracking import MlflowClient
 
 from qa_harness.gate.paired import RunRecords
+from tests.gate.gate_runs import CLIP_TAGS, CLIPS, REGRESSIONS, SEG_LEN, SEGMENTS, decode, log_run, make_run
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@ exit codes, JUnit/Markdown files, verdict logged to the candidate, --promote mov
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from gate_runs import log_run
-
 from qa_harness.cli import main
+from tests.gate.gate_runs import log_run
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = str(ROOT / "gates" / "default.yaml")
@@ -81,3 +83,31 @@ def test_errors_exit_2_with_message(store, tmp_path, capsys, baseline_run):
     assert _gate(uri, "--candidate", other, "--baseline", ids["baseline"], "--no-log") == 2
     assert "different suites" in capsys.readouterr().err
     assert _gate(uri, "--candidate", other, "--baseline", ids["baseline"], "--no-log", "--allow-suite-mismatch") == 0
+
+
+def test_malformed_policy_exits_2_in_a_real_process(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrules:\n  - {metric: ssim, max_regresion: 0.01}\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa_harness.cli",
+            "gate",
+            "--candidate",
+            "x",
+            "--policy",
+            str(bad),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'none.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{bad}:3: rules[0].max_regresion: unknown key 'max_regresion'. Did you mean 'max_regression'?" in (
+        result.stderr
+    )
+    assert not (tmp_path / "none.db").exists()  # the policy is validated before any store is touched

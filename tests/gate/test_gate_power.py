@@ -74,7 +74,7 @@ def test_regression_on_one_condition_is_named_by_that_condition(policy, regresse
 
 
 def test_failed_clips_fail_the_gate(policy, truth, baseline_run):
-    from gate_runs import make_run
+    from tests.gate.gate_runs import make_run
 
     run = make_run(truth, run_id="one-failed", seed=2, fail=("d20#1",))
     result = evaluate_gate(policy, run, baseline_run)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gate_runs import REGRESSIONS, log_run, make_run
 from PIL import Image
 
 from qa_harness import plots
 from qa_harness.cli import main
 from qa_harness.report.build import build_report
 from qa_harness.report.thumbs import thumb_dir, thumb_frames
+from tests.gate.gate_runs import REGRESSIONS, log_run, make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,22 +45,11 @@ def report_file(store, truth, tmp_path_factory):
     )
     run_id = log_run(uri, run, folder / "records")
     client.log_artifacts(run_id, str(folder / "thumbs"), artifact_path="thumbs")
-    out = folder / "report.html"
-    code = main(
-        [
-            "report",
-            run_id,
-            "--baseline",
-            ids["baseline"],
-            "--policy",
-            str(ROOT / "gates" / "default.yaml"),
-            "--out",
-            str(out),
-            "--tracking-uri",
-            uri,
-        ]
-    )
-    assert code == 0
+    policy = str(ROOT / "gates" / "default.yaml")
+    gate = ["gate", "--candidate", run_id, "--baseline", ids["baseline"], "--policy", policy]
+    assert main([*gate, "--tracking-uri", uri]) == 1
+    out = folder / "report.html"  # without --policy: the verdict the gate logged to the run
+    assert main(["report", run_id, "--baseline", ids["baseline"], "--out", str(out), "--tracking-uri", uri]) == 0
     return out, run_id, client
 
 
@@ -102,6 +91,16 @@ def test_report_renders_in_headless_chromium(report_file):
     assert sum(cls == "thumb" for cls, _, _ in images) >= 4 * 3  # strips: source | truth | output | error
     assert evil_cells == 1 and injected == 0
     assert Image.open(shots / "report.png").size[0] == 1300
+
+
+def test_report_with_policy_evaluates_the_gate_itself(report_file, store, tmp_path):
+    uri, ids, _ = store
+    out = tmp_path / "again.html"
+    policy = str(ROOT / "gates" / "default.yaml")
+    args = ["report", ids["good"], "--baseline", ids["baseline"], "--policy", policy, "--out", str(out)]
+    assert main([*args, "--no-log", "--tracking-uri", uri]) == 0
+    html = out.read_text()
+    assert "PASS: policy default, 0 of" in html and "no failing condition" in html
 
 
 def test_report_degrades_without_thumbnails_baseline_or_gate(rerun):
