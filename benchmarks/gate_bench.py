@@ -5,7 +5,7 @@ l1/psnr/ssim per frame, a baseline and a candidate whose extreme-pose clips regr
 has thumbnails (3 frames per pair, written by `qa_harness.report.thumbs.write_thumbs` from real
 frames of data/clips) as the runner logs them. Gate and report read tables only, as in production.
 
-    python benchmarks/gate_bench.py [--pairs 200] [--frames 50]
+    python benchmarks/gate_bench.py [--pairs 200] [--frames 50] [--mlflow]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from qa_harness.gate.output import render_junit, render_markdown  # noqa: E402
 from qa_harness.gate.paired import RunRecords  # noqa: E402
 from qa_harness.gate.policy import load_policy  # noqa: E402
 from qa_harness.report.build import build_report  # noqa: E402
-from qa_harness.report.thumbs import thumb_frames, write_thumbs  # noqa: E402
+from qa_harness.report.thumbs import folder_source, thumb_frames, write_thumbs  # noqa: E402
 
 AXES = {
     "pose": ["frontal", "moderate", "extreme"],
@@ -98,10 +98,66 @@ def write_all_thumbs(folder: Path, pairs: int, frames: int) -> None:
             )
 
 
+def log_to_mlflow(uri: str, run: RunRecords, folder: Path) -> str:
+    """The run as `qa-harness evaluate` logs it (the params and artifacts gate and report read)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("bench") or client.get_experiment(client.create_experiment("bench"))
+    run_id = client.create_run(experiment.experiment_id, run_name=run.name).info.run_id
+    for key in ("suite", "suite_version"):
+        client.log_param(run_id, key, getattr(run, key))
+    for key, value in run.metrics.items():
+        client.log_metric(run_id, key, value)
+    records = folder / run.name
+    records.mkdir(parents=True)
+    run.frames.to_parquet(records / "frames.parquet", index=False)
+    run.clips.to_parquet(records / "clips.parquet", index=False)
+    client.log_artifacts(run_id, str(records), artifact_path="records")
+    return run_id
+
+
+def end_to_end(baseline: RunRecords, candidate: RunRecords, thumbs: Path, folder: Path) -> None:
+    """`qa-harness gate` and `qa-harness report` through the CLI on a sqlite MLflow store."""
+    from mlflow.tracking import MlflowClient
+
+    from qa_harness.cli import main as cli
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    base_id, cand_id = log_to_mlflow(uri, baseline, folder), log_to_mlflow(uri, candidate, folder)
+    MlflowClient(uri).log_artifacts(cand_id, str(thumbs), artifact_path="thumbs")
+    policy = str(REPO / "gates" / "default.yaml")
+    started = time.perf_counter()
+    code = cli(
+        [
+            "gate",
+            "--candidate",
+            cand_id,
+            "--baseline",
+            base_id,
+            "--policy",
+            policy,
+            "--tracking-uri",
+            uri,
+            "--junit",
+            str(folder / "junit.xml"),
+        ]
+    )
+    gate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    cli(["report", cand_id, "--baseline", base_id, "--out", str(folder / "report.html"), "--tracking-uri", uri])
+    report_s = time.perf_counter() - started
+    print(
+        f"end to end via MLflow (sqlite): gate {gate_s:.2f} s (exit {code}), report {report_s:.2f} s "
+        "(read both runs, download thumbnails, build, log)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--mlflow", action="store_true", help="also time gate and report through the CLI on MLflow")
     args = parser.parse_args()
     baseline = records("baseline", args.pairs, args.frames, seed=1, regress=0.0)
     candidate = records("candidate", args.pairs, args.frames, seed=2, regress=0.03)
@@ -118,16 +174,18 @@ def main() -> None:
         render_junit(result), render_markdown(result)
         gate_s = time.perf_counter() - started
         started = time.perf_counter()
-        html = build_report(candidate, baseline=baseline, gate=result, thumbs=thumbs)
+        html = build_report(candidate, baseline=baseline, gate=result, thumbs=folder_source(thumbs))
         report_s = time.perf_counter() - started
         # second pass under tracemalloc (which slows allocation-heavy code): Python-level peaks only
         tracemalloc.start()
         evaluate_gate(policy, candidate, baseline)
         _, gate_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        build_report(candidate, baseline=baseline, gate=result, thumbs=thumbs)
+        build_report(candidate, baseline=baseline, gate=result, thumbs=folder_source(thumbs))
         _, report_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+        if args.mlflow:
+            end_to_end(baseline, candidate, thumbs, Path(tmp))
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"records: {len(candidate.frames):,} frames x 2 runs, {args.pairs} pairs, {len(result.checks)} checks, "

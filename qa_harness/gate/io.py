@@ -24,8 +24,16 @@ _MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<ver
 
 
 def client_for(tracking_uri: str | None):
-    """An MlflowClient on `tracking_uri` (default: `$MLFLOW_TRACKING_URI`, else ./qa_runs/mlflow.db)."""
+    """An MlflowClient on `tracking_uri` (default: `$MLFLOW_TRACKING_URI`, else ./qa_runs/mlflow.db).
+
+    Artifact download progress bars are off (unless the user set the variable): they would
+    interleave with the gate table in CI logs.
+    """
+    import os
+
     from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     from qa_harness.tracking import default_tracking_uri
 

@@ -9,7 +9,6 @@ per-clip metric distributions, and every clip with its status.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ from qa_harness.gate.paired import RunRecords, clip_values
 from qa_harness.gate.selectors import parse_selector
 from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
-from qa_harness.report.thumbs import available_frames, data_uri, strip_images
+from qa_harness.report.thumbs import ThumbSource, available_frames, data_uri, strip_images
 
 STRIP_FRAMES = 3
 STRIP_KINDS = (("source", "source"), ("target", "ground truth"), ("output", "output"), ("error", "error"))
@@ -41,7 +40,7 @@ def build_report(
     *,
     baseline: RunRecords | None = None,
     gate: GateResult | None = None,
-    thumbs: Path | None = None,
+    thumbs: ThumbSource | None = None,
     worst_k: int = 3,
     seed: int = 0,
 ) -> str:
@@ -193,7 +192,7 @@ def _worst(
     baseline: RunRecords | None,
     gate: GateResult | None,
     directions: dict[str, bool],
-    thumbs: Path | None,
+    thumbs: ThumbSource | None,
     k: int,
 ) -> Html:
     out = [tag("h2", "Worst clips per failing condition")]
@@ -234,14 +233,15 @@ def _worst(
     return join(out)
 
 
-def _strip(thumbs: Path | None, pair_id: str, per_frame: pd.Series, higher: bool) -> Html:
-    frames = [f for f in available_frames(thumbs, pair_id) if f in per_frame.index]
+def _strip(thumbs: ThumbSource | None, pair_id: str, per_frame: pd.Series, higher: bool) -> Html:
+    pair_dir = thumbs(pair_id) if thumbs is not None else None
+    frames = [f for f in available_frames(pair_dir) if f in per_frame.index]
     if not frames:
         return Html("") if thumbs is None else tag("p", "no thumbnails for this clip", class_="note")
     chosen = sorted(sorted(frames, key=lambda f: per_frame[f], reverse=not higher)[:STRIP_FRAMES])
     cells = []
     for frame in chosen:
-        images = strip_images(thumbs, pair_id, frame)
+        images = strip_images(pair_dir, frame)
         pictures = join(
             img(data_uri(images[kind]), f"{label} frame {frame}", cls="thumb")
             for kind, label in STRIP_KINDS

@@ -43,6 +43,23 @@ def _logged_gate(client, run_id: str):
         return result_from_json(Path(client.download_artifacts(run_id, "gate/result.json", tmp)).read_text())
 
 
+def _mlflow_thumbs(client, run_id: str, folder: Path):
+    """A ThumbSource that downloads one pair's thumbnails when the report asks for them; None when the
+    run logged none."""
+    from qa_harness.report.thumbs import THUMBS_ARTIFACT, thumb_dir
+
+    if not client.list_artifacts(run_id, THUMBS_ARTIFACT):
+        return None
+
+    def pair_dir(pair_id: str) -> Path | None:
+        path = f"{THUMBS_ARTIFACT}/{thumb_dir(pair_id)}"
+        if not client.list_artifacts(run_id, path):
+            return None
+        return Path(client.download_artifacts(run_id, path, str(folder)))
+
+    return pair_dir
+
+
 def run_report_command(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -51,7 +68,6 @@ def run_report_command(args: argparse.Namespace) -> int:
     from qa_harness.gate.paired import check_same_suite
     from qa_harness.gate.policy import load_policy
     from qa_harness.report.build import build_report
-    from qa_harness.report.thumbs import THUMBS_ARTIFACT
 
     policy = load_policy(args.policy) if args.policy else None
     client = io.client_for(args.tracking_uri)
@@ -62,9 +78,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     gate = evaluate_gate(policy, candidate, baseline) if policy else _logged_gate(client, candidate.run_id)
     out = args.out or Path(f"report-{candidate.run_id}.html")
     with tempfile.TemporaryDirectory() as tmp:
-        thumbs = None
-        if client.list_artifacts(candidate.run_id, THUMBS_ARTIFACT):
-            thumbs = Path(client.download_artifacts(candidate.run_id, THUMBS_ARTIFACT, tmp))
+        thumbs = _mlflow_thumbs(client, candidate.run_id, Path(tmp))
         html = build_report(candidate, baseline=baseline, gate=gate, thumbs=thumbs, worst_k=args.worst)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

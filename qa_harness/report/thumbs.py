@@ -14,6 +14,7 @@ import base64
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +61,26 @@ def write_thumbs(folder: Path, pair_id: str, frame: int, **images) -> None:
         picture.save(target_dir / f"{frame:06d}_{kind}.jpg", format="JPEG", quality=JPEG_QUALITY)
 
 
-def available_frames(folder: Path | None, pair_id: str) -> list[int]:
-    """Frames of a pair that have an output thumbnail (empty when there is no thumbnails folder)."""
-    if folder is None:
+#: Where a report finds a pair's thumbnails: pair id -> its folder, or None when it has none. Local
+#: runs use `folder_source`; the report command fetches one pair's folder from MLflow on demand,
+#: so a report on a large suite downloads the thumbnails of its worst clips only.
+ThumbSource = Callable[[str], Path | None]
+
+
+def folder_source(root: Path) -> ThumbSource:
+    """Thumbnails under a local `thumbs/` folder."""
+
+    def pair_dir(pair_id: str) -> Path | None:
+        folder = Path(root) / thumb_dir(pair_id)
+        return folder if folder.is_dir() else None
+
+    return pair_dir
+
+
+def available_frames(pair_dir: Path | None) -> list[int]:
+    """Frames that have an output thumbnail in a pair's folder (none without a folder)."""
+    if pair_dir is None:
         return []
-    pair_dir = Path(folder) / thumb_dir(pair_id)
     return sorted(int(p.name[:6]) for p in pair_dir.glob("*_output.jpg") if p.name[:6].isdigit())
 
 
@@ -72,12 +88,11 @@ def data_uri(data: bytes, mime: str = "image/jpeg") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def strip_images(folder: Path, pair_id: str, frame: int) -> dict[str, bytes]:
+def strip_images(pair_dir: Path, frame: int) -> dict[str, bytes]:
     """JPEG bytes of the frame's thumbnails, plus `error`: |output - target| as a colour heat map."""
     from matplotlib import colormaps
     from PIL import Image
 
-    pair_dir = Path(folder) / thumb_dir(pair_id)
     out = {
         kind: (pair_dir / f"{frame:06d}_{kind}.jpg").read_bytes()
         for kind in KINDS

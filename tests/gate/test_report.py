@@ -3,6 +3,7 @@ Playwright): no console errors, no network, every image decodes, user strings re
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -13,7 +14,15 @@ from PIL import Image
 from qa_harness import plots
 from qa_harness.cli import main
 from qa_harness.report.build import build_report
-from qa_harness.report.thumbs import thumb_dir, thumb_frames
+from qa_harness.report.thumbs import (
+    THUMB_SIZE,
+    available_frames,
+    folder_source,
+    strip_images,
+    thumb_dir,
+    thumb_frames,
+    write_thumbs,
+)
 from tests.gate.gate_runs import REGRESSIONS, log_run, make_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,10 +118,22 @@ def test_report_degrades_without_thumbnails_baseline_or_gate(rerun):
     assert "no failing condition: worst clips overall" in html
 
 
-def test_thumbnail_contract(tmp_path):
+def test_thumbnail_contract(tmp_path, truth):
     assert thumb_frames(100, k=4) == [0, 33, 66, 99] and thumb_frames(3, k=8) == [0, 1, 2]
     assert re.fullmatch(r"img_src_x_onerror_alert_1-[0-9a-f]{8}", thumb_dir(EVIL))
     assert thumb_dir("a/b") != thumb_dir("a_b")
+    frames = truth["d12"]
+    for f in (0, 5):
+        write_thumbs(tmp_path, EVIL, f, source=frames[0], target=frames[f], output=frames[f].flip(-1))
+    write_thumbs(tmp_path, "cross", 0, source=frames[0], target=None, output=frames[0])
+    source = folder_source(tmp_path)
+    assert source("never-ran") is None and available_frames(source(EVIL)) == [0, 5]
+    images = strip_images(source(EVIL), 5)
+    assert set(images) == {"source", "target", "output", "error"}
+    decoded = {k: Image.open(io.BytesIO(v)) for k, v in images.items()}
+    assert all(im.size == (THUMB_SIZE, THUMB_SIZE) for im in decoded.values())
+    assert np.asarray(decoded["error"]).mean() > 20  # a mirrored output differs visibly from its truth
+    assert set(strip_images(source("cross"), 0)) == {"source", "output"}  # cross protocol: no truth, no error map
 
 
 def test_plot_text_is_literal():
