@@ -22,7 +22,6 @@ a gate. Every error names the file, the rule, the key and its line.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -30,7 +29,7 @@ from typing import Any, NoReturn
 from qa_harness.errors import ConfigError
 from qa_harness.gate.direction import UnknownMetricError, higher_is_better
 from qa_harness.gate.selectors import SelectorSpec, SelectorSyntaxError, parse_selector
-from qa_harness.yamlfile import KeyPath, YamlDoc, load_yaml
+from qa_harness.yamlfile import KeyPath, YamlDoc, check_keys, load_yaml
 
 AGGREGATES = ("mean", "median", "p10", "p90")
 METHODS = ("percentile", "basic", "bca")
@@ -99,11 +98,13 @@ class _Reader:
         raise ConfigError(err.path, where, err.problem)
 
     def check_keys(self, allowed: set[str]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                self.fail(str(key), f"unknown key {key!r}.{hint} Allowed: {', '.join(sorted(allowed))}")
+        """Unknown keys (with a suggestion) via `yamlfile.check_keys`, re-raised with the rule's name."""
+        try:
+            check_keys(self.doc, self.keypath, self.data, required=set(), optional=allowed)
+        except ConfigError as err:
+            if not self.rule:
+                raise
+            raise ConfigError(err.path, f"{err.where} (rule {self.rule!r})", err.problem) from None
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
         if key not in self.data:
