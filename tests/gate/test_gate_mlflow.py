@@ -22,6 +22,7 @@ def _gate(uri, *args):
 
 def test_regressed_candidate_fails_by_alias_and_alias_stays(store, tmp_path, capsys):
     uri, ids, client = store
+    production = client.get_model_version_by_alias("animator", "production").run_id
     code = _gate(
         uri,
         "--candidate",
@@ -37,14 +38,14 @@ def test_regressed_candidate_fails_by_alias_and_alias_stays(store, tmp_path, cap
     )
     out = capsys.readouterr().out
     assert code == 1
-    assert "FAIL ssim-mean[all]" in out and f"vs baseline {ids['baseline']}" in out
+    assert "FAIL ssim-mean[all]" in out and f"vs baseline {production}" in out
     suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
     assert int(suite.get("failures")) > 0
     assert "**FAIL**" in (tmp_path / "s.md").read_text()
-    assert client.get_model_version_by_alias("animator", "production").run_id == ids["baseline"]
+    assert client.get_model_version_by_alias("animator", "production").run_id == production
     run = client.get_run(ids["blur"])
     assert run.data.tags["qa_harness.gate.verdict"] == "fail"
-    assert run.data.tags["qa_harness.gate.baseline_run"] == ids["baseline"]
+    assert run.data.tags["qa_harness.gate.baseline_run"] == production
     assert run.data.metrics["gate/failed_checks"] > 0
     logged = {a.path for a in client.list_artifacts(ids["blur"], "gate")}
     assert logged == {"gate/junit.xml", "gate/summary.md", "gate/result.json", "gate/policy.yaml"}
