@@ -79,42 +79,35 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
     checks = [_failed_clips_check(policy, candidate)]
     for rule in policy.rules:
         if not candidate.has_metric(rule.metric):
-            status: Status = "skip" if rule.optional else "fail"
-            checks.append(
-                Check(
-                    rule.name,
-                    rule.metric,
-                    rule.aggregate,
-                    ",".join(s.text for s in rule.conditions),
-                    status,
-                    f"metric {rule.metric!r} is not in the candidate's records",
-                    threshold=rule.threshold,
-                    max_regression=rule.max_regression,
-                    higher_is_better=rule.higher_is_better,
-                )
-            )
+            conditions = ",".join(spec.text for spec in rule.conditions)
+            message = f"metric {rule.metric!r} is not in the candidate's records"
+            checks.append(_unchecked(rule, conditions, "skip" if rule.optional else "fail", message))
             continue
         selectors: list[Selector] = []
         for spec in rule.conditions:
             expanded = spec.expand(candidate.frames)
             if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
-                checks.append(
-                    Check(
-                        rule.name,
-                        rule.metric,
-                        rule.aggregate,
-                        spec.text,
-                        "skip",
-                        f"no condition values for {spec.text!r} in the candidate's records",
-                        threshold=rule.threshold,
-                        max_regression=rule.max_regression,
-                        higher_is_better=rule.higher_is_better,
-                    )
-                )
+                message = f"no condition values for {spec.text!r} in the candidate's records"
+                checks.append(_unchecked(rule, spec.text, "skip", message))
             selectors += [s for s in expanded if s not in selectors]
         for selector in selectors:
             checks.append(_check(policy, rule, selector, candidate, baseline))
     return GateResult(policy.name, candidate.run_id, baseline.run_id if baseline else None, tuple(checks))
+
+
+def _unchecked(rule: Rule, condition: str, status: Status, message: str) -> Check:
+    """A rule that could not be evaluated on `condition` (no metric, no such condition)."""
+    return Check(
+        rule.name,
+        rule.metric,
+        rule.aggregate,
+        condition,
+        status,
+        message,
+        threshold=rule.threshold,
+        max_regression=rule.max_regression,
+        higher_is_better=rule.higher_is_better,
+    )
 
 
 def _failed_clips_check(policy: Policy, candidate: RunRecords) -> Check:

@@ -132,3 +132,21 @@ def test_outputs_junit_markdown_json(policy, regressed_runs, baseline_run):
     assert "FAIL ssim-mean[pose=extreme]" in table
     again = result_from_json(result_to_json(result))
     assert again.verdict == "fail" and [c.name for c in again.failures] == [c.name for c in result.failures]
+
+
+def test_missing_metric_and_unknown_axis_are_reported_not_hidden(tmp_path, rerun, baseline_run):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 1\nrules:\n"
+        "  - {name: lpips-required, metric: lpips, max_regression: 0.01}\n"
+        "  - {name: lpips-optional, metric: lpips, max_regression: 0.01, optional: true}\n"
+        "  - {name: ssim-expr, metric: ssim, max_regression: 0.01, conditions: ['expression=*']}\n"
+    )
+    checks = {c.rule: c for c in evaluate_gate(load_policy(path), rerun, baseline_run).checks}
+    assert (
+        checks["lpips-required"].status == "fail"
+        and "'lpips' is not in the candidate" in checks["lpips-required"].message
+    )
+    assert checks["lpips-optional"].status == "skip"
+    assert (checks["ssim-expr"].status, checks["ssim-expr"].condition) == ("skip", "expression=*")
+    assert "no condition values" in checks["ssim-expr"].message
