@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa_harness import __version__
+from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
+from qa_harness.gate.cli import add_gate_parser
+from qa_harness.report.cli import add_report_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 
@@ -161,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("qa_runs/demo"), help="folder for the demo runs")
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
     demo.set_defaults(func=_cmd_demo)
+    add_gate_parser(sub)
+    add_compare_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
