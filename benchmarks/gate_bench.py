@@ -2,7 +2,7 @@
 
 The records are synthetic but shaped like a real run: 200 pairs x 50 frames, three condition axes,
 l1/psnr/ssim per frame, a baseline and a candidate whose extreme-pose clips regressed; the candidate
-has thumbnails (3 frames per pair, written by `qa_harness.report.thumbs.write_thumbs` from real
+has thumbnails (3 frames per pair, written by `qa_harness.thumbs.write_thumbs` from real
 frames of data/clips) as the runner logs them. Gate and report read tables only, as in production.
 
     python benchmarks/gate_bench.py [--pairs 200] [--frames 50] [--mlflow]
@@ -30,7 +30,7 @@ from qa_harness.gate.output import render_junit, render_markdown  # noqa: E402
 from qa_harness.gate.paired import RunRecords  # noqa: E402
 from qa_harness.gate.policy import load_policy  # noqa: E402
 from qa_harness.report.build import build_report  # noqa: E402
-from qa_harness.report.thumbs import folder_source, thumb_frames, write_thumbs  # noqa: E402
+from qa_harness.thumbs import folder_source, thumb_frames, write_thumbs  # noqa: E402
 
 AXES = {
     "pose": ["frontal", "moderate", "extreme"],

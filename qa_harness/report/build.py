@@ -21,7 +21,7 @@ from qa_harness.gate.paired import RunRecords, clip_values
 from qa_harness.gate.selectors import parse_selector
 from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
-from qa_harness.report.thumbs import ThumbSource, available_frames, data_uri, strip_images
+from qa_harness.thumbs import ThumbSource, available_frames, data_uri, strip_images
 
 STRIP_FRAMES = 3
 STRIP_KINDS = (("source", "source"), ("target", "ground truth"), ("output", "output"), ("error", "error"))

@@ -46,7 +46,7 @@ def _logged_gate(client, run_id: str):
 def _mlflow_thumbs(client, run_id: str, folder: Path):
     """A ThumbSource that downloads one pair's thumbnails when the report asks for them; None when the
     run logged none."""
-    from qa_harness.report.thumbs import THUMBS_ARTIFACT, thumb_dir
+    from qa_harness.thumbs import THUMBS_ARTIFACT, thumb_dir
 
     if not client.list_artifacts(run_id, THUMBS_ARTIFACT):
         return None

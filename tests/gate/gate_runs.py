@@ -21,7 +21,7 @@ from qa_harness.gate.paired import RunRecords
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.psnr import psnr
 from qa_harness.metrics.ssim import ssim
-from qa_harness.report.thumbs import thumb_frames, write_thumbs
+from qa_harness.thumbs import thumb_frames, write_thumbs
 
 CLIPS = Path(__file__).resolve().parents[2] / "data" / "clips"
 RES, SEGMENTS, SEG_LEN = 128, 8, 4
@@ -126,7 +126,7 @@ def make_run(
                 )
                 continue
             segment = range(s * SEG_LEN, (s + 1) * SEG_LEN)
-            if thumbs is not None:  # as the runner does: a few frames per pair, see qa_harness.report.thumbs
+            if thumbs is not None:  # as the runner does: a few frames per pair, see qa_harness.thumbs
                 for i in thumb_frames(SEG_LEN, k=3):
                     f = segment[i]
                     write_thumbs(thumbs, pair_id, f, source=frames[segment[0]], target=frames[f], output=output[f])

@@ -46,4 +46,5 @@ def test_gate_and_report_on_evaluate_runs(write_suite, tmp_path, tracking_uri, c
     report = tmp_path / "identity.html"
     assert main(["report", identity, "--baseline", driving, "--out", str(report), "--tracking-uri", tracking_uri]) == 0
     html = report.read_text()
-    assert "FAIL: policy default" in html and "logged no thumbnails" in html
+    assert "FAIL: policy default" in html and "logged no thumbnails" not in html
+    assert html.count("data:image/jpeg") >= 3  # strips of the worst clips, from the thumbnails evaluate logged

@@ -14,7 +14,7 @@ from PIL import Image
 from qa_harness import plots
 from qa_harness.cli import main
 from qa_harness.report.build import build_report
-from qa_harness.report.thumbs import (
+from qa_harness.thumbs import (
     THUMB_SIZE,
     available_frames,
     folder_source,
