@@ -68,7 +68,9 @@ def measure(model: str, device: str, batch: int, frames: int, autocast: str | No
         if device == "cuda":
             torch.cuda.synchronize()
         result[f"{autocast}_frames_per_s"] = frames / (time.perf_counter() - start)
-        result[f"{autocast}_max_abs_dev"] = (torch.cat(fast_out) - torch.cat(outputs)).abs().max().item()
+        deviation = (torch.cat(fast_out) - torch.cat(outputs)).abs()
+        result[f"{autocast}_mean_abs_dev"] = deviation.mean().item()
+        result[f"{autocast}_max_abs_dev"] = deviation.max().item()
     return result
 
 

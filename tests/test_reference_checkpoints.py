@@ -136,8 +136,8 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
     bf16 = MODELS.get(model)(checkpoint=None, device=torch.device("cpu"), config=config, autocast="bf16")
     deviation = (bf16.animate(bf16.prepare(frames[0]), frames) - outputs[False]).abs()
     # Random weights make the keypoints (and TPSMM's spline solves) far more sensitive than trained ones, so
-    # this only bounds gross errors: measured mean-abs 0.0008 (FOMM), 0.011 (TPSMM) on this clip.
-    assert deviation.mean() < 0.03, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
+    # this only bounds gross errors: measured mean-abs 0.0008 (FOMM), 0.005 (TPSMM), 0.0015 (MRAA) here.
+    assert deviation.mean() < 0.015, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
 
 
 def test_unknown_option_is_a_config_error(model):
