@@ -19,3 +19,6 @@ METRICS.add("ssim", "qa_harness.metrics.ssim:build")
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim")
+
+AXES = Registry("condition axis")
+AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")

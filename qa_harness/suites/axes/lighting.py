@@ -1,0 +1,81 @@
+"""Lighting of the face: luminance, contrast, side light, colour cast and sensor noise per frame.
+
+Measured on Rec.601 luma Y (0-255) of 8-bit RGB:
+- `luma`: mean Y inside the face box (the exposure of the face, which is what a model must render;
+  a bright background around a dark face is still a dark face);
+- `contrast`: standard deviation of Y inside the face box (RMS contrast: flat haze vs hard light);
+- `side`: (right-half mean - left-half mean) / (sum of both) inside the face box, in image
+  coordinates; negative = the image-left side of the face is brighter. Side light is what
+  relighting-blind models get wrong when the head turns;
+- `cast`: distance of the whole frame's mean chroma (Cb, Cr, 0-255 scale) from grey: the grey-world
+  estimate of a colour cast (the whole frame, because skin alone is never grey);
+- `noise`: standard deviation of sensor noise on Y over the whole frame, by Immerkaer's estimator
+  ("Fast noise variance estimation", CVIU 1996): the mean |Laplacian-difference| response times
+  sqrt(pi/2)/6. Low light brings noise; compression removes it.
+Frames without a detected face use the nearest frame's face box (`FaceBoxes.filled`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from qa_harness.suites.axes.base import ConditionAxis, Observation
+
+
+def luma(frame: np.ndarray) -> np.ndarray:
+    """Rec.601 luma of a uint8 (H, W, 3) RGB frame, float64 in [0, 255]."""
+    rgb = frame.astype(np.float64)
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def noise_sigma(y: np.ndarray) -> float:
+    """Immerkaer's noise standard deviation of a 2-D float image (0-255 scale)."""
+    # The 3x3 mask [[1,-2,1],[-2,4,-2],[1,-2,1]] is the difference of two Laplacians: it cancels
+    # smooth image structure up to second order and keeps white noise.
+    c = y[1:-1, 1:-1]
+    response = (
+        y[:-2, :-2] + y[:-2, 2:] + y[2:, :-2] + y[2:, 2:]
+        - 2 * (y[:-2, 1:-1] + y[2:, 1:-1] + y[1:-1, :-2] + y[1:-1, 2:])
+        + 4 * c
+    )
+    return float(math.sqrt(math.pi / 2) * np.abs(response).mean() / 6)
+
+
+def chroma_cast(frame: np.ndarray) -> float:
+    """Magnitude of the mean (Cb, Cr) of a uint8 RGB frame, 0-255 scale (0 = grey on average)."""
+    r, g, b = frame.reshape(-1, 3).astype(np.float64).mean(axis=0)
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return float(math.hypot(cb, cr))
+
+
+def _face_region(y: np.ndarray, box: np.ndarray) -> np.ndarray:
+    height, width = y.shape
+    x0, y0 = int(np.clip(np.floor(box[0]), 0, width - 2)), int(np.clip(np.floor(box[1]), 0, height - 2))
+    x1 = int(np.clip(np.ceil(box[2]), x0 + 2, width))
+    y1 = int(np.clip(np.ceil(box[3]), y0 + 2, height))
+    return y[y0:y1, x0:x1]
+
+
+class LightingAxis(ConditionAxis):
+    """Face exposure, contrast, side light, colour cast and noise; see the module docstring."""
+
+    name = "lighting"
+    measures = ("luma", "contrast", "side", "cast", "noise")
+
+    def measure(self, obs: Observation) -> dict[str, np.ndarray]:
+        boxes = obs.faces.filled().boxes
+        out = {m: np.empty(len(obs.frames)) for m in self.measures}
+        for i, frame in enumerate(obs.frames):
+            y = luma(frame)
+            face = _face_region(y, boxes[i])
+            half = face.shape[1] // 2
+            left, right = face[:, :half].mean(), face[:, -half:].mean()
+            out["luma"][i] = face.mean()
+            out["contrast"][i] = face.std()
+            out["side"][i] = (right - left) / max(right + left, 1e-6)
+            out["cast"][i] = chroma_cast(frame)
+            out["noise"][i] = noise_sigma(y)
+        return out
