@@ -78,7 +78,7 @@ def _tag_bins(path: Path, where: str, tag: str, spec: object) -> TagBins:
         uppers = tuple(float(e) for e in edges[:-1]) + (math.inf,)
     except (TypeError, ValueError) as err:
         raise ConfigError(path, f"{where}.bins", f"edges must be numbers: {edges}") from err
-    if any(b <= a for a, b in zip(uppers, uppers[1:])):
+    if any(b <= a for a, b in zip(uppers[:-1], uppers[1:], strict=True)):
         raise ConfigError(path, f"{where}.bins", f"edges must increase: {edges}")
     return TagBins(tag=tag, source=path, measure=measure, clip=clip, labels=labels, uppers=uppers)
 

@@ -53,9 +53,11 @@ class ConditionAxis(ABC):
     def __init__(self, bins: tuple[TagBins, ...]) -> None:
         for tag in bins:
             if tag.measure not in self.measures:
+                known = ", ".join(self.measures)
                 raise ConfigError(
-                    tag.source, f"{self.name}.{tag.tag}.measure",
-                    f"axis '{self.name}' has no measurement '{tag.measure}'; it has {', '.join(self.measures)}",
+                    tag.source,
+                    f"{self.name}.{tag.tag}.measure",
+                    f"axis '{self.name}' has no measurement '{tag.measure}'; it has {known}",
                 )
         self.bins = bins
 
