@@ -62,9 +62,21 @@ class FaceBoxes:
         hits = np.flatnonzero(self.found)
         nearest = hits[np.abs(np.arange(n)[:, None] - hits[None, :]).argmin(axis=1)]
         return FaceBoxes(
-            self.boxes[nearest], self.keypoints[nearest], self.score[nearest], np.ones(n, bool),
-            self.width, self.height,
+            self.boxes[nearest],
+            self.keypoints[nearest],
+            self.score[nearest],
+            np.ones(n, bool),
+            self.width,
+            self.height,
         )
+
+    def cropped(self, crop: CropBox, resolution: int) -> FaceBoxes:
+        """The same faces in the pixels of frames cropped to `crop` and resized to `resolution`²."""
+        scale = resolution / crop.size
+        offset = np.array([crop.left, crop.top], dtype=np.float64)
+        boxes = (self.boxes.reshape(-1, 2, 2) - offset) * scale
+        keypoints = (self.keypoints - offset) * scale
+        return FaceBoxes(boxes.reshape(-1, 4), keypoints, self.score, self.found, resolution, resolution)
 
 
 def _detect_with(model_selection: int, frames: np.ndarray, todo: np.ndarray, out: dict) -> None:

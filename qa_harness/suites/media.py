@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from qa_harness.errors import ClipError
+from qa_harness.records import CropBox
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -79,3 +80,27 @@ def write_frames(frames: np.ndarray, folder: Path) -> list[Path]:
         Image.fromarray(frame).save(file, format="PNG", optimize=False, compress_level=6)
         files.append(file)
     return files
+
+
+def crop_resize(frames: np.ndarray, crop: CropBox | None, resolution: int) -> np.ndarray:
+    """Square-crop uint8 frames (`crop`, else the centred square) and resize to `resolution`².
+
+    Lanczos resampling (PIL): deterministic, and antialiased when shrinking, as FOMM-style crops are.
+    """
+    height, width = frames.shape[1:3]
+    box = crop or centre_square(width, height)
+    if box.left + box.size > width or box.top + box.size > height:
+        raise ClipError(f"crop box {box} does not fit the {width}x{height} frame")
+    area = (box.left, box.top, box.left + box.size, box.top + box.size)
+    return np.stack(
+        [
+            np.asarray(Image.fromarray(f).resize((resolution, resolution), Image.LANCZOS, box=area))
+            for f in frames
+        ]
+    )
+
+
+def centre_square(width: int, height: int) -> CropBox:
+    """The largest centred square of a width x height frame."""
+    size = min(width, height)
+    return CropBox(left=(width - size) // 2, top=(height - size) // 2, size=size)

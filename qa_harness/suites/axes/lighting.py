@@ -3,12 +3,14 @@
 Measured on Rec.601 luma Y (0-255) of 8-bit RGB:
 - `luma`: mean Y inside the face box (the exposure of the face, which is what a model must render;
   a bright background around a dark face is still a dark face);
-- `contrast`: standard deviation of Y inside the face box (RMS contrast: flat haze vs hard light);
+- `contrast`: standard deviation over mean of Y inside the face box (RMS contrast relative to the
+  exposure, so that darkening alone does not change it: flat haze vs hard light);
 - `side`: (right-half mean - left-half mean) / (sum of both) inside the face box, in image
   coordinates; negative = the image-left side of the face is brighter. Side light is what
   relighting-blind models get wrong when the head turns;
-- `cast`: distance of the whole frame's mean chroma (Cb, Cr, 0-255 scale) from grey: the grey-world
-  estimate of a colour cast (the whole frame, because skin alone is never grey);
+- `cast`: distance of the whole frame's mean chroma (Cb, Cr) from grey, in percent of its mean luma:
+  the grey-world estimate of a colour cast (the whole frame, because skin alone is never grey),
+  relative so that a white-balance error reads the same in a dark and a bright frame;
 - `noise`: standard deviation of sensor noise on Y over the whole frame, by Immerkaer's estimator
   ("Fast noise variance estimation", CVIU 1996): the mean |Laplacian-difference| response times
   sqrt(pi/2)/6. Low light brings noise; compression removes it.
@@ -36,7 +38,10 @@ def noise_sigma(y: np.ndarray) -> float:
     # smooth image structure up to second order and keeps white noise.
     c = y[1:-1, 1:-1]
     response = (
-        y[:-2, :-2] + y[:-2, 2:] + y[2:, :-2] + y[2:, 2:]
+        y[:-2, :-2]
+        + y[:-2, 2:]
+        + y[2:, :-2]
+        + y[2:, 2:]
         - 2 * (y[:-2, 1:-1] + y[2:, 1:-1] + y[1:-1, :-2] + y[1:-1, 2:])
         + 4 * c
     )
@@ -44,11 +49,11 @@ def noise_sigma(y: np.ndarray) -> float:
 
 
 def chroma_cast(frame: np.ndarray) -> float:
-    """Magnitude of the mean (Cb, Cr) of a uint8 RGB frame, 0-255 scale (0 = grey on average)."""
+    """|mean (Cb, Cr)| / mean Y of a uint8 RGB frame, in percent (0 = grey on average)."""
     r, g, b = frame.reshape(-1, 3).astype(np.float64).mean(axis=0)
     cb = -0.168736 * r - 0.331264 * g + 0.5 * b
     cr = 0.5 * r - 0.418688 * g - 0.081312 * b
-    return float(math.hypot(cb, cr))
+    return float(100 * math.hypot(cb, cr) / max(0.299 * r + 0.587 * g + 0.114 * b, 1.0))
 
 
 def _face_region(y: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -74,7 +79,7 @@ class LightingAxis(ConditionAxis):
             half = face.shape[1] // 2
             left, right = face[:, :half].mean(), face[:, -half:].mean()
             out["luma"][i] = face.mean()
-            out["contrast"][i] = face.std()
+            out["contrast"][i] = face.std() / max(out["luma"][i], 1.0)
             out["side"][i] = (right - left) / max(right + left, 1e-6)
             out["cast"][i] = chroma_cast(frame)
             out["noise"][i] = noise_sigma(y)
