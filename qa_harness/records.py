@@ -40,6 +40,7 @@ class Clip:
     tags: Mapping[str, str] = field(default_factory=dict)
     crop: CropBox | None = None
     sha256: str = ""
+    problem: str = ""  # why the media cannot be used (set when probing fails); its pairs then fail
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,174 @@
+"""`qa-harness evaluate`: suite -> model -> runner -> records -> aggregate -> MLflow, resumable.
+
+This module wires the stages together; each stage lives in its own module (suites.manifest, runner,
+store, aggregate, tracking) and knows nothing of the others' internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from qa_harness import __version__, tracking
+from qa_harness.aggregate import aggregate
+from qa_harness.catalog import DEFAULT_METRICS, METRICS, MODELS
+from qa_harness.errors import WeightsUnavailableError
+from qa_harness.metrics.base import Metric, MetricContext
+from qa_harness.models.base import Animator, resolve_device
+from qa_harness.records import RunResult, Suite
+from qa_harness.registry import import_object
+from qa_harness.runner import PairJob, evaluate_pair
+from qa_harness.store import RunStore
+from qa_harness.suites.hashing import file_sha256
+from qa_harness.suites.manifest import load_suite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation: what to run, where to write, how to log."""
+
+    suite: Path
+    model: str
+    checkpoint: Path | None = None
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    batch_size: int = 16
+    seed: int = 0
+    metrics: tuple[str, ...] = ()
+    out_dir: Path | None = None
+    resume: bool = False
+    overwrite: bool = False
+    tracking_uri: str | None = None
+    experiment: str = tracking.DEFAULT_EXPERIMENT
+    run_name: str | None = None
+    progress: bool | None = None  # None: a bar only on a terminal
+
+
+def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
+    """A registered model by name, or a user's own as 'package.module:factory'."""
+    factory = import_object(name) if ":" in name else MODELS.get(name)
+    model = factory(checkpoint=checkpoint, device=device, **options)
+    if not isinstance(model, Animator):
+        raise TypeError(f"model factory {name!r} returned {type(model).__name__}, not an Animator")
+    return model
+
+
+def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
+    """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
+    metrics, unavailable = [], {}
+    for name in names:
+        build = METRICS.get(name)
+        try:
+            metrics.append(build(ctx))
+        except WeightsUnavailableError as err:
+            log.warning("metric %s unavailable: %s", name, err)
+            unavailable[name] = str(err)
+    return metrics, unavailable
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:80]
+
+
+def _fingerprint(cfg: EvalConfig, suite: Suite, metric_names: tuple[str, ...], checkpoint_sha: str) -> dict:
+    return {
+        "suite": suite.name, "suite_version": suite.version, "model": cfg.model, "checkpoint_sha256": checkpoint_sha,
+        "model_options": dict(sorted(cfg.model_options.items())), "seed": cfg.seed, "batch_size": cfg.batch_size,
+        "metrics": list(metric_names),
+    }
+
+
+def run_evaluation(cfg: EvalConfig) -> RunResult:
+    """Evaluate `cfg.model` on `cfg.suite`; finished pairs of an interrupted run are kept with --resume."""
+    suite = load_suite(cfg.suite)
+    metric_names = cfg.metrics or suite.metrics or DEFAULT_METRICS
+    for name in metric_names:
+        METRICS.get(name)  # unknown names fail before any work
+    device = resolve_device(cfg.device)
+    checkpoint_sha = file_sha256(cfg.checkpoint) if cfg.checkpoint else ""
+    out_dir = cfg.out_dir or Path("qa_runs") / f"{_slug(suite.name)}__{_slug(cfg.model)}"
+    store = RunStore(out_dir)
+    meta = store.open(_fingerprint(cfg, suite, metric_names, checkpoint_sha), resume=cfg.resume,
+                      overwrite=cfg.overwrite)
+    uri = cfg.tracking_uri or tracking.default_tracking_uri()
+    params = {
+        "model": cfg.model, "checkpoint": cfg.checkpoint, "checkpoint_sha256": checkpoint_sha,
+        "suite": suite.name, "suite_version": suite.version, "harness_version": __version__,
+        "device": str(device), "seed": cfg.seed, "batch_size": cfg.batch_size, "metrics": ",".join(metric_names),
+        **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
+    }
+    run_id = tracking.start_run(
+        tracking_uri=uri, experiment=cfg.experiment, run_name=cfg.run_name or f"{suite.name}/{cfg.model}",
+        params=params, suite=suite, resume_run_id=meta["mlflow_run_id"],
+    )
+    meta["mlflow_run_id"] = run_id
+    store.write_meta(meta)
+    try:
+        return _run(cfg, suite, store, run_id, uri, metric_names, device)
+    except BaseException as err:
+        tracking.mark_failed(tracking_uri=uri, run_id=run_id, reason=f"{type(err).__name__}: {err}")
+        raise
+
+
+def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
+         metric_names: tuple[str, ...], device: torch.device) -> RunResult:
+    model = build_model(cfg.model, checkpoint=cfg.checkpoint, device=device, options=cfg.model_options)
+    ctx = MetricContext(device=device, cache_dir=suite.path.parent / ".qa_cache", suite_version=suite.version)
+    metrics, unavailable = build_metrics(metric_names, ctx)
+    if model.resolution != suite.resolution:
+        log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
+                    model.resolution, suite.resolution)
+    job = PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed)
+    done = store.finished()
+    todo = [p for p in suite.pairs if p.id not in done]
+    if done:
+        log.info("resuming: %d of %d pairs already finished", len(done), len(suite.pairs))
+    expected = sum(min(p.driving.frame_count, suite.max_frames or p.driving.frame_count) for p in todo)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    started, frames = time.perf_counter(), 0
+    with torch.inference_mode(), tqdm(total=expected, unit="frame", disable=not cfg.progress if cfg.progress
+                                      is not None else None, desc=suite.name) as bar:
+        for i, pair in enumerate(todo, 1):
+            bar.set_postfix_str(f"clip {i}/{len(todo)}")
+            outcome, records = evaluate_pair(pair, model, metrics, job, device, on_frames=bar.update)
+            store.save_pair(outcome, records)
+            frames += outcome.frames
+    elapsed = time.perf_counter() - started
+    return _finish(cfg, suite, store, run_id, uri, unavailable, device, frames / elapsed if elapsed else 0.0)
+
+
+def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str, unavailable: dict[str, str],
+            device: torch.device, fps: float) -> RunResult:
+    frames, clips = store.gather([p.id for p in suite.pairs])
+    table = aggregate(frames, clips, seed=cfg.seed)
+    outcomes = tuple(store.finished()[p.id] for p in suite.pairs)
+    failed = [o for o in outcomes if o.status == "failed"]
+    summary = {
+        "run_id": run_id, "suite": suite.name, "suite_version": suite.version, "model": cfg.model,
+        "counts": {"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames)},
+        "failed": {o.pair_id: o.error for o in failed},
+        "unavailable_metrics": unavailable,
+        "perf": {
+            "frames_per_second": fps,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+        },
+    }
+    (store.out_dir / "aggregate.csv").write_text(table.to_csv(index=False))
+    tracking.finish_run(
+        tracking_uri=uri, run_id=run_id, table=table, summary=summary,
+        files=[("records", store.out_dir / "frames.parquet"), ("records", store.out_dir / "clips.parquet")],
+    )
+    return RunResult(run_id=run_id, out_dir=store.out_dir, records_path=store.out_dir / "frames.parquet",
+                     outcomes=outcomes, unavailable_metrics=unavailable, frames_per_second=fps)

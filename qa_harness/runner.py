@@ -1,0 +1,148 @@
+"""Runs a model over a suite's pairs: batches of driving frames in, per-frame metric records out.
+
+Only this module knows about devices, batching and prefetching. Decoding of the next chunk runs in a
+background thread while the model and metrics work on the current one. Each pair is independent:
+a bad file, a model exception or a NaN output fails that pair (recorded with its error) and the run
+goes on. Every pair gets its own seed (run seed + pair id), so results do not depend on the order or
+on which pairs a resumed run still had to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from qa_harness.errors import ClipError, QaHarnessError
+from qa_harness.metrics.base import FrameBatch, Metric
+from qa_harness.models.base import Animator
+from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
+from qa_harness.video.io import iter_frames, read_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """Everything a worker needs to evaluate pairs of one suite (local or remote)."""
+
+    suite: Suite
+    run_id: str
+    batch_size: int
+    seed: int
+
+
+def prefetch(iterator: Iterator[Tensor], depth: int = 2) -> Iterator[Tensor]:
+    """Run `iterator` in a thread, `depth` items ahead; its exceptions surface in the consumer."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            items.put(err)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _pair_seed(seed: int, pair_id: str) -> int:
+    import hashlib
+
+    return (seed + int(hashlib.sha1(pair_id.encode()).hexdigest()[:8], 16)) % (2**31)
+
+
+def _check_output(out: Tensor, driving: Tensor, first_frame: int) -> None:
+    if not isinstance(out, Tensor) or out.shape != driving.shape:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ClipError(f"model returned {shape} for driving frames of shape {tuple(driving.shape)}")
+    finite = torch.isfinite(out).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = first_frame + int((~finite).nonzero()[0, 0])
+        raise ClipError(f"model output has NaN/Inf values (first at frame {bad})")
+
+
+def evaluate_pair(
+    pair: Pair, model: Animator, metrics: Sequence[Metric], job: PairJob, device: torch.device,
+    on_frames: Callable[[int], None] = lambda n: None,
+) -> tuple[ClipOutcome, list[FrameRecord]]:
+    """Animate one pair and score every frame; failures become a `failed` outcome, never an exception."""
+    start = time.perf_counter()
+    torch.manual_seed(_pair_seed(job.seed, pair.id))
+    columns: dict[str, list[np.ndarray]] = {}
+    frames_done = 0
+    try:
+        for clip in {pair.source.id: pair.source, pair.driving.id: pair.driving}.values():
+            if clip.problem:
+                raise ClipError(clip.problem)
+        chunks = prefetch(iter_frames(
+            pair.driving.path, resolution=job.suite.resolution, crop=pair.driving.crop, chunk=job.batch_size,
+            max_frames=job.suite.max_frames, expected=pair.driving.frame_count or None,
+        ))
+        first = next(chunks).to(device)
+        source = first[0] if pair.protocol == "reconstruction" else read_image(
+            pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
+        state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
+        applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
+        for driving in _chain(first, chunks, device):
+            n = driving.shape[0]
+            out = model.animate(state, driving)
+            _check_output(out, driving, frames_done)
+            out = out.clamp(0.0, 1.0)
+            batch = FrameBatch(
+                pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
+                source=source, target=driving if pair.protocol == "reconstruction" else None,
+            )
+            for metric in applicable:
+                for name, values in metric.frame_values(batch).items():
+                    columns.setdefault(name, []).append(values.detach().float().cpu().numpy())
+            frames_done += n
+            on_frames(n)
+        per_frame = {k: np.concatenate(v) for k, v in columns.items()}
+        clip_metrics = {k: float(v) for m in applicable for k, v in m.clip_values(per_frame).items()}
+    except Exception as err:  # one bad pair (media, model bug, NaN) must not abort the run
+        message = str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+        log.warning("pair %r failed: %s", pair.id, message)
+        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message)
+        return outcome, []
+    records = [
+        FrameRecord(
+            run_id=job.run_id, suite=job.suite.name, suite_version=job.suite.version, pair_id=pair.id,
+            protocol=pair.protocol, frame=i, metrics={k: float(v[i]) for k, v in per_frame.items()},
+            conditions=pair.conditions,
+        )
+        for i in range(frames_done)
+    ]
+    outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics)
+    return outcome, records
+
+
+def _chain(first: Tensor, rest: Iterator[Tensor], device: torch.device) -> Iterator[Tensor]:
+    yield first
+    for chunk in rest:
+        yield chunk.to(device, non_blocking=True)

@@ -1,0 +1,114 @@
+"""The run folder: per-pair shards written atomically, so a crashed run resumes where it stopped.
+
+```
+<out>/run.json               what was run (fingerprint) and the MLflow run id
+<out>/pairs/<key>.parquet    frame records of one finished pair
+<out>/pairs/<key>.json       its ClipOutcome, written last: its presence means "pair finished"
+<out>/frames.parquet         all frame records, gathered at the end
+<out>/clips.parquet          one row per pair: status, error, clip-level metrics
+```
+Shards are keyed by a hash of the pair id, since ids are user strings (any characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qa_harness.errors import QaHarnessError
+from qa_harness.records import ClipOutcome, FrameRecord, records_to_frame
+
+CLIP_METRIC_PREFIX = "clip_metric:"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """Reads and writes one run folder."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.pairs_dir = self.out_dir / "pairs"
+
+    @staticmethod
+    def key(pair_id: str) -> str:
+        return hashlib.sha1(pair_id.encode()).hexdigest()[:16]
+
+    def open(self, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> dict[str, Any]:
+        """Create the folder, or reopen it for `--resume` when it holds the same run; returns run.json."""
+        meta_path = self.out_dir / "run.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            if resume:
+                if meta["fingerprint"] != fingerprint:
+                    changed = sorted(k for k in fingerprint if meta["fingerprint"].get(k) != fingerprint[k])
+                    raise QaHarnessError(
+                        f"{meta_path}: cannot resume: this run differs in {', '.join(changed)}; "
+                        "use another --out folder or --overwrite"
+                    )
+                return meta
+            if not overwrite:
+                raise QaHarnessError(
+                    f"{self.out_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
+                )
+            shutil.rmtree(self.out_dir)
+        self.pairs_dir.mkdir(parents=True, exist_ok=True)
+        meta = {"fingerprint": fingerprint, "mlflow_run_id": None}
+        self.write_meta(meta)
+        return meta
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        _atomic_write_bytes(self.out_dir / "run.json", json.dumps(meta, indent=2).encode())
+
+    def finished(self) -> dict[str, ClipOutcome]:
+        """Outcomes of the pairs already finished (ok or failed), by pair id."""
+        done = {}
+        for path in sorted(self.pairs_dir.glob("*.json")):
+            outcome = ClipOutcome(**json.loads(path.read_text()))
+            done[outcome.pair_id] = outcome
+        return done
+
+    def save_pair(self, outcome: ClipOutcome, records: list[FrameRecord]) -> None:
+        """Write one pair's records, then its outcome (the commit point)."""
+        key = self.key(outcome.pair_id)
+        if records:
+            table = records_to_frame(records)
+            _atomic_write_bytes(self.pairs_dir / f"{key}.parquet", table.to_parquet(index=False))
+        _atomic_write_bytes(self.pairs_dir / f"{key}.json", json.dumps(asdict(outcome)).encode())
+
+    def gather(self, pair_order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """All frame records in suite order, and the per-pair table; both also written to disk."""
+        outcomes = self.finished()
+        parts = [
+            pd.read_parquet(self.pairs_dir / f"{self.key(pid)}.parquet")
+            for pid in pair_order
+            if pid in outcomes and (self.pairs_dir / f"{self.key(pid)}.parquet").exists()
+        ]
+        frames = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        rows = []
+        for pid in pair_order:
+            if pid not in outcomes:
+                continue
+            o = outcomes[pid]
+            row = {"pair_id": o.pair_id, "status": o.status, "frames": o.frames, "seconds": o.seconds,
+                   "error": o.error}
+            row.update({CLIP_METRIC_PREFIX + k: v for k, v in o.clip_metrics.items()})
+            rows.append(row)
+        clips = pd.DataFrame(rows)
+        _atomic_write_bytes(self.out_dir / "frames.parquet", frames.to_parquet(index=False))
+        _atomic_write_bytes(self.out_dir / "clips.parquet", clips.to_parquet(index=False))
+        return frames, clips

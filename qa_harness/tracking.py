@@ -1,0 +1,136 @@
+"""MLflow logging: one run per evaluation, written by the driver process only.
+
+Default store: an embedded SQLite file `qa_runs/mlflow.db` under the working folder, artifacts
+beside it in `qa_runs/mlartifacts`; `--tracking-uri` or `MLFLOW_TRACKING_URI` selects any other store
+or server. The run is created when the evaluation starts and its id is kept in the run folder, so a
+resumed evaluation finishes the same MLflow run instead of leaving a dangling one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qa_harness.aggregate import ALL
+from qa_harness.records import Suite
+
+DEFAULT_EXPERIMENT = "qa_harness"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def default_tracking_uri(workdir: Path | None = None) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else the embedded store under `workdir` (default: cwd)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{((workdir or Path.cwd()) / 'qa_runs' / 'mlflow.db').resolve()}"
+
+
+def _client(tracking_uri: str):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    return MlflowClient(tracking_uri)
+
+
+def _experiment_id(client, tracking_uri: str, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def metric_key(metric: str, axis: str = ALL, value: str = ALL, stat: str = "mean") -> str:
+    """'ssim' overall mean, 'ssim/p10' another overall stat, 'ssim/pose_extreme' a condition's mean."""
+    parts = [metric]
+    if axis != ALL:
+        parts.append(_UNSAFE.sub("_", f"{axis}_{value}"))
+    if stat != "mean":
+        parts.append(stat)
+    return "/".join(_UNSAFE.sub("_", p) for p in parts)
+
+
+def start_run(
+    *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], suite: Suite,
+    resume_run_id: str | None,
+) -> str:
+    """Create the evaluation run (params, tags, suite dataset), or reopen `resume_run_id`."""
+    import mlflow
+
+    client = _client(tracking_uri)
+    if resume_run_id:
+        client.update_run(resume_run_id, status="RUNNING")
+        return resume_run_id
+    run = client.create_run(
+        _experiment_id(client, tracking_uri, experiment), run_name=run_name,
+        tags={"qa_harness.kind": "evaluation", "qa_harness.suite": suite.name},
+    )
+    run_id = run.info.run_id
+    for key, value in params.items():
+        client.log_param(run_id, key, "" if value is None else str(value))
+    table = pd.DataFrame(
+        [{"pair_id": p.id, "protocol": p.protocol, "source": p.source.id, "driving": p.driving.id,
+          "driving_sha256": p.driving.sha256, **{f"tag.{k}": v for k, v in p.conditions.items()}}
+         for p in suite.pairs]
+    )
+    with warnings.catch_warnings():  # a local path matches two equivalent source types; harmless
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(table, source=str(suite.path), name=suite.name, digest=suite.version)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_input(dataset, context="evaluation")
+    return run_id
+
+
+def finish_run(
+    *, tracking_uri: str, run_id: str, table: pd.DataFrame, summary: dict[str, Any],
+    files: list[tuple[str, Path]],
+) -> None:
+    """Log aggregate metrics, the summary and the record files, then mark the run finished."""
+    client = _client(tracking_uri)
+    metrics = {}
+    for row in table.itertuples(index=False):
+        stats = ("mean", "median", "p10", "p90") if row.axis == ALL else ("mean",)
+        for stat in stats:
+            value = getattr(row, stat)
+            if pd.notna(value):
+                metrics[metric_key(row.metric, row.axis, row.value, stat)] = float(value)
+    metrics.update({k: float(v) for k, v in summary["counts"].items()})
+    metrics.update({f"perf/{k}": float(v) for k, v in summary["perf"].items() if v is not None})
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    entities = [Metric(k, v, now, 0) for k, v in sorted(metrics.items())]
+    for start in range(0, len(entities), 500):
+        client.log_batch(run_id, metrics=entities[start : start + 500])
+    with tempfile.TemporaryDirectory() as tmp:
+        summary_path = Path(tmp) / "summary.json"
+        summary_path.write_text(json.dumps(summary, indent=2, default=str))
+        client.log_artifact(run_id, str(summary_path))
+        table_path = Path(tmp) / "aggregate.csv"
+        table.to_csv(table_path, index=False)
+        client.log_artifact(run_id, str(table_path))
+    for artifact_dir, path in files:
+        client.log_artifact(run_id, str(path), artifact_path=artifact_dir)
+    failed = summary["counts"]["clips/failed"]
+    client.set_tag(run_id, "qa_harness.failed_clips", str(int(failed)))
+    client.set_terminated(run_id, "FINISHED")
+
+
+def mark_failed(*, tracking_uri: str, run_id: str, reason: str) -> None:
+    """Close a run whose evaluation stopped on an error (the run folder can still be resumed)."""
+    client = _client(tracking_uri)
+    client.set_tag(run_id, "qa_harness.error", reason[:5000])
+    client.set_terminated(run_id, "FAILED")

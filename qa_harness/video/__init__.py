@@ -1,0 +1,1 @@
+"""Streaming media decoding: videos, folders of frames and still images -> float RGB tensors."""
