@@ -14,6 +14,7 @@ import yaml
 from qa_harness.errors import QaHarnessError
 from qa_harness.registry import UnknownNameError
 from qa_harness.suites.facebox import detect_faces
+from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.media import read_frames
 from qa_harness.suites.perturb.occlusion import HAND_PERIOD, MASK, SUNGLASSES
 from qa_harness.suites.synthetic import SynthSpec, synthesize
@@ -90,6 +91,15 @@ def test_manifest_records_axis_severity_seed_and_skips_photos(lighting_suite):
     assert {c["tags"]["severity"] for c in manifest["clips"]} == {"0", "1", "2", "3"}
     first = _frames(lighting_suite, "vrt_face5")
     assert first.shape == (FRAMES, RES, RES, 3)
+
+
+def test_manifest_loads_as_a_suite_of_reconstruction_pairs(lighting_suite):
+    suite = load_suite(lighting_suite)
+    assert len(suite.pairs) == 13
+    assert all(p.protocol == "reconstruction" and not p.driving.problem for p in suite.pairs)
+    darkest = next(p for p in suite.pairs if p.id == "vrt_face5.darken.3")
+    assert darkest.conditions["severity"] == "3" and darkest.conditions["synth_op"] == "darken"
+    assert darkest.driving.frame_count == FRAMES and darkest.driving.size == (RES, RES)
 
 
 def test_darkening_moves_the_exposure_bin_only(lighting_tags):

@@ -1,13 +1,14 @@
-"""Decode clips, frame folders and photos to uint8 RGB arrays for tagging and synthesis.
+"""Clips as uint8 RGB arrays at their own size, for tagging and synthesis, and PNG frame writing.
 
-Tagging and synthesis work on uint8 (N, H, W, 3) arrays, not the runner's float tensors: the face
-detector takes uint8, and synthetic frames are written as lossless PNGs, whose bytes must be the same
-on every run. A clip is an .mp4 (any container PyAV reads), a folder of .png/.jpg frames (the FOMM
-dataset layout, sorted by name) or a single image (one frame).
+Tagging and synthesis work on uint8 (N, H, W, 3) arrays, not the runner's resized float tensors: the
+face detector takes uint8 at the source size, and synthetic frames are written as lossless PNGs whose
+bytes must be the same on every run. Decoding itself (videos, FOMM frame folders, images, 16-bit and
+grayscale) is `qa_harness.video.io`'s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,57 +16,45 @@ from PIL import Image
 
 from qa_harness.errors import ClipError
 from qa_harness.records import CropBox
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+from qa_harness.video.io import _decoded_arrays
 
 
-def frame_files(folder: Path) -> list[Path]:
-    """The frame images of a FOMM-layout folder, sorted by name."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ClipError(f"{folder}: folder holds no frame images ({', '.join(IMAGE_SUFFIXES)})")
-    return files
+def _as_uint8(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype == np.uint8:
+        return frame
+    return np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
 
 
-def _decode_video(path: Path, max_frames: int | None, stride: int) -> list[np.ndarray]:
-    import av
-
-    frames: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            for index, frame in enumerate(container.decode(video=0)):
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-                if index % stride == 0:
-                    frames.append(frame.to_ndarray(format="rgb24"))
-    except (av.error.FFmpegError, IndexError) as err:
-        raise ClipError(f"{path}: cannot decode video: {err}") from err
-    return frames
+def iter_arrays(
+    path: Path, *, chunk: int = 64, max_frames: int | None = None, stride: int = 1
+) -> Iterator[np.ndarray]:
+    """uint8 (n, H, W, 3) chunks of every `stride`-th frame, at most `max_frames` of them."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    path = Path(path)
+    if not path.exists():
+        raise ClipError(f"{path}: no such file or folder")
+    pending: list[np.ndarray] = []
+    kept = 0
+    for index, frame in enumerate(_decoded_arrays(path)):
+        if max_frames is not None and kept >= max_frames:
+            break
+        if index % stride:
+            continue
+        if pending and frame.shape != pending[0].shape:
+            raise ClipError(f"{path}: frame {index} is {frame.shape[:2]}, earlier frames {pending[0].shape[:2]}")
+        pending.append(_as_uint8(frame))
+        kept += 1
+        if len(pending) == chunk:
+            yield np.stack(pending)
+            pending = []
+    if pending:
+        yield np.stack(pending)
 
 
 def read_frames(path: Path, *, max_frames: int | None = None, stride: int = 1) -> np.ndarray:
     """All frames (or every `stride`-th, at most `max_frames`) of a clip as uint8 (N, H, W, 3)."""
-    path = Path(path)
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    if not path.exists():
-        raise ClipError(f"{path}: no such file or folder")
-    if path.is_dir():
-        files = frame_files(path)[::stride][:max_frames]
-        frames = [_to_rgb(Image.open(f)) for f in files]
-    elif path.suffix.lower() in IMAGE_SUFFIXES:
-        frames = [_to_rgb(Image.open(path))]
-    else:
-        frames = _decode_video(path, max_frames, stride)
-    if not frames:
-        raise ClipError(f"{path}: no frames decoded")
-    if len({f.shape for f in frames}) != 1:
-        raise ClipError(f"{path}: frames differ in size")
-    return np.stack(frames)
+    return np.concatenate(list(iter_arrays(path, max_frames=max_frames, stride=stride)))
 
 
 def write_frames(frames: np.ndarray, folder: Path) -> list[Path]:
@@ -92,12 +81,8 @@ def crop_resize(frames: np.ndarray, crop: CropBox | None, resolution: int) -> np
     if box.left + box.size > width or box.top + box.size > height:
         raise ClipError(f"crop box {box} does not fit the {width}x{height} frame")
     area = (box.left, box.top, box.left + box.size, box.top + box.size)
-    return np.stack(
-        [
-            np.asarray(Image.fromarray(f).resize((resolution, resolution), Image.LANCZOS, box=area))
-            for f in frames
-        ]
-    )
+    size = (resolution, resolution)
+    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.LANCZOS, box=area)) for f in frames])
 
 
 def centre_square(width: int, height: int) -> CropBox:

@@ -27,11 +27,11 @@ import yaml
 
 from qa_harness.catalog import PERTURBATIONS
 from qa_harness.errors import ConfigError, QaHarnessError
-from qa_harness.records import CropBox
+from qa_harness.records import Clip, CropBox
 from qa_harness.suites.facebox import FaceBoxes, crop_box, detect_faces
 from qa_harness.suites.media import crop_resize, read_frames, write_frames
 from qa_harness.suites.perturb.base import PerturbContext
-from qa_harness.suites.sources import SourceClip, driving_clips
+from qa_harness.suites.sources import driving_clips
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +73,13 @@ class SynthSpec:
 class BaseClip:
     """A source clip cropped and resized: the frames every perturbation starts from."""
 
-    source: SourceClip
+    source: Clip
     frames: np.ndarray
     faces: FaceBoxes
     crop: CropBox
 
 
-def prepare(clip: SourceClip, spec: SynthSpec) -> BaseClip:
+def prepare(clip: Clip, spec: SynthSpec) -> BaseClip:
     """Decode, detect faces, crop (manifest box, else around the faces), resize."""
     native = read_frames(clip.path, max_frames=spec.max_frames)
     faces = detect_faces(native)

@@ -69,12 +69,12 @@ class ConditionAxis(ABC):
     def measure(self, obs: Observation) -> dict[str, np.ndarray]:
         """Measurement name -> (N,) float64 per frame (NaN where undefined, e.g. no face)."""
 
-    def tag(self, obs: Observation) -> AxisTags:
-        measures = self.measure(obs)
+    def label(self, measures: Mapping[str, np.ndarray]) -> AxisTags:
+        """Bin per-frame measurements (of a whole clip) into frame and clip labels."""
         frame_labels, clip_values, clip_labels = {}, {}, {}
         for b in self.bins:
             values = measures[b.measure]
             frame_labels[b.tag] = tuple(b.label(float(v)) for v in values)
             clip_values[b.tag] = b.summarise(values)
             clip_labels[b.tag] = b.label(clip_values[b.tag])
-        return AxisTags(measures, frame_labels, clip_values, clip_labels)
+        return AxisTags(dict(measures), frame_labels, clip_values, clip_labels)
