@@ -1,4 +1,6 @@
-"""The one place where names are bound: models and metrics. Adding one is one file and one line here.
+"""The one place where names are bound: models, metrics, landmark and identity backends.
+
+Adding one is one file and one line here.
 
 Entries are lazy `"module:attr"` strings so that nothing heavy is imported until it is used.
 Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`.
@@ -16,6 +18,28 @@ METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
 METRICS.add("psnr", "qa_harness.metrics.psnr:build")
 METRICS.add("ssim", "qa_harness.metrics.ssim:build")
+METRICS.add("akd", "qa_harness.metrics.akd:build")  # + mkr, face_found_output
+METRICS.add("akd_fan", "qa_harness.metrics.akd:build_fan")  # the papers' detector; needs FAN weights
+METRICS.add("aed", "qa_harness.metrics.aed:build")
+METRICS.add("aed_openface", "qa_harness.metrics.aed:build_openface")  # papers' net; needs openface.pth
+METRICS.add("face_regions", "qa_harness.metrics.face_regions:build")
+METRICS.add("face_nme", "qa_harness.metrics.face_nme:build")
+METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build")  # + blink / mouth-open event F1
+METRICS.add("id_source", "qa_harness.metrics.aed:build_source")  # cross protocol
+METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer")  # cross protocol
+
+LANDMARKS = Registry("landmark backend")  # build(*, device, weights=None) -> LandmarkBackend
+LANDMARKS.add("mediapipe", "qa_harness.landmarks.mediapipe_mesh:build")
+LANDMARKS.add("dlib", "qa_harness.landmarks.dlib68:build")
+LANDMARKS.add("fan", "qa_harness.landmarks.fan:build")
+#: Works offline here (ships its models); `fan` is the papers' AKD detector when its weights are present.
+DEFAULT_LANDMARKS = "mediapipe"
+
+IDENTITY = Registry("identity backend")  # build(*, device, weights=None) -> IdentityBackend
+IDENTITY.add("dlib", "qa_harness.identity.dlib_resnet:build")
+IDENTITY.add("openface", "qa_harness.identity.openface:build")
+#: Works offline here; `openface` is the papers' AED network when `openface.pth` is supplied.
+DEFAULT_IDENTITY = "dlib"
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim")

@@ -1,0 +1,107 @@
+"""FAN 2D (face-alignment, 68 points): the landmark detector of the papers' AKD protocol.
+
+Protocol (AliaksandrSiarohin/pose-evaluation `extract.py::extract_face_pose`):
+`FaceAlignment(LandmarksType._2D, flip_input=False)` - S3FD face detector, first detected face (the
+highest-scoring one after NMS), FAN-4 heatmaps, 68 points in pixels of the 256x256 frame.
+
+We drive the `face_alignment` package's own pieces (S3FD net, FAN net, `crop`, `get_preds_fromhm`) but
+load their weights ourselves, because `FaceAlignment()` downloads them: `s3fd-619a316812.pth` and the
+2D-FAN-4 file named by the installed package (`2DFAN4-11f355bf06.pth.tar` for 1.5.0), looked up at the
+given path, in `$QA_HARNESS_WEIGHTS`, then in torch hub's `checkpoints/` (where face-alignment caches
+them). Detection runs batched on `device`; the FAN forward pass runs batched over all found faces.
+Confidence is the mean heatmap peak over the 68 points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from qa_harness.errors import CheckpointError
+from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
+from qa_harness.weights import file_digest, find_weight_files, torch_hub_checkpoints
+
+S3FD_FILE = "s3fd-619a316812.pth"
+ORIGIN = "face-alignment (github.com/1adrianb/face-alignment; www.adrianbulat.com/downloads/python-fan/)"
+
+
+def fan_file() -> str:
+    """File name of the 2D-FAN-4 weights the installed face-alignment expects."""
+    from face_alignment.api import models_urls
+
+    return Path(urlparse(models_urls["2DFAN-4"]).path).name
+
+
+def _load_state(net: torch.nn.Module, path: Path) -> None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state, strict=True)
+    except Exception as err:  # unreadable file or keys that do not fit
+        raise CheckpointError(f"{path}: cannot load into {type(net).__name__}: {err}") from err
+
+
+class FAN2D(LandmarkBackend):
+    name = "fan"
+
+    def __init__(self, *, s3fd: Path, fan: Path, device: torch.device) -> None:
+        import face_alignment
+        from face_alignment.detection.sfd.net_s3fd import s3fd as S3FD
+        from face_alignment.detection.sfd.sfd_detector import SFDDetector
+        from face_alignment.models import FAN
+
+        self.version = f"{face_alignment.__version__}-s3fd{file_digest(s3fd)}-fan{file_digest(fan)}"
+        self._device = device
+        self._detector = SFDDetector.__new__(SFDDetector)  # its __init__ would download the weights
+        self._detector.device, self._detector.verbose, self._detector.filter_threshold = (
+            str(device),
+            False,
+            0.5,
+        )
+        self._detector.face_detector = S3FD()
+        _load_state(self._detector.face_detector, s3fd)
+        self._detector.face_detector.to(device).eval()
+        self._fan = FAN(4)
+        _load_state(self._fan, fan)
+        self._fan.to(device).eval()
+
+    @torch.inference_mode()
+    def detect(self, frames: Tensor) -> Landmarks:
+        from face_alignment.utils import crop, get_preds_fromhm
+
+        images = to_uint8_images(frames)
+        points, found, confidence = empty_arrays(len(images))
+        batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().to(self._device)
+        boxes = self._detector.detect_from_batch(batch)
+        hits, centers, scales, crops = [], [], [], []
+        for i, frame_boxes in enumerate(boxes):
+            if len(frame_boxes) == 0:
+                continue
+            x0, y0, x1, y1 = frame_boxes[0][:4]
+            center = np.array([x1 - (x1 - x0) / 2.0, y1 - (y1 - y0) / 2.0 - (y1 - y0) * 0.12])
+            scale = (x1 - x0 + y1 - y0) / self._detector.reference_scale
+            hits.append(i)
+            centers.append(center)
+            scales.append(scale)
+            crops.append(crop(images[i], center, scale).transpose(2, 0, 1))
+        if not hits:
+            return Landmarks.from_numpy(points, found, confidence)
+        inputs = torch.from_numpy(np.stack(crops)).float().div(255).to(self._device)
+        heatmaps = self._fan(inputs)
+        heatmaps = (heatmaps[-1] if isinstance(heatmaps, list) else heatmaps).float().cpu().numpy()
+        for k, i in enumerate(hits):
+            _, pts_img, scores = get_preds_fromhm(heatmaps[k : k + 1], centers[k], scales[k])
+            points[i] = pts_img.reshape(68, 2)
+            found[i], confidence[i] = True, float(np.clip(scores.mean(), 0.0, 1.0))
+        return Landmarks.from_numpy(points, found, confidence)
+
+
+def build(*, device: torch.device, weights: Path | None = None) -> FAN2D:
+    """`weights`: a folder holding both files. Raises WeightsUnavailableError naming the missing files."""
+    s3fd, fan = find_weight_files(
+        (S3FD_FILE, fan_file()), explicit=weights, upstream=torch_hub_checkpoints(), origin=ORIGIN
+    )
+    return FAN2D(s3fd=s3fd, fan=fan, device=device)

@@ -1,0 +1,127 @@
+"""Landmark/identity analysis for the face metrics: suite content once (disk cache), outputs once per batch.
+
+Why a cache: ground-truth, driving and source frames are the same for every model evaluated on a suite, and
+face analysis is the slow part (tens of frames/s on a CPU). Results for suite content are stored under
+`<ctx.cache_dir>/face/<kind>-<backend>-<backend version>/<suite version>/<content hash>.npz`; the content
+hash covers the exact frames the backend would see, so a changed clip, crop or resolution misses the
+cache and a changed detector (name/version) lands in another folder. With no cache_dir the store is in
+memory (one process). Model outputs are never stored; several metrics asking about the same output batch
+share one backend call (a memo of the last few tensors, keyed by identity).
+
+Detectors run on the CPU (dlib, mediapipe) or on `ctx.device` (FAN, OpenFace); results are moved to the
+batch's device so that metric arithmetic stays batched there.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import tempfile
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from qa_harness.identity.base import Embeddings, IdentityBackend
+from qa_harness.landmarks.base import LandmarkBackend, Landmarks
+from qa_harness.metrics.base import MetricContext
+
+log = logging.getLogger(__name__)
+
+Result = Landmarks | Embeddings
+
+
+def content_hash(frames: Tensor) -> str:
+    """blake2b of the frames' shape, dtype and bytes (CPU copy); 32 hex digits."""
+    data = frames.detach().cpu().contiguous()
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{tuple(data.shape)}|{data.dtype}".encode())
+    digest.update(data.numpy().tobytes())
+    return digest.hexdigest()
+
+
+class FaceAnalysis:
+    """One backend (landmarks or identity) behind the suite-content cache and the output memo."""
+
+    def __init__(
+        self, backend: LandmarkBackend | IdentityBackend, *, cache_dir: Path | None, suite_version: str
+    ) -> None:
+        self.backend = backend
+        if isinstance(backend, LandmarkBackend):
+            self.kind, self._run, self._load = "landmarks", backend.detect, Landmarks.from_numpy
+        else:
+            self.kind, self._run, self._load = "identity", backend.embed, Embeddings.from_numpy
+        self.folder = (
+            Path(cache_dir)
+            / "face"
+            / f"{self.kind}-{backend.name}-{backend.version}"
+            / (suite_version or "unversioned")
+            if cache_dir is not None
+            else None
+        )
+        self._memory: dict[str, Result] = {}
+        #: output, target, driving and source of the current batch
+        self._recent: deque[tuple[Tensor, Result]] = deque(maxlen=4)
+
+    def __call__(self, frames: Tensor, *, suite_content: bool) -> Result:
+        """Landmarks or Embeddings of `frames`, on the frames' device.
+
+        `suite_content`: True for ground-truth, driving and source frames (cached across runs), False for
+        model output (memoised for the current batch only).
+        """
+        for seen, result in self._recent:
+            if seen is frames:
+                return result
+        result = (self._cached(frames) if suite_content else self._run(frames)).to(frames.device)
+        self._recent.append((frames, result))
+        return result
+
+    def _cached(self, frames: Tensor) -> Result:
+        key = content_hash(frames)
+        if key in self._memory:
+            return self._memory[key]
+        path = self.folder / f"{key}.npz" if self.folder is not None else None
+        if path is not None and path.is_file():
+            with np.load(path) as stored:
+                result = self._load(**{name: stored[name] for name in stored.files})
+        else:
+            result = self._run(frames)
+            if path is not None:
+                _write_atomic(path, result.to_numpy())
+        self._memory[key] = result
+        return result
+
+
+def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an .npz via a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    log.debug("face cache: wrote %s", path)
+
+
+@functools.cache
+def landmark_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
+    """The shared analysis for a landmark backend by registry name (one per context and name)."""
+    from qa_harness.catalog import LANDMARKS
+
+    built = LANDMARKS.get(backend)(device=ctx.device)
+    return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)
+
+
+@functools.cache
+def identity_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
+    """The shared analysis for an identity backend by registry name (one per context and name)."""
+    from qa_harness.catalog import IDENTITY
+
+    built = IDENTITY.get(backend)(device=ctx.device)
+    return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)

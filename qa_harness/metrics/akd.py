@@ -1,0 +1,68 @@
+"""AKD (average keypoint distance) and MKR (missing keypoint rate) on 68 facial landmarks, per frame.
+
+AKD as the papers compute it (AliaksandrSiarohin/pose-evaluation `cmp_kp.py`, used by FOMM/MRAA/TPSMM/
+MRFA): the mean absolute coordinate difference over the 68 x 2 values, in pixels of the evaluation
+frames (256x256 in the papers), between the landmarks of the generated frame and of the ground truth;
+frames where the generated frame has no detection are skipped (NaN here). `akd_l2` is the mean
+Euclidean point distance, for readers who expect "distance". The papers' detector is FAN (`akd_fan`,
+needs its weights); the default `akd` uses the offline backend, so its numbers are comparable between
+models evaluated here, not with published tables.
+
+MKR: 1 for a frame whose ground truth has a face and whose output has none, 0 when both have one, NaN
+when the ground truth has none (the frame says nothing about the model); its mean is the share of
+frames the model lost. `face_found_output` flags every output frame without a face.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
+from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+
+
+def akd(points: Tensor, reference: Tensor) -> Tensor:
+    """(N, 68, 2) x2 -> (N,) mean |difference| over all 136 coordinates (NaN where either is missing)."""
+    return (points - reference).abs().flatten(1).mean(dim=1)
+
+
+def akd_l2(points: Tensor, reference: Tensor) -> Tensor:
+    """(N, 68, 2) x2 -> (N,) mean Euclidean distance over the 68 points."""
+    return (points - reference).norm(dim=-1).mean(dim=1)
+
+
+class AKD(Metric):
+    needs_reference = True
+
+    def __init__(self, landmarks: FaceAnalysis, *, suffix: str = "") -> None:
+        self.name = f"akd{suffix}"
+        self.landmarks = landmarks
+        self._cols = (f"akd{suffix}", f"akd_l2{suffix}", f"mkr{suffix}", f"face_found_output{suffix}")
+        self.columns = (
+            Column(self._cols[0], higher_is_better=False, low=0.0),
+            Column(self._cols[1], higher_is_better=False, low=0.0),
+            Column(self._cols[2], higher_is_better=False, low=0.0, high=1.0),
+            Column(self._cols[3], higher_is_better=True, low=0.0, high=1.0),
+        )
+
+    def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
+        if batch.target is None:
+            raise ValueError(f"{self.name}: needs ground truth (pair '{batch.pair.id}' has none)")
+        out = self.landmarks(batch.output, suite_content=False)
+        gt = self.landmarks(batch.target, suite_content=True)
+        missing = (~out.found).float()
+        mkr = torch.where(gt.found, missing, torch.full_like(missing, float("nan")))
+        values = (akd(out.points, gt.points), akd_l2(out.points, gt.points), mkr, out.found.float())
+        return dict(zip(self._cols, values, strict=True))
+
+
+def build(ctx: MetricContext) -> AKD:
+    from qa_harness.catalog import DEFAULT_LANDMARKS
+
+    return AKD(landmark_analysis(ctx, DEFAULT_LANDMARKS))
+
+
+def build_fan(ctx: MetricContext) -> AKD:
+    """The papers' detector (FAN 2D); WeightsUnavailableError when its weight files are absent."""
+    return AKD(landmark_analysis(ctx, "fan"), suffix="_fan")
