@@ -15,20 +15,20 @@ import pytest
 from qa_harness.errors import ConfigError
 from qa_harness.suites.axes.lighting import noise_sigma
 from qa_harness.suites.bins import UNKNOWN, load_bins
-from qa_harness.suites.tagging import build_axes, tag_clip, tag_frames
+from qa_harness.suites.tagging import Tagger, build_axes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def lighting():
-    return build_axes(["lighting"])
+    return Tagger(build_axes(["lighting"]))
 
 
 @pytest.fixture(scope="module")
 def tagged(lighting):
     names = ("d20", "vrt_face5", "tpsmm_driving", "d12", "lp_s32")
-    return {n: tag_clip(DATA / "clips" / f"{n}.mp4", lighting, max_frames=6) for n in names}
+    return {n: lighting.tag_clip(DATA / "clips" / f"{n}.mp4", max_frames=6) for n in names}
 
 
 def test_dim_clip_is_darker_than_bright_clip(tagged):
@@ -56,13 +56,13 @@ def test_frame_labels_cover_every_frame(tagged):
 
 
 def test_photo_is_one_frame(lighting):
-    tags = tag_clip(DATA / "photos" / "sadtalker_people0.png", lighting)
+    tags = lighting.tag_clip(DATA / "photos" / "sadtalker_people0.png")
     assert tags.frame_labels["lighting"] == (tags.clip_labels["lighting"],)
 
 
 def test_faceless_frames_fall_back_to_the_central_box(lighting):
     grey = np.full((2, 64, 64, 3), 30, np.uint8)
-    tags = tag_frames(grey, lighting)
+    tags = lighting.tag_frames(grey)
     assert tags.clip_values["lighting"] == pytest.approx(30.0)
     assert tags.clip_labels["lighting"] == "dark"
     assert tags.clip_labels["lighting_side"] == "even"

@@ -18,7 +18,7 @@ from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.media import read_frames
 from qa_harness.suites.perturb.occlusion import HAND_PERIOD, MASK, SUNGLASSES
 from qa_harness.suites.synthetic import SynthSpec, synthesize
-from qa_harness.suites.tagging import build_axes, tag_clip
+from qa_harness.suites.tagging import Tagger, build_axes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RES, FRAMES = 128, 4
@@ -58,9 +58,9 @@ def lighting_suite(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lighting_tags(lighting_suite):
-    axes = build_axes(["lighting"])
+    tagger = Tagger(build_axes(["lighting", "pose"]))
     clips = yaml.safe_load(lighting_suite.read_text())["clips"]
-    return {c["id"]: tag_clip(lighting_suite.with_suffix("") / c["path"], axes) for c in clips}
+    return {c["id"]: tagger.tag_clip(lighting_suite.with_suffix("") / c["path"]) for c in clips}
 
 
 def test_generation_is_byte_identical(tmp_path):
@@ -112,6 +112,15 @@ def test_darkening_moves_the_exposure_bin_only(lighting_tags):
         assert lighting_tags["vrt_face5.darken.3"].clip_labels[tag] == original.clip_labels[tag], tag
 
 
+@pytest.mark.parametrize("op", ["darken", "shade", "cast", "noise"])
+def test_lighting_does_not_move_the_pose(lighting_tags, op):
+    original = lighting_tags["vrt_face5"]
+    changed = lighting_tags[f"vrt_face5.{op}.2"]
+    for tag in ("yaw", "pitch", "roll"):
+        assert changed.clip_labels[tag] == original.clip_labels[tag], tag
+    assert abs(changed.clip_values["yaw"] - original.clip_values["yaw"]) < 5
+
+
 def test_cast_shade_and_noise_move_their_own_tags(lighting_tags):
     original = lighting_tags["vrt_face5"]
     cast, shade, noise = (lighting_tags[f"vrt_face5.{op}.3"] for op in ("cast", "shade", "noise"))
@@ -119,10 +128,7 @@ def test_cast_shade_and_noise_move_their_own_tags(lighting_tags):
     assert cast.clip_labels["lighting"] == original.clip_labels["lighting"]
     assert original.clip_labels["lighting_side"] == "even" and shade.clip_labels["lighting_side"] == "right"
     assert shade.clip_labels["lighting_cast"] == original.clip_labels["lighting_cast"]
-    assert (
-        noise.clip_labels["lighting_noise"] == "very_noisy"
-        and original.clip_labels["lighting_noise"] == "clean"
-    )
+    assert noise.clip_labels["lighting_noise"] == "very_noisy" and original.clip_labels["lighting_noise"] == "clean"
     # Sigma 20 per channel at strength 1, independent, so luma noise is 20 * |(.299, .587, .114)|.
     expected = 20 * math.hypot(0.299, 0.587, 0.114)
     assert noise.clip_values["lighting_noise"] == pytest.approx(expected, rel=0.1)
@@ -147,10 +153,17 @@ def test_geometry_moves_the_face_by_the_stated_amount_and_not_the_lighting(tmp_p
     assert width(_frames(suite, "vrt_face5.scale.2")) / width(base) == pytest.approx(0.5, abs=0.06)
     centre_x = lambda f: float(np.median(detect_faces(f).boxes[:, ::2].mean(axis=1)))  # noqa: E731
     assert centre_x(_frames(suite, "vrt_face5.shift.2")) - centre_x(base) == pytest.approx(0.25 * RES, abs=4)
-    axes = build_axes(["lighting"])
-    original = tag_clip(suite.with_suffix("") / "vrt_face5", axes).clip_labels
-    for clip_id in ("vrt_face5.roll.2", "vrt_face5.roll.1"):
-        assert tag_clip(suite.with_suffix("") / clip_id, axes).clip_labels == original, clip_id
+    tagger = Tagger(build_axes(["lighting", "pose"]))
+    original = tagger.tag_clip(suite.with_suffix("") / "vrt_face5")
+    rolled = tagger.tag_clip(suite.with_suffix("") / "vrt_face5.roll.2")
+    lighting_tags = [t for t in original.clip_labels if t.startswith("lighting")]
+    assert {t: rolled.clip_labels[t] for t in lighting_tags} == {t: original.clip_labels[t] for t in lighting_tags}
+    # Roll moves the roll tag (by the 30 degrees applied) and neither yaw nor pitch.
+    assert original.clip_labels["roll"] == "upright" and rolled.clip_labels["roll"] == "strong"
+    roll_change = np.nanmedian(rolled.measures["pose.roll"] - original.measures["pose.roll"])
+    assert roll_change == pytest.approx(30, abs=4)
+    assert rolled.clip_labels["yaw"] == original.clip_labels["yaw"]
+    assert rolled.clip_labels["pitch"] == original.clip_labels["pitch"]
 
 
 def test_occluders_cover_eyes_mouth_and_half_face(tmp_path):

@@ -98,7 +98,5 @@ def load_bins(path: Path | None = None) -> dict[str, tuple[TagBins, ...]]:
     for axis, tags in data.items():
         if not isinstance(tags, Mapping) or not tags:
             raise ConfigError(path, str(axis), "expected a mapping of tag -> {measure, clip, bins}")
-        axes[str(axis)] = tuple(
-            _tag_bins(path, f"{axis}.{tag}", str(tag), spec) for tag, spec in tags.items()
-        )
+        axes[str(axis)] = tuple(_tag_bins(path, f"{axis}.{tag}", str(tag), spec) for tag, spec in tags.items())
     return axes

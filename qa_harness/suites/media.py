@@ -25,9 +25,7 @@ def _as_uint8(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
 
 
-def iter_arrays(
-    path: Path, *, chunk: int = 64, max_frames: int | None = None, stride: int = 1
-) -> Iterator[np.ndarray]:
+def iter_arrays(path: Path, *, chunk: int = 64, max_frames: int | None = None, stride: int = 1) -> Iterator[np.ndarray]:
     """uint8 (n, H, W, 3) chunks of every `stride`-th frame, at most `max_frames` of them."""
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")

@@ -98,8 +98,7 @@ def _prepare_folder(folder: Path) -> None:
     if folder.exists() and any(folder.iterdir()):
         if not (folder / MARKER).exists():
             raise QaHarnessError(
-                f"{folder}: folder exists and was not written by 'suites synth'; "
-                "choose another --out or empty it"
+                f"{folder}: folder exists and was not written by 'suites synth'; choose another --out or empty it"
             )
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -171,17 +170,13 @@ def add_synth_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Perturb the driving clips of a suite along one condition axis at severity levels "
         "1..L (plus the unchanged clip, severity 0); write lossless PNG frames and a manifest.",
     )
-    p.add_argument(
-        "--from", dest="source", type=Path, required=True, help="suite manifest to read clips from"
-    )
+    p.add_argument("--from", dest="source", type=Path, required=True, help="suite manifest to read clips from")
     axes = sorted({n.split(".", 1)[0] for n in PERTURBATIONS.names()})
     p.add_argument("--axis", required=True, choices=axes, help="condition to vary")
     p.add_argument("--levels", type=int, default=3, help="severity levels (default 3)")
     p.add_argument("--ops", default="", help="comma-separated perturbations of the axis (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random perturbations (default 0)")
-    p.add_argument(
-        "--resolution", type=int, default=256, help="side of the square output frames (default 256)"
-    )
+    p.add_argument("--resolution", type=int, default=256, help="side of the square output frames (default 256)")
     p.add_argument("--max-frames", type=int, default=40, help="frames per clip, 0 = all (default 40)")
     p.add_argument("--out", type=Path, required=True, help="manifest to write; frames go in its folder")
     p.set_defaults(func=_cmd_synth)

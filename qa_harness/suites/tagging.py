@@ -1,4 +1,5 @@
-"""Tag a clip with condition labels: decode in chunks, find faces, run the named axes, bin.
+"""Tag a clip with condition labels: decode in chunks, find faces (and landmarks when an axis needs
+them), run the named axes, bin.
 
 Per frame and per clip: frame labels go into every frame record (`cond:<tag>`), clip labels into the
 suite manifest, so every metric can be cut by every condition. Measurements are taken chunk by chunk
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from qa_harness.catalog import AXES
+from qa_harness.catalog import AXES, DEFAULT_LANDMARKS, LANDMARKS
 from qa_harness.errors import ConfigError
 from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.bins import DEFAULT_BINS, load_bins
@@ -43,37 +45,42 @@ def build_axes(names: Sequence[str], *, bins_path: Path | None = None) -> list[C
     return axes
 
 
-def observe(frames: np.ndarray, axes: Sequence[ConditionAxis]) -> Observation:
-    """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them."""
-    if any(a.needs_landmarks for a in axes):
-        raise NotImplementedError("landmark-based axes arrive with the landmark backends")
-    return Observation(frames=frames, faces=detect_faces(frames))
+class Tagger:
+    """Runs a fixed set of axes over clips; the landmark backend (registry name) is built once, and
+    only when an axis needs landmarks."""
 
+    def __init__(self, axes: Sequence[ConditionAxis], *, landmarks: str = DEFAULT_LANDMARKS) -> None:
+        self.axes = tuple(axes)
+        needs = any(a.needs_landmarks for a in self.axes)
+        self.backend = LANDMARKS.get(landmarks)(device=torch.device("cpu")) if needs else None
 
-def _label(per_chunk: list[list[dict[str, np.ndarray]]], axes: Sequence[ConditionAxis]) -> ClipTags:
-    merged: dict[str, dict] = {"frame_labels": {}, "clip_labels": {}, "clip_values": {}, "measures": {}}
-    for k, axis in enumerate(axes):
-        measures = {m: np.concatenate([chunk[k][m] for chunk in per_chunk]) for m in axis.measures}
-        result = axis.label(measures)
-        merged["frame_labels"].update(result.frame_labels)
-        merged["clip_labels"].update(result.clip_labels)
-        merged["clip_values"].update(result.clip_values)
-        merged["measures"].update({f"{axis.name}.{m}": v for m, v in measures.items()})
-    return ClipTags(**merged)
+    def observe(self, frames: np.ndarray) -> Observation:
+        """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them."""
+        landmarks = None
+        if self.backend is not None:
+            landmarks = self.backend.detect(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+        return Observation(frames=frames, faces=detect_faces(frames), landmarks=landmarks)
 
+    def _label(self, per_chunk: list[list[dict[str, np.ndarray]]]) -> ClipTags:
+        merged: dict[str, dict] = {"frame_labels": {}, "clip_labels": {}, "clip_values": {}, "measures": {}}
+        for k, axis in enumerate(self.axes):
+            measures = axis.finish({m: np.concatenate([c[k][m] for c in per_chunk]) for m in axis.measures})
+            result = axis.label(measures)
+            merged["frame_labels"].update(result.frame_labels)
+            merged["clip_labels"].update(result.clip_labels)
+            merged["clip_values"].update(result.clip_values)
+            merged["measures"].update({f"{axis.name}.{m}": v for m, v in measures.items()})
+        return ClipTags(**merged)
 
-def tag_frames(frames: np.ndarray, axes: Sequence[ConditionAxis]) -> ClipTags:
-    """Run `axes` on uint8 (N, H, W, 3) frames of one clip."""
-    obs = observe(frames, axes)
-    return _label([[a.measure(obs) for a in axes]], axes)
+    def tag_frames(self, frames: np.ndarray) -> ClipTags:
+        """Tag uint8 (N, H, W, 3) frames of one clip."""
+        obs = self.observe(frames)
+        return self._label([[a.measure(obs) for a in self.axes]])
 
-
-def tag_clip(
-    path: Path, axes: Sequence[ConditionAxis], *, max_frames: int | None = None, stride: int = 1, chunk: int = 64
-) -> ClipTags:
-    """Decode a clip (video, frame folder or photo) in chunks and tag it."""
-    per_chunk = []
-    for frames in iter_arrays(path, chunk=chunk, max_frames=max_frames, stride=stride):
-        obs = observe(frames, axes)
-        per_chunk.append([a.measure(obs) for a in axes])
-    return _label(per_chunk, axes)
+    def tag_clip(self, path: Path, *, max_frames: int | None = None, stride: int = 1, chunk: int = 64) -> ClipTags:
+        """Decode a clip (video, frame folder or photo) in chunks and tag it."""
+        per_chunk = []
+        for frames in iter_arrays(path, chunk=chunk, max_frames=max_frames, stride=stride):
+            obs = self.observe(frames)
+            per_chunk.append([a.measure(obs) for a in self.axes])
+        return self._label(per_chunk)

@@ -69,8 +69,12 @@ class ConditionAxis(ABC):
     def measure(self, obs: Observation) -> dict[str, np.ndarray]:
         """Measurement name -> (N,) float64 per frame (NaN where undefined, e.g. no face)."""
 
+    def finish(self, measures: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Measurements that need the whole clip, from the per-chunk ones (default: none)."""
+        return dict(measures)
+
     def label(self, measures: Mapping[str, np.ndarray]) -> AxisTags:
-        """Bin per-frame measurements (of a whole clip) into frame and clip labels."""
+        """Bin per-frame measurements of a whole clip (after `finish`) into frame and clip labels."""
         frame_labels, clip_values, clip_labels = {}, {}, {}
         for b in self.bins:
             values = measures[b.measure]

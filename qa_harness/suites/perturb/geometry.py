@@ -18,9 +18,7 @@ def _warp(frames: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     height, width = frames.shape[1:3]
     return np.stack(
         [
-            cv2.warpAffine(
-                f, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
+            cv2.warpAffine(f, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             for f in frames
         ]
     )
