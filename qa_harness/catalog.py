@@ -47,6 +47,7 @@ DEFAULT_METRICS = ("l1", "psnr", "ssim")
 AXES = Registry("condition axis")
 AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")
 AXES.add("pose", "qa_harness.suites.axes.pose:PoseAxis")
+AXES.add("occlusion", "qa_harness.suites.axes.occlusion:OcclusionAxis")
 
 #: Synthetic-suite perturbations, `<axis>.<name>` -> `perturb(frames, strength, ctx) -> frames`.
 PERTURBATIONS = Registry("perturbation")

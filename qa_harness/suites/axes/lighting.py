@@ -1,8 +1,9 @@
 """Lighting of the face: luminance, contrast, side light, colour cast and sensor noise per frame.
 
 Measured on Rec.601 luma Y (0-255) of 8-bit RGB:
-- `luma`: mean Y inside the face box (the exposure of the face, which is what a model must render;
-  a bright background around a dark face is still a dark face);
+- `luma`: median Y inside the face box (the exposure of the face, which is what a model must render;
+  a bright background around a dark face is still a dark face; the median, so that sunglasses or a
+  hand over part of the face do not read as a change of light);
 - `contrast`: standard deviation over mean of Y inside the face box (RMS contrast relative to the
   exposure, so that darkening alone does not change it: flat haze vs hard light);
 - `side`: (right-half mean - left-half mean) / (sum of both) inside the face box, in image
@@ -78,8 +79,8 @@ class LightingAxis(ConditionAxis):
             face = _face_region(y, boxes[i])
             half = face.shape[1] // 2
             left, right = face[:, :half].mean(), face[:, -half:].mean()
-            out["luma"][i] = face.mean()
-            out["contrast"][i] = face.std() / max(out["luma"][i], 1.0)
+            out["luma"][i] = np.median(face)
+            out["contrast"][i] = face.std() / max(face.mean(), 1.0)
             out["side"][i] = (right - left) / max(right + left, 1e-6)
             out["cast"][i] = chroma_cast(frame)
             out["noise"][i] = noise_sigma(y)
