@@ -52,3 +52,36 @@ def test_suite_version_changes_with_the_bins(tmp_path):
     second = tag_suite(manifest, tmp_path / "b.yaml", axes=("lighting",), bins_path=bins)
     assert load_suite(first).version != load_suite(second).version
     assert frame_conditions(tmp_path / "never_tagged.yaml") == {}
+
+
+def test_cli_parsers_run(tmp_path, capsys):
+    import argparse
+
+    from qa_harness.suites.build import add_build_parser
+    from qa_harness.suites.tag_suite import add_tag_parser
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    add_tag_parser(sub)
+    add_build_parser(sub)
+    manifest = tmp_path / "one.yaml"
+    clips = [{"id": "p", "path": "photos/sadtalker_people0.png"}]
+    manifest.write_text(yaml.safe_dump({"name": "one", "data_root": str(DATA), "clips": clips}))
+    args = parser.parse_args(["tag", str(manifest), "--out", str(tmp_path / "t.yaml"), "--axes", "lighting"])
+    assert args.func(args) == 0 and "wrote" in capsys.readouterr().out
+    args = parser.parse_args(
+        [
+            "build",
+            "--videos",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "b.yaml"),
+            "--per-stratum",
+            "2",
+            "--seed",
+            "4",
+            "--strata",
+            "yaw,lighting",
+        ]
+    )
+    assert args.per_stratum == 2 and args.seed == 4 and args.strata == "yaw,lighting"

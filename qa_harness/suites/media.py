@@ -55,14 +55,15 @@ def read_frames(path: Path, *, max_frames: int | None = None, stride: int = 1) -
     return np.concatenate(list(iter_arrays(path, max_frames=max_frames, stride=stride)))
 
 
-def write_frames(frames: np.ndarray, folder: Path) -> list[Path]:
-    """Write uint8 (N, H, W, 3) frames as lossless `00000.png`... (the FOMM layout); returns the files.
+def write_frames(frames: np.ndarray, folder: Path, *, first: int = 0) -> list[Path]:
+    """Write uint8 (N, H, W, 3) frames as lossless `00000.png`... (the FOMM layout), numbered from
+    `first`; returns the files.
 
     PNG bytes depend only on the pixels (PIL writes no time stamp), so equal frames give equal files.
     """
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(frames, start=first):
         file = folder / f"{index:05d}.png"
         Image.fromarray(frame).save(file, format="PNG", optimize=False, compress_level=6)
         files.append(file)
