@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import tempfile
 import time
@@ -19,10 +20,13 @@ from pathlib import Path
 import torch
 import yaml
 
+from qa_harness.suites.build import build_suite
+from qa_harness.suites.curate import BuildSpec
 from qa_harness.suites.facebox import detect_faces
 from qa_harness.suites.media import iter_arrays
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
+from qa_harness.video.io import probe
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CLIPS = sorted((DATA / "clips").glob("*.mp4"))
@@ -52,8 +56,9 @@ def tagging_rows(max_frames: int) -> list[tuple[str, str, str]]:
 
     def tag(names: list[str]):
         tagger = Tagger(build_axes(names))
-        return lambda: sum(len(tagger.tag_clip(c, max_frames=max_frames).frame_labels[tagger.axes[0].tags[0]])
-                           for c in CLIPS)
+        return lambda: sum(
+            len(tagger.tag_clip(c, max_frames=max_frames).frame_labels[tagger.axes[0].tags[0]]) for c in CLIPS
+        )
 
     rows = []
     for label, fn in [
@@ -80,12 +85,34 @@ def synthesis_rows(max_frames: int, resolution: int) -> list[tuple[str, str, str
 
             def run(spec=spec) -> int:
                 out = synthesize(source, spec, folder / f"synth_{spec.axis}.yaml")
-                return sum(len(list((out.with_suffix("") / c["path"]).glob("*.png")))
-                           for c in yaml.safe_load(out.read_text())["clips"])
+                return sum(
+                    len(list((out.with_suffix("") / c["path"]).glob("*.png")))
+                    for c in yaml.safe_load(out.read_text())["clips"]
+                )
 
             frames, seconds = _timed(run)
-            rows.append((f"synthesize {axis}, 3 levels", f"{frames} frames written at {resolution}²",
-                         _rate(frames, seconds)))
+            rows.append(
+                (f"synthesize {axis}, 3 levels", f"{frames} frames written at {resolution}²", _rate(frames, seconds))
+            )
+    return rows
+
+
+def curation_rows() -> list[tuple[str, str, str]]:
+    """`suites build` over two whole clips (297 frames), then again with nothing changed (cache)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "raw").mkdir()
+        for name in ("d20", "vrt_face5"):
+            (folder / "raw" / f"{name}.mp4").symlink_to(DATA / "clips" / f"{name}.mp4")
+        frames = sum(probe(folder / "raw" / f"{n}.mp4").frame_count for n in ("d20", "vrt_face5"))
+        spec = BuildSpec(max_len=100, stride=5, resolution=256)
+        for label in (
+            "suites build (check every 5th frame, cut, crop, write, tag 3 axes)",
+            "suites build again, nothing changed (cache)",
+        ):
+            _, seconds = _timed(lambda: build_suite(folder / "raw", folder / "built.yaml", spec))
+            rows.append((label, f"{frames} source frames of 2 clips", _rate(frames, seconds)))
     return rows
 
 
@@ -96,8 +123,12 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
-    rows = tagging_rows(args.frames) + synthesis_rows(args.frames // 2, args.resolution)
-    print(f"CPU: {platform.processor() or platform.machine()}, torch threads 1, Python {platform.python_version()}")
+    rows = tagging_rows(args.frames) + synthesis_rows(args.frames // 2, args.resolution) + curation_rows()
+    cpus = os.cpu_count()
+    print(
+        f"CPU: {platform.machine()}, {cpus} cores, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"torch threads 1, Python {platform.python_version()}"
+    )
     print("| stage | work | frames/s |\n|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
