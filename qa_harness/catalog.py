@@ -3,7 +3,8 @@
 Adding one is one file and one line here.
 
 Entries are lazy `"module:attr"` strings so that nothing heavy is imported until it is used.
-Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`.
+Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`;
+executors to `build(**options)` objects with `run(pairs, spec, on_result=, on_frames=)`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ IDENTITY.add("dlib", "qa_harness.identity.dlib_resnet:build")
 IDENTITY.add("openface", "qa_harness.identity.openface:build")
 #: Works offline here; `openface` is the papers' AED network when `openface.pth` is supplied.
 DEFAULT_IDENTITY = "dlib"
+
+EXECUTORS = Registry("executor")
+EXECUTORS.add("local", "qa_harness.executors.local:build")
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim")

@@ -19,13 +19,11 @@ from tqdm import tqdm
 
 from qa_harness import __version__, tracking
 from qa_harness.aggregate import aggregate
-from qa_harness.catalog import DEFAULT_METRICS, METRICS, MODELS
-from qa_harness.errors import WeightsUnavailableError
-from qa_harness.metrics.base import Metric, MetricContext
-from qa_harness.models.base import Animator, resolve_device
-from qa_harness.records import RunResult, Suite
-from qa_harness.registry import import_object
-from qa_harness.runner import PairJob, evaluate_pair
+from qa_harness.catalog import DEFAULT_METRICS, EXECUTORS, METRICS
+from qa_harness.executors.worker import WorkSpec
+from qa_harness.models.base import resolve_device
+from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
+from qa_harness.runner import PairJob
 from qa_harness.store import RunStore
 from qa_harness.suites.hashing import file_sha256
 from qa_harness.suites.manifest import load_suite
@@ -51,29 +49,9 @@ class EvalConfig:
     tracking_uri: str | None = None
     experiment: str = tracking.DEFAULT_EXPERIMENT
     run_name: str | None = None
+    executor: str = "local"
+    executor_options: Mapping[str, Any] = field(default_factory=dict)
     progress: bool | None = None  # None: a bar only on a terminal
-
-
-def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
-    """A registered model by name, or a user's own as 'package.module:factory'."""
-    factory = import_object(name) if ":" in name else MODELS.get(name)
-    model = factory(checkpoint=checkpoint, device=device, **options)
-    if not isinstance(model, Animator):
-        raise TypeError(f"model factory {name!r} returned {type(model).__name__}, not an Animator")
-    return model
-
-
-def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
-    """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
-    metrics, unavailable = [], {}
-    for name in names:
-        build = METRICS.get(name)
-        try:
-            metrics.append(build(ctx))
-        except WeightsUnavailableError as err:
-            log.warning("metric %s unavailable: %s", name, err)
-            unavailable[name] = str(err)
-    return metrics, unavailable
 
 
 def _slug(text: str) -> str:
@@ -122,13 +100,10 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
 
 def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
          metric_names: tuple[str, ...], device: torch.device) -> RunResult:
-    model = build_model(cfg.model, checkpoint=cfg.checkpoint, device=device, options=cfg.model_options)
-    ctx = MetricContext(device=device, cache_dir=suite.path.parent / ".qa_cache", suite_version=suite.version)
-    metrics, unavailable = build_metrics(metric_names, ctx)
-    if model.resolution != suite.resolution:
-        log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
-                    model.resolution, suite.resolution)
-    job = PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed)
+    spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed),
+                    model=cfg.model, checkpoint=cfg.checkpoint, model_options=dict(cfg.model_options),
+                    metrics=metric_names, device=cfg.device)
+    executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)
     done = store.finished()
     todo = [p for p in suite.pairs if p.id not in done]
     if done:
@@ -136,14 +111,17 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
     expected = sum(min(p.driving.frame_count, suite.max_frames or p.driving.frame_count) for p in todo)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    started, frames = time.perf_counter(), 0
-    with torch.inference_mode(), tqdm(total=expected, unit="frame", disable=not cfg.progress if cfg.progress
-                                      is not None else None, desc=suite.name) as bar:
-        for i, pair in enumerate(todo, 1):
-            bar.set_postfix_str(f"clip {i}/{len(todo)}")
-            outcome, records = evaluate_pair(pair, model, metrics, job, device, on_frames=bar.update)
-            store.save_pair(outcome, records)
-            frames += outcome.frames
+    started, frames, finished = time.perf_counter(), 0, len(done)
+
+    def on_result(outcome: ClipOutcome, records: list[FrameRecord]) -> None:
+        nonlocal frames, finished
+        store.save_pair(outcome, records)
+        frames, finished = frames + outcome.frames, finished + 1
+        bar.set_postfix_str(f"pairs {finished}/{len(suite.pairs)}")
+
+    show = None if cfg.progress is None else not cfg.progress
+    with tqdm(total=expected, unit="frame", disable=show, desc=suite.name) as bar:
+        unavailable = executor.run(todo, spec, on_result=on_result, on_frames=bar.update)
     elapsed = time.perf_counter() - started
     return _finish(cfg, suite, store, run_id, uri, unavailable, device, frames / elapsed if elapsed else 0.0)
 

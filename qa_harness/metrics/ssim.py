@@ -9,8 +9,9 @@ The FOMM-family papers do not fix these; we pick the standard ones and test agai
 
 from __future__ import annotations
 
+import functools
+
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from qa_harness.metrics.base import FrameMetric, MetricContext, check_frame_pair
@@ -20,17 +21,28 @@ RADIUS = int(3.5 * SIGMA + 0.5)  # scipy.ndimage's truncate=4.0 default is overr
 K1, K2 = 0.01, 0.03
 
 
-def _gaussian_1d(dtype: torch.dtype, device: torch.device) -> Tensor:
+@functools.lru_cache(maxsize=8)
+def _band(size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(size, size - 2R) matrix whose column j holds the Gaussian taps at rows j..j+2R.
+
+    `x @ band` is the 'valid' 1-D Gaussian filter along the last axis. A dense matmul does ~10x the
+    multiply-adds of a depthwise convolution but runs far faster on CPU (BLAS) and GPU alike.
+    """
     x = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64)
     g = torch.exp(-0.5 * (x / SIGMA) ** 2)
-    return (g / g.sum()).to(dtype=dtype, device=device)
+    g = g / g.sum()
+    out = size - 2 * RADIUS
+    band = torch.zeros(size, out, dtype=torch.float64)
+    cols = torch.arange(out)
+    for k in range(2 * RADIUS + 1):
+        band[cols + k, cols] = g[k]
+    return band.to(dtype=dtype, device=device)
 
 
-def _filter(x: Tensor, g: Tensor) -> Tensor:
-    """Separable 'valid' Gaussian filter of (N, C, H, W), channel-wise."""
-    c = x.shape[1]
-    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+def _filter(x: Tensor) -> Tensor:
+    """Separable 'valid' Gaussian filter over the last two axes."""
+    h, w = x.shape[-2:]
+    return _band(h, x.dtype, x.device).T @ (x @ _band(w, x.dtype, x.device))
 
 
 def ssim(output: Tensor, target: Tensor) -> Tensor:
@@ -39,8 +51,7 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
     if min(output.shape[-2:]) < 2 * RADIUS + 1:
         raise ValueError(f"ssim: frames must be at least {2 * RADIUS + 1} px, got {tuple(output.shape[-2:])}")
     x, y = output.float(), target.float()
-    g = _gaussian_1d(x.dtype, x.device)
-    stacked = _filter(torch.cat([x, y, x * x, y * y, x * y]), g)
+    stacked = _filter(torch.cat([x, y, x * x, y * y, x * y]))
     mu_x, mu_y, xx, yy, xy = stacked.chunk(5)
     var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     c1, c2 = K1**2, K2**2

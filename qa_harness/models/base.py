@@ -22,8 +22,8 @@ class Animator(ABC):
     `animate` on consecutive batches of driving frames, so a model never sees a whole video at once.
     """
 
-    #: Side of the square frames the model takes and returns.
-    resolution: int = 256
+    #: Side of the square frames the model takes and returns; None: any size (weight-free models).
+    resolution: int | None = 256
     #: True when the model moves the source relative to the driving's first frame (FOMM `relative`);
     #: the runner then passes that frame to `prepare`.
     needs_driving_first: bool = False

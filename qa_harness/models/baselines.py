@@ -18,6 +18,8 @@ from qa_harness.models.base import Animator
 class IdentityAnimator(Animator):
     """Repeats the source for every driving frame."""
 
+    resolution = None
+
     def prepare(self, source: Tensor, *, driving_first: Tensor | None = None) -> Tensor:
         return source
 
@@ -27,6 +29,8 @@ class IdentityAnimator(Animator):
 
 class DrivingAnimator(Animator):
     """Returns the driving frames themselves."""
+
+    resolution = None
 
     def prepare(self, source: Tensor, *, driving_first: Tensor | None = None) -> None:
         return None

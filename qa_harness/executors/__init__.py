@@ -1,0 +1,1 @@
+"""Executors: where pairs are evaluated. `local` (this process, the default); more in `catalog.EXECUTORS`."""

@@ -1,0 +1,28 @@
+"""The default executor: pairs evaluated one after another in this process (GPU when present)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from qa_harness.executors.worker import Worker, WorkSpec
+from qa_harness.records import ClipOutcome, FrameRecord, Pair
+
+ResultSink = Callable[[ClipOutcome, list[FrameRecord]], None]
+
+
+class LocalExecutor:
+    """Runs a `Worker` in-process; hands each finished pair to `on_result` before starting the next."""
+
+    def run(self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink,
+            on_frames: Callable[[int], None]) -> dict[str, str]:
+        """Evaluate `pairs`; returns the metrics that were unavailable (name -> reason)."""
+        worker = Worker(spec)
+        for pair in pairs:
+            on_result(*worker.evaluate(pair, on_frames=on_frames))
+        return worker.unavailable
+
+
+def build(**options: object) -> LocalExecutor:
+    if options:
+        raise TypeError(f"the local executor takes no options, got {sorted(options)}")
+    return LocalExecutor()

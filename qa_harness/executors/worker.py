@@ -1,0 +1,82 @@
+"""What every executor runs: build the model and metrics once, then evaluate pairs one by one.
+
+A `WorkSpec` is plain, picklable data, so the same `Worker` can be built in this process or in a
+remote one (a Ray actor, say): workers never write to the run folder or MLflow; they return
+outcomes and records to the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qa_harness.catalog import METRICS, MODELS
+from qa_harness.errors import WeightsUnavailableError
+from qa_harness.metrics.base import Metric, MetricContext
+from qa_harness.models.base import Animator, resolve_device
+from qa_harness.records import ClipOutcome, FrameRecord, Pair
+from qa_harness.registry import import_object
+from qa_harness.runner import PairJob, evaluate_pair
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkSpec:
+    """How to build a worker: model, metrics, device and the job's suite/run/batch/seed."""
+
+    job: PairJob
+    model: str
+    checkpoint: Path | None = None
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+    device: str = "auto"
+
+
+def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
+    """A registered model by name, or a user's own as 'package.module:factory'."""
+    factory = import_object(name) if ":" in name else MODELS.get(name)
+    model = factory(checkpoint=checkpoint, device=device, **options)
+    if not isinstance(model, Animator):
+        raise TypeError(f"model factory {name!r} returned {type(model).__name__}, not an Animator")
+    return model
+
+
+def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
+    """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
+    metrics, unavailable = [], {}
+    for name in names:
+        build = METRICS.get(name)
+        try:
+            metrics.append(build(ctx))
+        except WeightsUnavailableError as err:
+            log.warning("metric %s unavailable: %s", name, err)
+            unavailable[name] = str(err)
+    return metrics, unavailable
+
+
+class Worker:
+    """One model instance and its metrics on one device."""
+
+    def __init__(self, spec: WorkSpec) -> None:
+        self.spec = spec
+        self.device = resolve_device(spec.device)
+        suite = spec.job.suite
+        self.model = build_model(spec.model, checkpoint=spec.checkpoint, device=self.device,
+                                 options=spec.model_options)
+        ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache",
+                            suite_version=suite.version)
+        self.metrics, self.unavailable = build_metrics(spec.metrics, ctx)
+        if self.model.resolution not in (None, suite.resolution):
+            log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
+                        self.model.resolution, suite.resolution)
+
+    def evaluate(self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
+                 ) -> tuple[ClipOutcome, list[FrameRecord]]:
+        with torch.inference_mode():
+            return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)

@@ -1,0 +1,40 @@
+"""Shared fixtures: real frames from the shipped clips, temporary suites and MLflow stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from qa_harness.video.io import iter_frames
+from tests.helpers.media import CLIPS, REPO
+
+
+@pytest.fixture(scope="session")
+def real_frames() -> tuple[torch.Tensor, torch.Tensor]:
+    """(8, 3, 128, 128) float64 output/target pairs: frame t vs frame t+4 of two real clips."""
+    a = next(iter_frames(CLIPS / "d20.mp4", resolution=128, chunk=8))
+    b = next(iter_frames(CLIPS / "tpsmm_driving.mp4", resolution=128, chunk=8))
+    output = torch.cat([a[:4], b[:4]]).double()
+    target = torch.cat([a[4:], b[4:]]).double()
+    return output, target
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path):
+    """Write a manifest dict (data_root defaults to the repo's data/) and return its path."""
+
+    def write(manifest: dict, name: str = "suite.yaml") -> Path:
+        manifest = {"data_root": str(REPO / "data"), **manifest}
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        return path
+
+    return write

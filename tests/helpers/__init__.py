@@ -1,0 +1,1 @@
+"""Test-only helpers: models with controlled behaviour, media builders."""

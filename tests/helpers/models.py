@@ -1,0 +1,49 @@
+"""Animators for tests, reachable as `--model tests.helpers.models:NAME`.
+
+`noisy`: a stand-in for a good learned model: the driving frame plus seeded Gaussian noise (so the
+runner's per-pair seeding is exercised); `QA_TEST_DELAY` seconds of sleep per batch make it slow
+enough to be killed mid-run. `nan_on_pair`: NaN output for its `bad`-th pair (0-based), else driving.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from qa_harness.models.base import Animator
+
+
+class Noisy(Animator):
+    def __init__(self, sigma: float) -> None:
+        self.sigma = sigma
+
+    def prepare(self, source: Tensor, *, driving_first: Tensor | None = None) -> None:
+        return None
+
+    def animate(self, state: Any, driving: Tensor) -> Tensor:
+        time.sleep(float(os.environ.get("QA_TEST_DELAY", "0")))
+        return (driving + self.sigma * torch.randn_like(driving)).clamp(0, 1)
+
+
+class NanOnPair(Animator):
+    def __init__(self, bad: int) -> None:
+        self.bad, self.calls = bad, -1
+
+    def prepare(self, source: Tensor, *, driving_first: Tensor | None = None) -> int:
+        self.calls += 1
+        return self.calls
+
+    def animate(self, state: int, driving: Tensor) -> Tensor:
+        return torch.full_like(driving, float("nan")) if state == self.bad else driving.clone()
+
+
+def noisy(*, checkpoint=None, device=None, sigma: float = 0.05, **_: Any) -> Animator:
+    return Noisy(sigma)
+
+
+def nan_on_pair(*, checkpoint=None, device=None, bad: int = 1, **_: Any) -> Animator:
+    return NanOnPair(bad)

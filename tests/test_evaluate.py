@@ -1,0 +1,144 @@
+"""End-to-end evaluations on real clips: records, MLflow run read back, baselines, bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from qa_harness.evaluate import EvalConfig, run_evaluation
+from qa_harness.metrics.psnr import psnr
+from qa_harness.metrics.ssim import ssim
+from qa_harness.video.io import iter_frames
+from tests.helpers.media import CLIPS, decode, truncated_copy, write_mp4
+
+SMALL = {"resolution": 64, "max_frames": 6}
+
+
+def _suite(write_suite, **extra):
+    return write_suite({
+        "name": "small", **SMALL,
+        "clips": [
+            {"id": "d20", "path": "clips/d20.mp4", "tags": {"pose": "frontal", "lighting": "dim"}},
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate", "lighting": "normal"}},
+            {"id": "photo", "path": "photos/lp_s1.jpg"},
+        ],
+        "pairs": ["d20", "tpsmm", {"source": "photo", "driving": "d20"}],
+        **extra,
+    })
+
+
+def _run(suite, tmp_path, uri, model="driving", **kw):
+    return run_evaluation(EvalConfig(suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=uri,
+                                     batch_size=4, progress=False, **kw))
+
+
+def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path, tracking_uri):
+    suite = _suite(write_suite)
+    result = _run(suite, tmp_path, tracking_uri)
+    frames = pd.read_parquet(result.records_path)
+    recon = frames[frames["protocol"] == "reconstruction"]
+    assert len(recon) == 12 and (recon["metric:l1"] == 0).all() and np.allclose(recon["metric:ssim"], 1.0)
+    assert (recon["metric:psnr"] == 100.0).all()
+    cross = frames[frames["protocol"] == "cross"]
+    assert len(cross) == 6 and cross["metric:ssim"].isna().all()  # no ground truth: not scored
+
+    client = MlflowClient(tracking_uri)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    p = run.data.params
+    assert (p["model"], p["suite"], p["seed"], p["batch_size"], p["device"]) == ("driving", "small", "0", "4", "cpu")
+    assert len(p["suite_version"]) == 16 and p["harness_version"]
+    m = run.data.metrics
+    assert m["ssim"] == pytest.approx(1.0) and m["l1"] == 0.0 and m["clips/failed"] == 0
+    assert m["ssim/pose_moderate"] == pytest.approx(1.0) and "l1/lighting_dim" in m
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"records", "summary.json", "aggregate.csv"} <= artifacts
+    names = {a.path for a in client.list_artifacts(result.run_id, "records")}
+    assert names == {"records/frames.parquet", "records/clips.parquet"}
+    local = client.download_artifacts(result.run_id, "records/frames.parquet", str(tmp_path / "dl"))
+    pd.testing.assert_frame_equal(pd.read_parquet(local), frames)
+    summary = json.loads(open(client.download_artifacts(result.run_id, "summary.json", str(tmp_path / "dl"))).read())
+    assert summary["counts"]["frames/total"] == 18
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "small" and dataset.dataset.digest == p["suite_version"]
+
+
+def test_identity_baseline_matches_direct_computation(write_suite, tmp_path, tracking_uri):
+    result = _run(_suite(write_suite), tmp_path, tracking_uri, model="identity")
+    frames = pd.read_parquet(result.records_path)
+    clip = next(iter_frames(CLIPS / "tpsmm_driving.mp4", resolution=64, chunk=6))
+    source = clip[0].expand_as(clip)
+    got = frames[frames["pair_id"] == "tpsmm"].sort_values("frame")
+    np.testing.assert_allclose(got["metric:ssim"], ssim(source, clip).numpy(), atol=1e-6)
+    np.testing.assert_allclose(got["metric:psnr"], psnr(source, clip).numpy(), atol=1e-4)
+    assert got["metric:ssim"].iloc[0] == pytest.approx(1.0)  # frame 0 is the source itself
+    assert got["metric:ssim"].iloc[-1] < 0.995
+
+
+def test_same_seed_same_numbers(write_suite, tmp_path, tracking_uri):
+    suite = _suite(write_suite)
+    a = _run(suite, tmp_path / "a", tracking_uri, model="tests.helpers.models:noisy", seed=3)
+    b = _run(suite, tmp_path / "b", tracking_uri, model="tests.helpers.models:noisy", seed=3)
+    c = _run(suite, tmp_path / "c", tracking_uri, model="tests.helpers.models:noisy", seed=4)
+    cols = ["pair_id", "frame", "metric:ssim", "metric:l1"]
+    fa, fb, fc = (pd.read_parquet(r.records_path)[cols] for r in (a, b, c))
+    pd.testing.assert_frame_equal(fa, fb)
+    assert not fa.equals(fc)
+
+
+def test_bad_inputs_fail_their_clip_only(write_suite, tmp_path, tracking_uri):
+    media = tmp_path / "media"
+    media.mkdir()
+    good = write_mp4(media / "good.mp4", decode(CLIPS / "d20.mp4", 8))
+    truncated_copy(good, media / "truncated.mp4", keep=0.5)
+    (media / "zero.mp4").write_bytes(b"")
+    suite = write_suite({
+        "name": "bad", "data_root": str(media), "resolution": 64,
+        "clips": [
+            {"id": "good", "path": "good.mp4"},
+            {"id": "truncated", "path": "truncated.mp4"},
+            {"id": "zero", "path": "zero.mp4"},
+            {"id": "<script>alert(1)</script>", "path": "good.mp4"},
+        ],
+    })
+    result = _run(suite, tmp_path, tracking_uri)
+    status = {o.pair_id: (o.status, o.error) for o in result.outcomes}
+    assert status["good"] == ("ok", "") and status["<script>alert(1)</script>"][0] == "ok"
+    assert status["truncated"][0] == "failed" and "truncated.mp4" in status["truncated"][1]
+    assert status["zero"][0] == "failed" and "zero.mp4" in status["zero"][1]
+    frames = pd.read_parquet(result.records_path)
+    assert sorted(frames["pair_id"].unique()) == ["<script>alert(1)</script>", "good"]
+    assert MlflowClient(tracking_uri).get_run(result.run_id).data.metrics["clips/failed"] == 2
+
+
+def test_nan_model_output_fails_that_pair(write_suite, tmp_path, tracking_uri):
+    result = _run(_suite(write_suite), tmp_path, tracking_uri, model="tests.helpers.models:nan_on_pair",
+                  model_options={"bad": 1})
+    status = [(o.pair_id, o.status) for o in result.outcomes]
+    assert status == [("d20", "ok"), ("tpsmm", "failed"), ("photo->d20", "ok")]
+    assert "NaN/Inf" in result.failed[0].error and "frame 0" in result.failed[0].error
+    assert set(pd.read_parquet(result.records_path)["pair_id"]) == {"d20", "photo->d20"}
+
+
+def test_unknown_metric_or_model_fails_before_any_work(write_suite, tmp_path, tracking_uri):
+    from qa_harness.errors import QaHarnessError
+
+    with pytest.raises(QaHarnessError, match="Unknown metric 'sssim'"):
+        _run(_suite(write_suite), tmp_path, tracking_uri, metrics=("sssim",))
+    with pytest.raises(QaHarnessError, match="Unknown model 'fom'"):
+        _run(_suite(write_suite), tmp_path / "m", tracking_uri, model="fom")
+
+
+def test_existing_run_folder_needs_resume_or_overwrite(write_suite, tmp_path, tracking_uri):
+    from qa_harness.errors import QaHarnessError
+
+    suite = _suite(write_suite)
+    _run(suite, tmp_path, tracking_uri)
+    with pytest.raises(QaHarnessError, match="--resume"):
+        _run(suite, tmp_path, tracking_uri)
+    with pytest.raises(QaHarnessError, match="differs in seed"):
+        _run(suite, tmp_path, tracking_uri, resume=True, seed=9)

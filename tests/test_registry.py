@@ -1,0 +1,57 @@
+"""Registries: lazy import, suggestions for unknown names, duplicates refused; catalog contract."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qa_harness.catalog import METRICS, MODELS
+from qa_harness.errors import QaHarnessError, WeightsUnavailableError
+from qa_harness.metrics.base import MetricContext
+from qa_harness.registry import Registry, UnknownNameError
+
+
+def test_unknown_name_suggests_close_matches():
+    with pytest.raises(UnknownNameError, match=r"Unknown metric 'sism'\. Did you mean: ssim\?.*Known: .*l1"):
+        METRICS.get("sism")
+
+
+def test_duplicate_registration_raises():
+    reg = Registry("thing")
+    reg.add("a", "x:y")
+    with pytest.raises(QaHarnessError, match="registered twice"):
+        reg.add("a", "x:z")
+
+
+def test_bad_lazy_target_is_a_clear_error():
+    reg = Registry("thing")
+    reg.add("broken", "qa_harness.nope:thing")
+    with pytest.raises(QaHarnessError, match="cannot import 'qa_harness.nope'"):
+        reg.get("broken")
+
+
+@pytest.mark.parametrize("name", METRICS.names())
+def test_every_metric_returns_one_value_per_frame(name, real_frames):
+    from qa_harness.metrics.base import FrameBatch
+    from qa_harness.records import Clip, Pair
+
+    try:
+        metric = METRICS.get(name)(MetricContext(device=torch.device("cpu")))
+    except WeightsUnavailableError as err:
+        pytest.skip(f"weights absent: {err}")
+    output, target = (x.float() for x in real_frames)
+    clip = Clip("c", path=None, fps=25.0, frame_count=8, size=(128, 128))
+    batch = FrameBatch(pair=Pair("c", clip, clip, "reconstruction"), frames=torch.arange(8), output=output,
+                       driving=target, source=target[0], target=target)
+    values = metric.frame_values(batch)
+    assert set(values) == {c.name for c in metric.columns}
+    for v in values.values():
+        assert v.shape == (8,) and v.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["identity", "driving"])
+def test_weight_free_models_keep_shape(name):
+    model = MODELS.get(name)(checkpoint=None, device=torch.device("cpu"))
+    source, driving = torch.rand(3, 64, 64), torch.rand(5, 3, 64, 64)
+    out = model.animate(model.prepare(source), driving)
+    assert out.shape == driving.shape
