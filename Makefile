@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[test]"
+	$(PIP) install -q -c constraints.txt -e ".[test,face]"
 	touch $@
 
 setup: $(VENV)/.installed

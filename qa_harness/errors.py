@@ -32,3 +32,11 @@ class WeightsUnavailableError(CheckpointError):
 
 class ClipError(QaHarnessError):
     """A problem confined to one clip (bad media, bad model output); the run records it and goes on."""
+
+
+class DependencyUnavailableError(WeightsUnavailableError):
+    """An optional package a metric needs is not installed; like absent weights, the metric is unavailable.
+
+    A subclass of WeightsUnavailableError so that the runner reports the metric as unavailable (with this
+    message, which names the pip command) instead of aborting the run.
+    """

@@ -1,20 +1,24 @@
-"""Find a weight file the project does not ship: an explicit path, then our folder, then upstream's cache.
+"""Find what a backend needs that the project does not ship: weight files and optional packages.
 
 Nothing here downloads. The lookup order is the project convention: (1) the path the user gives (a file,
 or a folder holding the file), (2) `$QA_HARNESS_WEIGHTS` (default `~/.cache/qa_harness/weights`), (3) the
 upstream project's standard cache (e.g. `torch.hub.get_dir()/checkpoints`). When none has the file, the
 `WeightsUnavailableError` names the file, where it comes from and every folder searched, so the user
 knows what to put where; the runner then reports the metric as unavailable instead of aborting.
+The face backends' packages (mediapipe, dlib, face-alignment) are the optional extra `face`; a missing
+one is a DependencyUnavailableError (same handling) naming the pip command.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
-from qa_harness.errors import WeightsUnavailableError
+from qa_harness.errors import DependencyUnavailableError, WeightsUnavailableError
 
 WEIGHTS_ENV = "QA_HARNESS_WEIGHTS"
 
@@ -75,3 +79,13 @@ def file_digest(path: Path, *, length: int = 12) -> str:
 
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()[:length]
+
+
+def require_package(module: str, *, extra: str = "face") -> ModuleType:
+    """Import an optional package, or raise DependencyUnavailableError naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise DependencyUnavailableError(
+            f"package '{module}' is not installed ({err}); install it with: pip install 'qa_harness[{extra}]'"
+        ) from err

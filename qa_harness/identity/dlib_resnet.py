@@ -18,6 +18,7 @@ from torch import Tensor
 from qa_harness.identity.base import Embeddings, IdentityBackend
 from qa_harness.landmarks.base import to_uint8_images
 from qa_harness.landmarks.dlib68 import DlibFaceFinder, dlib_model_file, dlib_version
+from qa_harness.weights import require_package
 
 DIM = 128
 
@@ -27,8 +28,7 @@ class DlibResNet(IdentityBackend):
     dim = DIM
 
     def __init__(self) -> None:
-        import dlib
-
+        dlib = require_package("dlib")
         self.version = f"{dlib_version()}-hog-sp5-resnet_v1"
         self._finder = DlibFaceFinder()
         self._shape = dlib.shape_predictor(str(dlib_model_file("shape_predictor_5_face_landmarks.dat")))

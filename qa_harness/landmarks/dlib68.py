@@ -18,6 +18,7 @@ from torch import Tensor
 
 from qa_harness.errors import WeightsUnavailableError
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
+from qa_harness.weights import require_package
 
 UPSAMPLE = 1
 
@@ -37,18 +38,14 @@ def dlib_model_file(filename: str) -> Path:
 
 
 def dlib_version() -> str:
-    import dlib
-
-    return str(dlib.__version__)
+    return str(require_package("dlib").__version__)
 
 
 class DlibFaceFinder:
     """HOG detection of the best face per image; shared by the landmark and identity backends."""
 
     def __init__(self) -> None:
-        import dlib
-
-        self._detector = dlib.get_frontal_face_detector()
+        self._detector = require_package("dlib").get_frontal_face_detector()
 
     def best_face(self, image: np.ndarray):
         """(H, W, 3) uint8 -> (dlib.rectangle, confidence in (0, 1)) of the top-scoring face, or None.
@@ -67,8 +64,7 @@ class Dlib68(LandmarkBackend):
     name = "dlib"
 
     def __init__(self) -> None:
-        import dlib
-
+        dlib = require_package("dlib")
         self.version = f"{dlib_version()}-hog{UPSAMPLE}-sp68"
         self._finder = DlibFaceFinder()
         self._predictor = dlib.shape_predictor(str(dlib_model_file("shape_predictor_68_face_landmarks.dat")))

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
+from qa_harness.weights import require_package
 
 # iBUG index -> Face Mesh vertices (averaged when two).
 # fmt: off
@@ -56,8 +57,7 @@ class MediaPipeMesh(LandmarkBackend):
     name = "mediapipe"
 
     def __init__(self, *, min_detection_confidence: float = 0.5) -> None:
-        import mediapipe as mp
-
+        mp = require_package("mediapipe")
         self.version = f"{mp.__version__}-facemesh478-static-{min_detection_confidence}"
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True,

@@ -1,0 +1,54 @@
+"""Real frames for the face tests: a few frames of a repo clip at 256x256, decoded as the runner does.
+
+Kept tiny (16 frames) so the face tests stay within seconds on two CPU cores. tpsmm_driving.mp4 frames
+80-110 (every second one) hold a blink (~91-95) and two mouth openings (~84-88, ~106-108); frame 0 is the
+source, as in the reconstruction protocol.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+from qa_harness.metrics.base import FrameBatch
+from qa_harness.records import Clip, Pair
+from qa_harness.video.io import iter_frames
+from tests.helpers.media import CLIPS
+
+CLIP = CLIPS / "tpsmm_driving.mp4"
+FRAMES = tuple(range(80, 112, 2))
+RES = 256
+
+
+@functools.cache
+def decode(path: Path = CLIP, frames: tuple[int, ...] = (0, *FRAMES)) -> torch.Tensor:
+    """(len(frames), 3, 256, 256) float RGB in [0, 1], via `qa_harness.video.io.iter_frames`."""
+    chunks = iter_frames(path, resolution=RES, chunk=64, max_frames=max(frames) + 1)
+    return torch.cat(list(chunks))[list(frames)]
+
+
+def source_and_target() -> tuple[torch.Tensor, torch.Tensor]:
+    """Source (1, 3, 256, 256) = frame 0 and target (16, 3, 256, 256) = FRAMES; fresh copies."""
+    x = decode()
+    return x[:1].clone(), x[1:].clone()
+
+
+def make_pair(protocol: str = "reconstruction") -> Pair:
+    clip = Clip(id="tpsmm_driving", path=CLIP, fps=25.0, frame_count=169, size=(410, 412))
+    return Pair(id=f"tpsmm_driving/{protocol}", source=clip, driving=clip, protocol=protocol)
+
+
+def make_batch(output: torch.Tensor, target: torch.Tensor | None, *, driving=None, source=None) -> FrameBatch:
+    """A FrameBatch as the runner would pass it (driving = target under reconstruction)."""
+    src, tgt = source_and_target()
+    driving = driving if driving is not None else (target if target is not None else tgt)
+    return FrameBatch(
+        pair=make_pair("reconstruction" if target is not None else "cross"),
+        frames=torch.tensor(FRAMES),
+        output=output,
+        driving=driving,
+        source=source if source is not None else src.expand(len(output), -1, -1, -1),
+        target=target,
+    )
