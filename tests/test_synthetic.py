@@ -217,7 +217,7 @@ def test_bad_requests_fail_with_the_reason(tmp_path):
 def test_cli_writes_the_suite(tmp_path, capsys):
     import argparse
 
-    from qa_harness.suites.synthetic import add_synth_parser
+    from qa_harness.suites.cli import add_synth_parser
 
     parser = argparse.ArgumentParser()
     add_synth_parser(parser.add_subparsers(dest="command"))

@@ -57,8 +57,7 @@ def test_suite_version_changes_with_the_bins(tmp_path):
 def test_cli_parsers_run(tmp_path, capsys):
     import argparse
 
-    from qa_harness.suites.build import add_build_parser
-    from qa_harness.suites.tag_suite import add_tag_parser
+    from qa_harness.suites.cli import add_build_parser, add_tag_parser
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")

@@ -9,7 +9,6 @@ does.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from dataclasses import asdict
@@ -83,43 +82,3 @@ def build_suite(videos: Path, out: Path, spec: BuildSpec) -> Path:
     report_path(out).write_text(yaml.safe_dump(report, sort_keys=False, width=110))
     out.write_text(yaml.safe_dump(manifest, sort_keys=False, width=110))
     return out
-
-
-def add_build_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`build`: curate raw videos into a suite (wired under `qa-harness suites`)."""
-    d = BuildSpec()
-    p = subparsers.add_parser(
-        "build",
-        help="curate a folder of raw videos into a stratified suite",
-        description="Detect the face through each video, cut it into clips, reject unusable ones (with the "
-        "reason, in <out>.curation.yaml), crop and tag the rest, and draw a balanced suite across strata.",
-    )
-    p.add_argument("--videos", type=Path, required=True, help="folder of videos or FOMM-layout frame folders")
-    p.add_argument("--out", type=Path, required=True, help="manifest to write; clips go in its folder")
-    p.add_argument("--per-stratum", type=int, help="clips drawn per stratum (default: all)")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"sampling seed (default {d.seed})")
-    p.add_argument(
-        "--strata", default=",".join(d.strata), help=f"tags that define strata (default {','.join(d.strata)})"
-    )
-    p.add_argument("--axes", default=",".join(d.axes), help=f"condition axes to tag (default {','.join(d.axes)})")
-    p.add_argument("--max-len", type=int, default=d.max_len, help=f"frames per clip at most (default {d.max_len})")
-    p.add_argument("--stride", type=int, default=d.stride, help=f"check every n-th frame (default {d.stride})")
-    p.add_argument("--resolution", type=int, default=d.resolution, help=f"clip frame size (default {d.resolution})")
-    p.add_argument("--bins", type=Path, help="bins file (default: suites/bins.yaml)")
-    p.set_defaults(func=_cmd_build)
-
-
-def _cmd_build(args: argparse.Namespace) -> int:
-    spec = BuildSpec(
-        max_len=args.max_len,
-        stride=args.stride,
-        resolution=args.resolution,
-        per_stratum=args.per_stratum,
-        seed=args.seed,
-        axes=tuple(a for a in args.axes.split(",") if a),
-        strata=tuple(s for s in args.strata.split(",") if s),
-        bins=args.bins,
-    )
-    out = build_suite(args.videos, args.out, spec)
-    print(f"wrote {out} (report: {report_path(out)})")
-    return 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa_harness.records import CropBox
+from qa_harness.weights import require_package
 
 RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
 
@@ -80,8 +81,7 @@ class FaceBoxes:
 
 
 def _detect_with(model_selection: int, frames: np.ndarray, todo: np.ndarray, out: dict) -> None:
-    import mediapipe as mp
-
+    mp = require_package("mediapipe")
     height, width = frames.shape[1:3]
     scale = np.array([width, height], dtype=np.float64)
     with mp.solutions.face_detection.FaceDetection(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from qa_harness.weights import require_package
+
 #: Outlines are the hull of the 21 hand keypoints grown by this factor about their centre: the
 #: keypoints run along the bones, and the fingers' flesh reaches beyond them.
 GROW = 1.2
@@ -18,8 +20,7 @@ class HandFinder:
     """Up to two hands per frame; each frame is processed on its own (static-image mode)."""
 
     def __init__(self, *, min_confidence: float = 0.5) -> None:
-        import mediapipe as mp
-
+        mp = require_package("mediapipe")
         self._hands = mp.solutions.hands.Hands(
             static_image_mode=True, max_num_hands=2, min_detection_confidence=min_confidence
         )

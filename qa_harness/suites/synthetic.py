@@ -14,7 +14,6 @@ byte-identical files: no time stamps, seeded randomness, single-threaded encoder
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
@@ -160,38 +159,3 @@ def synthesize(source: Path, spec: SynthSpec, out: Path) -> Path:
 def _entry(clip_id: str, source_id: str, axis: str, op: str, level: int) -> dict:
     tags = {"synth_axis": axis, "synth_op": op, "severity": str(level), "source_clip": source_id}
     return {"id": clip_id, "path": clip_id, "tags": tags}
-
-
-def add_synth_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`synth`: generate a synthetic suite (wired under `qa-harness suites`)."""
-    p = subparsers.add_parser(
-        "synth",
-        help="generate a synthetic suite with one condition at severity levels",
-        description="Perturb the driving clips of a suite along one condition axis at severity levels "
-        "1..L (plus the unchanged clip, severity 0); write lossless PNG frames and a manifest.",
-    )
-    p.add_argument("--from", dest="source", type=Path, required=True, help="suite manifest to read clips from")
-    axes = sorted({n.split(".", 1)[0] for n in PERTURBATIONS.names()})
-    p.add_argument("--axis", required=True, choices=axes, help="condition to vary")
-    p.add_argument("--levels", type=int, default=3, help="severity levels (default 3)")
-    p.add_argument("--ops", default="", help="comma-separated perturbations of the axis (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random perturbations (default 0)")
-    p.add_argument("--resolution", type=int, default=256, help="side of the square output frames (default 256)")
-    p.add_argument("--max-frames", type=int, default=40, help="frames per clip, 0 = all (default 40)")
-    p.add_argument("--out", type=Path, required=True, help="manifest to write; frames go in its folder")
-    p.set_defaults(func=_cmd_synth)
-
-
-def _cmd_synth(args: argparse.Namespace) -> int:
-    spec = SynthSpec(
-        axis=args.axis,
-        levels=args.levels,
-        ops=tuple(o for o in args.ops.split(",") if o),
-        seed=args.seed,
-        resolution=args.resolution,
-        max_frames=args.max_frames or None,
-    )
-    out = synthesize(args.source, spec, args.out)
-    count = len(yaml.safe_load(out.read_text())["clips"])
-    print(f"wrote {out} ({count} clips, frames in {out.with_suffix('')})")
-    return 0

@@ -9,7 +9,6 @@ and a `cond:<tag>` column per tag: the per-frame labels the runner puts into fra
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from pathlib import Path
@@ -82,26 +81,3 @@ def frame_conditions(manifest: Path) -> dict[str, list[dict[str, str]]]:
         clip: [{t[len(COND_PREFIX) :]: row[t] for t in tags} for row in group.to_dict("records")]
         for clip, group in table.groupby("clip", sort=False)
     }
-
-
-def add_tag_parser(subparsers: argparse._SubParsersAction) -> None:
-    """`tag`: measure conditions of a suite's clips (wired under `qa-harness suites`)."""
-    p = subparsers.add_parser(
-        "tag",
-        help="tag a suite's clips with measured lighting, pose and occlusion",
-        description="Measure condition axes on every clip of a manifest; write a tagged manifest and "
-        "its per-frame conditions (<out>.conditions.parquet).",
-    )
-    p.add_argument("manifest", type=Path, help="suite manifest to tag")
-    p.add_argument("--out", type=Path, required=True, help="tagged manifest to write")
-    p.add_argument("--axes", default=",".join(DEFAULT_AXES), help=f"default {','.join(DEFAULT_AXES)}")
-    p.add_argument("--bins", type=Path, help="bins file (default: suites/bins.yaml)")
-    p.add_argument("--landmarks", default=DEFAULT_LANDMARKS, help=f"landmark backend (default {DEFAULT_LANDMARKS})")
-    p.set_defaults(func=_cmd_tag)
-
-
-def _cmd_tag(args: argparse.Namespace) -> int:
-    axes = tuple(a for a in args.axes.split(",") if a)
-    out = tag_suite(args.manifest, args.out, axes=axes, bins_path=args.bins, landmarks=args.landmarks)
-    print(f"wrote {out} and {conditions_path(out)}")
-    return 0
