@@ -108,3 +108,11 @@ def test_aggregate_over_the_built_suite_has_a_row_per_stratum(built):
     strata = yaml.safe_load(built.read_text())["generator"]["strata_counts"]
     values = set(table[(table.axis == "lighting") & (table.metric == "l1")].value)
     assert values == {key.split("=")[1] for key in strata}
+
+
+def test_whole_frames_are_kept_without_face_checks(raw, tmp_path):
+    out = build_suite(raw, tmp_path / "whole.yaml", replace(SPEC, crop="none", axes=("lighting",)))
+    report = yaml.safe_load(report_path(out).read_text())
+    assert all(s["status"] == "accepted" and s["crop"] == [0, 0, 256] for s in report["d20"])
+    assert [s["status"] for s in report["empty_room"]] == ["accepted", "accepted"]
+    assert report["empty_room"][0]["crop"] == [0, 0, 96]

@@ -93,6 +93,13 @@ def add_build_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-len", type=int, default=d.max_len, help=f"frames per clip at most (default {d.max_len})")
     p.add_argument("--stride", type=int, default=d.stride, help=f"check every n-th frame (default {d.stride})")
     p.add_argument("--resolution", type=int, default=d.resolution, help=f"clip frame size (default {d.resolution})")
+    p.add_argument(
+        "--crop",
+        choices=("face", "none"),
+        default=d.crop,
+        help="'face': square crop around the face, reject faceless clips (default); 'none': keep "
+        "whole frames (already-cropped or whole-body data such as TaiChi, TED-talks)",
+    )
     p.add_argument("--bins", type=Path, help="bins file (default: suites/bins.yaml)")
     p.set_defaults(func=_cmd_build)
 
@@ -100,6 +107,7 @@ def add_build_parser(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_build(args: argparse.Namespace) -> int:
     spec = BuildSpec(
         max_len=args.max_len,
+        crop=args.crop,
         stride=args.stride,
         resolution=args.resolution,
         per_stratum=args.per_stratum,

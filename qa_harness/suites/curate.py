@@ -7,7 +7,8 @@ Per video (.mp4/.mov/.mkv/.avi/.webm, or a folder of frames in the FOMM dataset 
    found in fewer than `min_found` of the looked-at frames, jumps by more than `max_jump` face widths
    between them (a cut or another person), or its crop would be under `min_face` px;
 3. crop the rest to a square around the face over the whole segment (`facebox.crop_box`, the FOMM
-   `crop-video` idea), resize to `resolution` and write lossless PNG frames (the FOMM layout), so a
+   `crop-video` idea; or keep the whole frame with `crop='none'`, for data already cropped or
+   whole-body data), resize to `resolution` and write lossless PNG frames (the FOMM layout), so a
    suite evaluates exactly the frames that were checked;
 4. tag each written segment with the condition axes (`tagging.Tagger`);
 5. draw a balanced suite across the strata of the chosen tags (`strata.stratify`).
@@ -32,7 +33,7 @@ from qa_harness.records import CropBox
 from qa_harness.suites.bins import DEFAULT_BINS
 from qa_harness.suites.facebox import FaceBoxes, crop_box, detect_faces
 from qa_harness.suites.hashing import file_sha256, media_sha256
-from qa_harness.suites.media import crop_resize, iter_arrays, write_frames
+from qa_harness.suites.media import centre_square, crop_resize, iter_arrays, write_frames
 from qa_harness.suites.tagging import Tagger
 from qa_harness.video.io import frame_files, probe
 
@@ -50,6 +51,7 @@ class BuildSpec:
     max_jump: float = 0.5
     min_face: int = 64
     resolution: int = 256
+    crop: str = "face"  # "face": square around the face; "none": the whole frame (its centre square)
     axes: tuple[str, ...] = ("lighting", "pose", "occlusion")
     strata: tuple[str, ...] = ("yaw", "occlusion", "lighting")
     per_stratum: int | None = None
@@ -89,7 +91,10 @@ def _bounds(frames: int, max_len: int) -> list[tuple[int, int]]:
 
 
 def _judge(faces: FaceBoxes, spec: BuildSpec) -> tuple[str, CropBox | None]:
-    """Why a segment's face is unusable ('' if usable) and its crop box."""
+    """Why a segment's face is unusable ('' if usable) and its crop box. With `crop='none'` (data that
+    is already cropped, or whole-body data such as TaiChi and TED-talks) every segment is kept whole."""
+    if spec.crop == "none":
+        return "", centre_square(faces.width, faces.height)
     share = float(faces.found.mean()) if len(faces) else 0.0
     if share < spec.min_found:
         return f"face found in {share:.0%} of {len(faces)} checked frames (< {spec.min_found:.0%})", None
