@@ -43,6 +43,19 @@ class FaceBoxes:
     def __len__(self) -> int:
         return len(self.found)
 
+    def refined(self, points: np.ndarray, found: np.ndarray) -> FaceBoxes:
+        """The six keypoints recomputed from (N, 68, 2) iBUG landmarks where both found a face: eye
+        centres (mean of 36-41 and 42-47), nose tip 30, mouth centre (mean of the outer lips 48-59)
+        and the jaw ends 0 and 16 for the ears. Landmarks follow the eyes and lips more closely than
+        the detector's keypoints, so occluders sit where the parts are."""
+        keypoints = self.keypoints.copy()
+        both = self.found & found
+        p = points[both]
+        keypoints[both] = np.stack(
+            [p[:, 36:42].mean(1), p[:, 42:48].mean(1), p[:, 30], p[:, 48:60].mean(1), p[:, 0], p[:, 16]], axis=1
+        )
+        return FaceBoxes(self.boxes, keypoints, self.score, self.found, self.width, self.height)
+
     def filled(self) -> FaceBoxes:
         """Every frame with a face: a missed frame takes the nearest detected frame's face (the
         earlier one on a tie); a clip with no detection at all takes `FALLBACK_BOX` everywhere."""

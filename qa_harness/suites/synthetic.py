@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 
-from qa_harness.catalog import PERTURBATIONS
+from qa_harness.catalog import DEFAULT_LANDMARKS, LANDMARKS, PERTURBATIONS
 from qa_harness.errors import ConfigError, QaHarnessError
+from qa_harness.landmarks.base import LandmarkBackend
 from qa_harness.records import Clip, CropBox
 from qa_harness.suites.facebox import FaceBoxes, crop_box, detect_faces
 from qa_harness.suites.media import crop_resize, read_frames, write_frames
@@ -78,15 +80,19 @@ class BaseClip:
     crop: CropBox
 
 
-def prepare(clip: Clip, spec: SynthSpec) -> BaseClip:
-    """Decode, detect faces, crop (manifest box, else around the faces), resize."""
+def prepare(clip: Clip, spec: SynthSpec, landmarks: LandmarkBackend) -> BaseClip:
+    """Decode, detect faces, crop (manifest box, else around the faces), resize; face parts from the
+    68 landmarks of the resized frames where found (else the detector's keypoints, else the fallback
+    face box of `facebox.FALLBACK_BOX`)."""
     native = read_frames(clip.path, max_frames=spec.max_frames)
     faces = detect_faces(native)
     if not faces.found.any():
         log.warning("%s: no face found; occluders use the fixed fallback face box", clip.path)
     box = clip.crop or crop_box(faces)
     frames = crop_resize(native, box, spec.resolution)
-    return BaseClip(clip, frames, faces.cropped(box, spec.resolution).filled(), box)
+    marks = landmarks.detect(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    faces = faces.cropped(box, spec.resolution).refined(marks.points.numpy(), marks.found.numpy())
+    return BaseClip(clip, frames, faces.filled(), box)
 
 
 def _clip_seed(seed: int, *parts: object) -> tuple[int, int]:
@@ -113,10 +119,11 @@ def synthesize(source: Path, spec: SynthSpec, out: Path) -> Path:
         raise ConfigError(out, "", "the output manifest must end in .yaml")
     data_root = out.with_suffix("")
     clips = driving_clips(source)
+    landmarks = LANDMARKS.get(DEFAULT_LANDMARKS)(device=torch.device("cpu"))
     _prepare_folder(data_root)
     entries, crops = [], {}
     for clip in clips:
-        base = prepare(clip, spec)
+        base = prepare(clip, spec, landmarks)
         crops[clip.id] = [base.crop.left, base.crop.top, base.crop.size]
         write_frames(base.frames, data_root / clip.id)
         entries.append(_entry(clip.id, clip.id, spec.axis, "none", 0))
@@ -148,6 +155,7 @@ def synthesize(source: Path, spec: SynthSpec, out: Path) -> Path:
             "strengths": {level: round(level / spec.levels, 4) for level in range(1, spec.levels + 1)},
             "seed": spec.seed,
             "max_frames": spec.max_frames,
+            "landmarks": f"{landmarks.name} {landmarks.version}",
             "crops": crops,
         },
         "clips": entries,

@@ -11,13 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from qa_harness.errors import ConfigError
 from qa_harness.suites.bins import TagBins
 from qa_harness.suites.facebox import FaceBoxes
+
+if TYPE_CHECKING:
+    from qa_harness.landmarks.base import Landmarks
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,7 @@ class Observation:
 
     frames: np.ndarray
     faces: FaceBoxes
-    landmarks: Any = None
+    landmarks: Landmarks | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Occluders placed on the face: a dark bar over the eyes, a mask over the mouth, a grey panel over
 part of the face, and a hand-like shape that passes across the face.
 
-Placement follows the face in every frame: eyes and mouth from the detector's keypoints, sizes in
-units of the eye distance (so they scale with the face), the panel and the hand from the face box.
+Placement follows the face in every frame: eyes and mouth from the 68 landmarks (else the detector's
+keypoints; see `synthetic.prepare`), sizes in units of the eye distance (so they scale with the face),
+the panel and the hand from the face box.
 Clips where no face is found use `facebox.FALLBACK_BOX` and its fixed keypoint fractions.
 """
 
