@@ -64,15 +64,16 @@ def lighting_tags(lighting_suite):
 
 
 def test_generation_is_byte_identical(tmp_path):
-    # noise (seeded) and H.264 (threaded encoders can differ) are the risky ones.
+    # noise (seeded), occluders (placed from detected landmarks) and H.264 (threaded encoders can
+    # differ) are the risky ones.
     hashes = []
     for run in ("a", "b"):
         folder = tmp_path / run
         folder.mkdir()
-        for axis in ("lighting", "compression"):
+        for axis in ("lighting", "occlusion", "compression"):
             manifest = _build(folder, axis, levels=1, frames=3)
             hashes.append((axis, _tree_hash(manifest)))
-    assert hashes[:2] == hashes[2:]
+    assert hashes[:3] == hashes[3:]
 
 
 def test_manifest_records_axis_severity_seed_and_skips_photos(lighting_suite):
