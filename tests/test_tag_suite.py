@@ -21,7 +21,9 @@ def _manifest(folder: Path) -> Path:
         {"id": "vrt", "path": "clips/vrt_face5.mp4"},
         {"id": "photo", "path": "photos/ddfa2_emma_profile.jpg"},
     ]
-    path.write_text(yaml.safe_dump({"name": "real", "data_root": str(DATA), "max_frames": 3, "clips": clips}))
+    pairs = ["d20", "vrt", {"source": "photo", "driving": "vrt"}]
+    manifest = {"name": "real", "data_root": str(DATA), "max_frames": 3, "clips": clips, "pairs": pairs}
+    path.write_text(yaml.safe_dump(manifest))
     return path
 
 
@@ -39,8 +41,12 @@ def test_tags_go_into_the_manifest_and_frames_into_the_sidecar(tmp_path, caplog)
     assert set(manifest["bins"]) == {"lighting", "pose"}
     assert manifest["clips"][2]["tags"]["yaw"] == "extreme"
     frames = frame_conditions(out)
-    assert [len(frames[c]) for c in ("d20", "vrt", "photo")] == [3, 3, 1]
-    assert frames["d20"][0]["lighting"] == "dim" and frames["photo"][0]["yaw"] == "extreme"
+    assert [len(frames[p]) for p in ("d20", "vrt", "photo->vrt")] == [3, 3, 3]
+    assert frames["d20"][0]["lighting"] == "dim" and frames["vrt"][0]["yaw"] == "frontal"
+    # The cross pair moves the profile photo's head (yaw ~ -42) like a frontal one: a large gap,
+    # where the frontal clip against its own first frame has a small one.
+    assert {f["pose_gap"] for f in frames["photo->vrt"]} == {"large"}
+    assert {f["pose_gap"] for f in frames["vrt"]} == {"small"}
     assert conditions_path(out).name == "real_tagged.conditions.parquet"
 
 
