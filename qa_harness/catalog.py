@@ -14,20 +14,29 @@ from qa_harness.registry import Registry
 MODELS = Registry("model")
 MODELS.add("identity", "qa_harness.models.baselines:identity")
 MODELS.add("driving", "qa_harness.models.baselines:driving")
+MODELS.add("fomm", "qa_harness.models.fomm:build")
+MODELS.add("tpsmm", "qa_harness.models.tpsmm:build")
+MODELS.add("mraa", "qa_harness.models.mraa:build")
 
 METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
 METRICS.add("psnr", "qa_harness.metrics.psnr:build")
 METRICS.add("ssim", "qa_harness.metrics.ssim:build")
+METRICS.add("lpips", "qa_harness.metrics.lpips:build_alex")
+METRICS.add("lpips_vgg", "qa_harness.metrics.lpips:build_vgg")
 METRICS.add("akd", "qa_harness.metrics.akd:build")  # + mkr, face_found_output
 METRICS.add("akd_fan", "qa_harness.metrics.akd:build_fan")  # the papers' detector; needs FAN weights
 METRICS.add("aed", "qa_harness.metrics.aed:build")
 METRICS.add("aed_openface", "qa_harness.metrics.aed:build_openface")  # papers' net; needs openface.pth
 METRICS.add("face_regions", "qa_harness.metrics.face_regions:build")
+METRICS.add("face_regions_lpips", "qa_harness.metrics.face_regions_lpips:build")  # needs AlexNet weights
 METRICS.add("face_nme", "qa_harness.metrics.face_nme:build")
 METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build")  # + blink / mouth-open event F1
 METRICS.add("id_source", "qa_harness.metrics.aed:build_source")  # cross protocol
 METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer")  # cross protocol
+
+EXECUTORS = Registry("executor")
+EXECUTORS.add("local", "qa_harness.executors.local:build")
 
 LANDMARKS = Registry("landmark backend")  # build(*, device, weights=None) -> LandmarkBackend
 LANDMARKS.add("mediapipe", "qa_harness.landmarks.mediapipe_mesh:build")
@@ -42,11 +51,8 @@ IDENTITY.add("openface", "qa_harness.identity.openface:build")
 #: Works offline here; `openface` is the papers' AED network when `openface.pth` is supplied.
 DEFAULT_IDENTITY = "dlib"
 
-EXECUTORS = Registry("executor")
-EXECUTORS.add("local", "qa_harness.executors.local:build")
-
 #: Metrics a suite gets when it names none.
-DEFAULT_METRICS = ("l1", "psnr", "ssim")
+DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")
 
 AXES = Registry("condition axis")
 AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")

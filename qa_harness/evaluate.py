@@ -6,6 +6,7 @@ store, aggregate, tracking) and knows nothing of the others' internals.
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import time
@@ -144,9 +145,11 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
         },
     }
     (store.out_dir / "aggregate.csv").write_text(table.to_csv(index=False))
+    (store.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     tracking.finish_run(
         tracking_uri=uri, run_id=run_id, table=table, summary=summary,
-        files=[("records", store.out_dir / "frames.parquet"), ("records", store.out_dir / "clips.parquet")],
+        files=[("records", store.out_dir / "frames.parquet"), ("records", store.out_dir / "clips.parquet"),
+               ("", store.out_dir / "summary.json"), ("", store.out_dir / "aggregate.csv")],
     )
     return RunResult(run_id=run_id, out_dir=store.out_dir, records_path=store.out_dir / "frames.parquet",
                      outcomes=outcomes, unavailable_metrics=unavailable, frames_per_second=fps)

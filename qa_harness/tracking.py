@@ -8,10 +8,8 @@ resumed evaluation finishes the same MLflow run instead of leaving a dangling on
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -98,7 +96,7 @@ def finish_run(
     *, tracking_uri: str, run_id: str, table: pd.DataFrame, summary: dict[str, Any],
     files: list[tuple[str, Path]],
 ) -> None:
-    """Log aggregate metrics, the summary and the record files, then mark the run finished."""
+    """Log aggregate metrics and the run folder's files (`files`: artifact dir, path), then finish the run."""
     client = _client(tracking_uri)
     metrics = {}
     for row in table.itertuples(index=False):
@@ -115,15 +113,8 @@ def finish_run(
     entities = [Metric(k, v, now, 0) for k, v in sorted(metrics.items())]
     for start in range(0, len(entities), 500):
         client.log_batch(run_id, metrics=entities[start : start + 500])
-    with tempfile.TemporaryDirectory() as tmp:
-        summary_path = Path(tmp) / "summary.json"
-        summary_path.write_text(json.dumps(summary, indent=2, default=str))
-        client.log_artifact(run_id, str(summary_path))
-        table_path = Path(tmp) / "aggregate.csv"
-        table.to_csv(table_path, index=False)
-        client.log_artifact(run_id, str(table_path))
     for artifact_dir, path in files:
-        client.log_artifact(run_id, str(path), artifact_path=artifact_dir)
+        client.log_artifact(run_id, str(path), artifact_path=artifact_dir or None)
     failed = summary["counts"]["clips/failed"]
     client.set_tag(run_id, "qa_harness.failed_clips", str(int(failed)))
     client.set_terminated(run_id, "FINISHED")

@@ -1,80 +1,110 @@
-"""Find what a backend needs that the project does not ship: weight files and optional packages.
+"""Find and load weight files by the qa_harness convention, safely and strictly.
 
-Nothing here downloads. The lookup order is the project convention: (1) the path the user gives (a file,
-or a folder holding the file), (2) `$QA_HARNESS_WEIGHTS` (default `~/.cache/qa_harness/weights`), (3) the
-upstream project's standard cache (e.g. `torch.hub.get_dir()/checkpoints`). When none has the file, the
-`WeightsUnavailableError` names the file, where it comes from and every folder searched, so the user
-knows what to put where; the runner then reports the metric as unavailable instead of aborting.
-The face backends' packages (mediapipe, dlib, face-alignment) are the optional extra `face`; a missing
-one is a DependencyUnavailableError (same handling) naming the pip command.
+Convention (one for every model and metric): a weight file is looked up (1) at an explicit path the
+user gives, then (2) in `$QA_HARNESS_WEIGHTS` (a folder, default `~/.cache/qa_harness/weights`), then
+(3) in the upstream project's own cache (e.g. `torch.hub.get_dir()/checkpoints/`). Nothing is ever
+downloaded: an absent file raises `WeightsUnavailableError` naming the file, where it comes from and
+every folder searched, so the runner can report the metric as unavailable and the user can fix it.
+
+Files are read with `torch.load(..., weights_only=True)` (no arbitrary pickles) and loaded with
+strict keys; a mismatch raises `CheckpointError` naming the file and the keys that differ.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pickle
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
 import torch
+from torch import Tensor, nn
 
-from qa_harness.errors import DependencyUnavailableError, WeightsUnavailableError
+from qa_harness.errors import CheckpointError, DependencyUnavailableError, WeightsUnavailableError
 
-WEIGHTS_ENV = "QA_HARNESS_WEIGHTS"
+ENV_VAR = "QA_HARNESS_WEIGHTS"
+DEFAULT_WEIGHTS_DIR = "~/.cache/qa_harness/weights"
+#: How many differing keys a `CheckpointError` quotes per kind (missing, unexpected, wrong shape).
+KEYS_QUOTED = 5
 
 
 def weights_dir() -> Path:
-    """The project's own weight folder: `$QA_HARNESS_WEIGHTS` or `~/.cache/qa_harness/weights`."""
-    return Path(os.environ.get(WEIGHTS_ENV, Path.home() / ".cache" / "qa_harness" / "weights")).expanduser()
+    """The qa_harness weight folder: `$QA_HARNESS_WEIGHTS`, else `~/.cache/qa_harness/weights`."""
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_WEIGHTS_DIR).expanduser()
 
 
 def torch_hub_checkpoints() -> Path:
-    """torch hub's checkpoint cache (`~/.cache/torch/hub/checkpoints` unless TORCH_HOME says otherwise)."""
+    """torch hub's download cache, `torch.hub.get_dir()/checkpoints` (honours `$TORCH_HOME`)."""
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def find_weights(filename: str, *, explicit: Path | None, upstream: Path | None, origin: str) -> Path:
-    """Return the first existing `filename` along the lookup order, else raise WeightsUnavailableError.
+def find_weight_file(
+    file_name: str, *, source: str, explicit: Path | None = None, upstream: Sequence[Path] = ()
+) -> Path:
+    """Return the path of `file_name` by the convention above; `source` says where the file comes from.
 
-    `explicit` may name the file itself or a folder that holds it; `origin` says where the file comes
-    from (a URL or project name), for the error message.
+    An explicit path must exist (it is never silently replaced by a cached file of the same name).
     """
-    return find_weight_files((filename,), explicit=explicit, upstream=upstream, origin=origin)[0]
-
-
-def find_weight_files(
-    filenames: tuple[str, ...], *, explicit: Path | None, upstream: Path | None, origin: str
-) -> tuple[Path, ...]:
-    """`find_weights` for several files that belong together; one error names every missing file."""
-    folders: list[Path] = []
     if explicit is not None:
-        explicit = Path(explicit).expanduser()
-        if not explicit.is_dir() and len(filenames) == 1:
-            if explicit.is_file():
-                return (explicit,)
-            folders.append(explicit.parent)
-        else:
-            folders.append(explicit)
-    folders.append(weights_dir())
-    if upstream is not None:
-        folders.append(upstream)
-    found, missing = [], []
-    for name in filenames:
-        hits = [folder / name for folder in folders if (folder / name).is_file()]
-        (found if hits else missing).append(hits[0] if hits else name)
-    if missing:
-        searched = "\n".join(f"  - {folder}" for folder in folders)
-        listed = ", ".join(f"'{name}'" for name in missing)
-        explicit_note = f" (given: {explicit})" if explicit is not None else ""
-        raise WeightsUnavailableError(
-            f"weight file(s) {listed} not found{explicit_note}; they come from {origin}. "
-            f"Put them in one of these folders:\n{searched}"
+        if explicit.is_file():
+            return explicit
+        raise WeightsUnavailableError(f"{explicit}: weight file not found (expected {file_name}, from {source})")
+    folders = [weights_dir(), *upstream]
+    for folder in folders:
+        if (folder / file_name).is_file():
+            return folder / file_name
+    searched = ", ".join(str(folder) for folder in folders)
+    raise WeightsUnavailableError(
+        f"weight file '{file_name}' not found; it comes from {source}. Searched: {searched}. "
+        f"Put the file in one of these folders (e.g. {folders[0] / file_name}; set ${ENV_VAR} to use "
+        f"another folder) or give its path explicitly."
+    )
+
+
+def load_state_dict(path: Path) -> dict[str, Tensor]:
+    """Read a name -> tensor mapping with `weights_only=True`; anything else is a `CheckpointError`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot be read as a torch weight file: {err}") from err
+    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")
+    return dict(state)
+
+
+def _quote(keys: Sequence[str]) -> str:
+    more = f", ... ({len(keys)} in all)" if len(keys) > KEYS_QUOTED else ""
+    return ", ".join(keys[:KEYS_QUOTED]) + more
+
+
+def load_strict(module: nn.Module, state: Mapping[str, Tensor], *, path: Path, what: str) -> None:
+    """Load `state` into `module` with exactly matching keys and shapes, else name the differences."""
+    expected = module.state_dict()
+    missing = sorted(expected.keys() - state.keys())
+    unexpected = sorted(state.keys() - expected.keys())
+    wrong = [
+        f"{key} (file {tuple(state[key].shape)}, network {tuple(expected[key].shape)})"
+        for key in sorted(expected.keys() & state.keys())
+        if state[key].shape != expected[key].shape
+    ]
+    problems = [
+        f"{label}: {_quote(keys)}"
+        for label, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("wrong shapes", wrong),
         )
-    return tuple(found)
+        if keys
+    ]
+    if problems:
+        raise CheckpointError(f"{path}: does not fit {what}: " + "; ".join(problems))
+    module.load_state_dict(state, strict=True)
 
 
 def file_digest(path: Path, *, length: int = 12) -> str:
-    """Short sha256 of a weight file: part of a backend's version, so other weights miss the cache."""
+    """Short sha256 of a weight file: part of a backend's version, so other weights miss a results cache."""
     import hashlib
 
     with open(path, "rb") as f:
@@ -82,7 +112,10 @@ def file_digest(path: Path, *, length: int = 12) -> str:
 
 
 def require_package(module: str, *, extra: str = "face") -> ModuleType:
-    """Import an optional package, or raise DependencyUnavailableError naming the extra that installs it."""
+    """Import an optional package, or raise DependencyUnavailableError naming the extra that installs it.
+
+    Like an absent weight file, a missing optional package makes a metric unavailable, not the run fail.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as err:

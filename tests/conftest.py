@@ -12,6 +12,14 @@ from qa_harness.video.io import iter_frames
 from tests.helpers.media import CLIPS, REPO
 
 
+@pytest.fixture(autouse=True)
+def hermetic_weight_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Empty weight caches for every test, so a developer's downloaded weights never change a result."""
+    empty = tmp_path_factory.mktemp("no_weights")
+    monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(empty / "qa_harness"))
+    monkeypatch.setenv("TORCH_HOME", str(empty / "torch"))
+
+
 @pytest.fixture(scope="session")
 def real_frames() -> tuple[torch.Tensor, torch.Tensor]:
     """(8, 3, 128, 128) float64 output/target pairs: frame t vs frame t+4 of two real clips."""
@@ -38,3 +46,22 @@ def write_suite(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def seeded_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A $QA_HARNESS_WEIGHTS folder with seeded random LPIPS backbones (the real ones are not here)."""
+    from qa_harness.metrics.lpips_net import ALEXNET, VGG16, Backbone
+
+    folder = tmp_path_factory.mktemp("qa_weights")
+    torch.manual_seed(0)
+    for spec in (ALEXNET, VGG16):
+        state = {f"features.{k}": v for k, v in Backbone(spec).features.state_dict().items()}
+        torch.save(state, folder / spec.backbone_file)
+    return folder
+
+
+@pytest.fixture
+def with_seeded_weights(seeded_weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(seeded_weights_dir))
+    return seeded_weights_dir

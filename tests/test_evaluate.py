@@ -142,3 +142,23 @@ def test_existing_run_folder_needs_resume_or_overwrite(write_suite, tmp_path, tr
         _run(suite, tmp_path, tracking_uri)
     with pytest.raises(QaHarnessError, match="differs in seed"):
         _run(suite, tmp_path, tracking_uri, resume=True, seed=9)
+
+
+def test_lpips_without_weights_is_unavailable_not_fatal(write_suite, tmp_path, tracking_uri):
+    result = _run(_suite(write_suite), tmp_path, tracking_uri, model="identity", metrics=("ssim", "lpips"))
+    assert not result.failed
+    assert "alexnet-owt-7be5be79.pth" in result.unavailable_metrics["lpips"]
+    assert "metric:lpips" not in pd.read_parquet(result.records_path).columns
+    summary = json.loads((result.out_dir / "summary.json").read_text())
+    run = MlflowClient(tracking_uri).get_run(result.run_id)
+    assert "ssim" in run.data.metrics and "lpips" not in run.data.metrics
+    assert "alexnet-owt-7be5be79.pth" in summary["unavailable_metrics"]["lpips"]
+
+
+def test_lpips_with_weights_is_scored(write_suite, tmp_path, tracking_uri, with_seeded_weights):
+    result = _run(_suite(write_suite), tmp_path, tracking_uri, model="identity", metrics=("lpips",))
+    frames = pd.read_parquet(result.records_path)
+    recon = frames[frames["protocol"] == "reconstruction"].sort_values(["pair_id", "frame"])
+    assert recon.groupby("pair_id")["metric:lpips"].first().eq(0).all()  # frame 0 is the source itself
+    assert (recon["metric:lpips"] >= 0).all() and recon["metric:lpips"].max() > 0
+    assert MlflowClient(tracking_uri).get_run(result.run_id).data.metrics["lpips"] > 0

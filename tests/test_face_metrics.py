@@ -13,7 +13,7 @@ from qa_harness.metrics._face_analysis import FaceAnalysis
 from qa_harness.metrics._face_geometry import region_boxes
 from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.ssim import ssim
-from tests.helpers.face import make_batch, source_and_target
+from tests.helpers.face import make_batch, paste_regions, source_and_target
 
 CPU = torch.device("cpu")
 
@@ -98,17 +98,6 @@ def test_akd_matches_direct_numpy_on_the_mesh(lm) -> None:
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def _paste_regions(target: torch.Tensor, source: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
-    """Copy the source frame's pixels into each box of each target frame (boxes from the target)."""
-    out = target.clone()
-    for box in boxes:
-        for i, (cx, cy, side) in enumerate(box.tolist()):
-            x0, y0 = int(cx - side / 2), int(cy - side / 2)
-            x1, y1 = int(np.ceil(cx + side / 2)), int(np.ceil(cy + side / 2))
-            out[i, :, y0:y1, x0:x1] = source[0, :, y0:y1, x0:x1]
-    return out
-
-
 @pytest.mark.parametrize(("region", "other"), [("eye", "mouth"), ("mouth", "eye")])
 def test_frozen_region_is_caught_while_whole_frame_ssim_barely_moves(lm, region, other) -> None:
     """Eyes (or mouth) copied from the source frame into otherwise perfect frames.
@@ -119,7 +108,7 @@ def test_frozen_region_is_caught_while_whole_frame_ssim_barely_moves(lm, region,
     """
     source, target = source_and_target()
     points = lm(target, suite_content=True).points
-    output = _paste_regions(target, source, region_boxes(points, region))
+    output = paste_regions(target, source, region_boxes(points, region))
     whole = ssim(output, target).numpy()
     r = _run(face_regions.FaceRegions(lm), make_batch(output, target))
     drop_whole = 1 - whole.mean()

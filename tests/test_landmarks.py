@@ -130,6 +130,9 @@ def test_fan_explicit_folder_and_corrupt_file(tmp_path, no_weights) -> None:
     (tmp_path / fan.fan_file()).write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=fan.fan_file()):
         fan.build(device=CPU, weights=tmp_path)
+    (tmp_path / fan.S3FD_FILE).write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=fan.S3FD_FILE):
+        fan.build(device=CPU, weights=tmp_path)
 
 
 def test_heatmap_decoding_matches_face_alignment(monkeypatch) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qa_harness.catalog import METRICS, MODELS
-from qa_harness.errors import QaHarnessError, WeightsUnavailableError
+from qa_harness.errors import QaHarnessError
 from qa_harness.metrics.base import MetricContext
 from qa_harness.registry import Registry, UnknownNameError
 
@@ -31,14 +31,11 @@ def test_bad_lazy_target_is_a_clear_error():
 
 
 @pytest.mark.parametrize("name", METRICS.names())
-def test_every_metric_returns_one_value_per_frame(name, real_frames):
+def test_every_metric_returns_one_value_per_frame(name, real_frames, with_seeded_weights):
     from qa_harness.metrics.base import FrameBatch
     from qa_harness.records import Clip, Pair
 
-    try:
-        metric = METRICS.get(name)(MetricContext(device=torch.device("cpu")))
-    except WeightsUnavailableError as err:
-        pytest.skip(f"weights absent: {err}")
+    metric = METRICS.get(name)(MetricContext(device=torch.device("cpu")))
     output, target = (x.float() for x in real_frames)
     clip = Clip("c", path=None, fps=25.0, frame_count=8, size=(128, 128))
     batch = FrameBatch(pair=Pair("c", clip, clip, "reconstruction"), frames=torch.arange(8), output=output,

@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from qa_harness.errors import CheckpointError
 from qa_harness.identity.base import Embeddings, IdentityBackend
-from qa_harness.weights import file_digest, find_weights
+from qa_harness.weights import file_digest, find_weight_file, load_state_dict, load_strict
 
 WEIGHTS_FILE = "openface.pth"
 WEIGHTS_ORIGIN = "github.com/thnkim/OpenFacePytorch (openface.pth, the nn4.small2.v1 port)"
@@ -132,20 +131,9 @@ class OpenFaceNN4Small2(nn.Module):
 
 
 def load_openface(path: Path, device: torch.device) -> OpenFaceNN4Small2:
-    """The network with `path`'s weights, strict keys; CheckpointError naming the file otherwise."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a corrupt file or a pickle with non-tensor objects
-        raise CheckpointError(f"{path}: cannot read as a torch state dict ({err})") from err
+    """The network with `path`'s weights (strict keys and shapes; CheckpointError naming the file)."""
     net = OpenFaceNN4Small2()
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a state dict, got {type(state).__name__}")
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: does not fit OpenFace nn4.small2: {len(missing)} keys missing (first: "
-            f"{missing[:1]}), {len(unexpected)} unexpected (first: {unexpected[:1]})"
-        )
+    load_strict(net, load_state_dict(path), path=path, what="OpenFace nn4.small2")
     return net.to(device).eval()
 
 
@@ -170,6 +158,6 @@ class OpenFace(IdentityBackend):
 
 
 def build(*, device: torch.device, weights: Path | None = None) -> OpenFace:
-    """Runs on `device` (GPU when given). Raises WeightsUnavailableError when `openface.pth` is absent."""
-    path = find_weights(WEIGHTS_FILE, explicit=weights, upstream=None, origin=WEIGHTS_ORIGIN)
+    """`weights`: the file itself (else the lookup convention). Runs on `device`; WeightsUnavailableError if absent."""
+    path = find_weight_file(WEIGHTS_FILE, source=WEIGHTS_ORIGIN, explicit=weights)
     return OpenFace(load_openface(path, device), weights_id=file_digest(path), device=device)

@@ -22,9 +22,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from qa_harness.errors import CheckpointError
+from qa_harness.errors import CheckpointError, WeightsUnavailableError
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
-from qa_harness.weights import file_digest, find_weight_files, require_package, torch_hub_checkpoints
+from qa_harness.weights import (
+    file_digest,
+    find_weight_file,
+    load_state_dict,
+    load_strict,
+    require_package,
+    torch_hub_checkpoints,
+)
 
 S3FD_FILE = "s3fd-619a316812.pth"
 ORIGIN = "face-alignment (github.com/1adrianb/face-alignment; www.adrianbulat.com/downloads/python-fan/)"
@@ -36,36 +43,22 @@ def fan_file() -> str:
     return Path(urlparse(models_urls["2DFAN-4"]).path).name
 
 
-def _load_state(net: torch.nn.Module, path: Path) -> None:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state, strict=True)
-    except Exception as err:  # unreadable file or keys that do not fit
-        raise CheckpointError(f"{path}: cannot load into {type(net).__name__}: {err}") from err
-
-
 class FAN2D(LandmarkBackend):
     name = "fan"
 
     def __init__(self, *, s3fd: Path, fan: Path, device: torch.device) -> None:
         import face_alignment
-        from face_alignment.detection.sfd.net_s3fd import s3fd as S3FD
         from face_alignment.detection.sfd.sfd_detector import SFDDetector
         from face_alignment.models import FAN
 
         self.version = f"{face_alignment.__version__}-s3fd{file_digest(s3fd)}-fan{file_digest(fan)}"
         self._device = device
-        self._detector = SFDDetector.__new__(SFDDetector)  # its __init__ would download the weights
-        self._detector.device, self._detector.verbose, self._detector.filter_threshold = (
-            str(device),
-            False,
-            0.5,
-        )
-        self._detector.face_detector = S3FD()
-        _load_state(self._detector.face_detector, s3fd)
-        self._detector.face_detector.to(device).eval()
+        try:  # torch.load(weights_only=True) and a strict state-dict load inside
+            self._detector = SFDDetector(str(device), path_to_detector=str(s3fd))
+        except Exception as err:  # unreadable file or keys that do not fit
+            raise CheckpointError(f"{s3fd}: cannot load into the S3FD face detector: {err}") from err
         self._fan = FAN(4)
-        _load_state(self._fan, fan)
+        load_strict(self._fan, load_state_dict(fan), path=fan, what="face-alignment FAN-4 (2D)")
         self._fan.to(device).eval()
 
     @torch.inference_mode()
@@ -125,9 +118,21 @@ def heatmap_points(heatmaps: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor]:
     return torch.trunc(cell * side / h - side / 2 + centre), peaks
 
 
+def find_files(weights: Path | None) -> tuple[Path, Path]:
+    """S3FD and FAN-4 weight paths; one WeightsUnavailableError naming every missing file otherwise."""
+    found, missing = [], []
+    for name in (S3FD_FILE, fan_file()):
+        explicit = weights / name if weights is not None else None
+        try:
+            found.append(find_weight_file(name, source=ORIGIN, explicit=explicit, upstream=[torch_hub_checkpoints()]))
+        except WeightsUnavailableError as err:
+            missing.append(str(err))
+    if missing:
+        raise WeightsUnavailableError("\n".join(missing))
+    return found[0], found[1]
+
+
 def build(*, device: torch.device, weights: Path | None = None) -> FAN2D:
     """`weights`: a folder holding both files. Raises WeightsUnavailableError naming the missing files."""
-    s3fd, fan = find_weight_files(
-        (S3FD_FILE, fan_file()), explicit=weights, upstream=torch_hub_checkpoints(), origin=ORIGIN
-    )
+    s3fd, fan = find_files(weights)
     return FAN2D(s3fd=s3fd, fan=fan, device=device)

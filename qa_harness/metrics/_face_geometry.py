@@ -81,9 +81,12 @@ def crop_boxes(frames: Tensor, boxes: Tensor, size: int) -> Tensor:
     return torch.where(invalid[:, None, None, None], torch.full_like(crops, float("nan")), crops)
 
 
-def region_crops(frames: Tensor, points: Tensor, region: str) -> list[Tensor]:
-    """Crops of `region` in `frames`, placed from `points` (the ground truth's landmarks)."""
-    size = EYE_CROP if region == "eye" else MOUTH_CROP
+def region_crops(frames: Tensor, points: Tensor, region: str, *, size: int | None = None) -> list[Tensor]:
+    """Crops of `region` in `frames`, placed from `points` (the ground truth's landmarks).
+
+    `size`: side of the resampled crops; by default EYE_CROP or MOUTH_CROP.
+    """
+    size = size or (EYE_CROP if region == "eye" else MOUTH_CROP)
     return [crop_boxes(frames, box, size) for box in region_boxes(points, region)]
 
 

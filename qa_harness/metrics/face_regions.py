@@ -6,7 +6,7 @@ is most of the signal. Both crops (output and ground truth) use the ground truth
 model put in the wrong place is penalised too. Boxes and crop sizes: `_face_geometry` (eye box 1.8x the
 eye width, resampled to 32 px, both eyes averaged; mouth box 1.5x the mouth width, 48 px). SSIM is
 `qa_harness.metrics.ssim` on the crops. NaN where the ground truth has no face.
-Region LPIPS is not here yet: it should reuse `qa_harness.metrics.lpips` once that lands on main.
+Region LPIPS is the separate metric `face_regions_lpips` (it needs the AlexNet weights).
 """
 
 from __future__ import annotations

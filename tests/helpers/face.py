@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from qa_harness.metrics.base import FrameBatch
@@ -52,3 +53,14 @@ def make_batch(output: torch.Tensor, target: torch.Tensor | None, *, driving=Non
         source=source if source is not None else src.expand(len(output), -1, -1, -1),
         target=target,
     )
+
+
+def paste_regions(target: torch.Tensor, source: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
+    """Copy the source frame's pixels into each box of each target frame (boxes from the target)."""
+    out = target.clone()
+    for box in boxes:
+        for i, (cx, cy, side) in enumerate(box.tolist()):
+            x0, y0 = int(cx - side / 2), int(cy - side / 2)
+            x1, y1 = int(np.ceil(cx + side / 2)), int(np.ceil(cy + side / 2))
+            out[i, :, y0:y1, x0:x1] = source[0, :, y0:y1, x0:x1]
+    return out

@@ -1,0 +1,55 @@
+"""Face metrics through the real runner: records on both protocols, ground truth analysed once per suite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from qa_harness.evaluate import EvalConfig, run_evaluation
+from qa_harness.metrics._face_analysis import identity_analysis, landmark_analysis
+
+FACE = ["akd", "aed", "face_regions", "ear_mar", "id_source", "expression_transfer"]
+
+
+def _fresh_process() -> None:
+    """Forget the in-memory analyses, as a new `qa-harness evaluate` process would."""
+    landmark_analysis.cache_clear()
+    identity_analysis.cache_clear()
+
+
+def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(write_suite, tmp_path, tracking_uri):
+    suite = write_suite({
+        "name": "face", "resolution": 256, "max_frames": 8, "metrics": FACE,
+        "clips": [
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate"}},
+            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"pose": "frontal"}},
+        ],
+        "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
+    })
+
+    def run(model: str) -> pd.DataFrame:
+        _fresh_process()
+        cfg = EvalConfig(suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=tracking_uri,
+                         batch_size=4, progress=False, device="cpu")
+        result = run_evaluation(cfg)
+        assert not result.failed and not result.unavailable_metrics
+        return pd.read_parquet(result.records_path)
+
+    perfect = run("driving")
+    cache = suite.parent / ".qa_cache" / "face"
+    stored = {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
+    # landmarks: 2 driving batches; identity: 2 driving batches, the clip's frame 0 and the photo
+    assert len([p for p in stored if "landmarks-" in str(p)]) == 2
+    assert len([p for p in stored if "identity-" in str(p)]) == 4
+
+    still = run("identity")  # another model: its outputs are new, the suite's frames are not
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")} == stored
+
+    recon = perfect[perfect["protocol"] == "reconstruction"]
+    assert (recon["metric:akd"] == 0).all() and (recon["metric:aed"] == 0).all()
+    assert np.allclose(recon["metric:eye_ssim"], 1.0) and (recon["metric:face_found_output"] == 1).all()
+    cross = perfect[perfect["protocol"] == "cross"]
+    assert cross["metric:akd"].isna().all()  # no ground truth: not scored
+    assert cross["metric:id_source"].notna().all() and cross["metric:xfer_ear_output"].notna().all()
+    recon_still = still[still["protocol"] == "reconstruction"]
+    assert recon_still["metric:akd"].iloc[0] == 0 and recon_still["metric:akd"].iloc[1:].gt(0).all()
