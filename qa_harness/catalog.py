@@ -17,6 +17,7 @@ MODELS.add("driving", "qa_harness.models.baselines:driving")
 MODELS.add("fomm", "qa_harness.models.fomm:build")
 MODELS.add("tpsmm", "qa_harness.models.tpsmm:build")
 MODELS.add("mraa", "qa_harness.models.mraa:build")
+MODELS.add("mrfa", "qa_harness.models.mrfa:build")
 
 METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")

@@ -133,8 +133,11 @@ def load_subnetworks(path: Path | str, content: Mapping[str, Any], networks: Map
         network.load_state_dict(content[key], strict=True)
 
 
-def load_yaml_config(name_or_path: str | Path, configs_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """An official YAML config by name (`vox-256` -> `<configs_dir>/vox-256.yaml`) or by path."""
+def load_yaml_config(
+    name_or_path: str | Path, configs_dir: Path, *, required: str = "model_params"
+) -> tuple[Path, dict[str, Any]]:
+    """An official YAML config by name (`vox-256` -> `<configs_dir>/vox-256.yaml`) or by path; the
+    mapping `required` must be present (MRFA's configs have no `model_params`: it checks `raft_flow`)."""
     candidate = Path(name_or_path)
     path = candidate if candidate.suffix in (".yaml", ".yml") else configs_dir / f"{name_or_path}.yaml"
     if not path.is_file():
@@ -144,6 +147,6 @@ def load_yaml_config(name_or_path: str | Path, configs_dir: Path) -> tuple[Path,
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(path, "", f"not valid YAML: {err}") from err
-    if not isinstance(config, dict) or not isinstance(config.get("model_params"), dict):
-        raise ConfigError(path, "model_params", "missing: not an official model config")
+    if not isinstance(config, dict) or not isinstance(config.get(required), dict):
+        raise ConfigError(path, required, "missing: not an official model config")
     return path, config

@@ -8,7 +8,7 @@ top-level keys with strict names and shapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +31,24 @@ class ReferenceSpec:
     checkpoint_file: Callable[[str], str]
     #: `model_params` dict -> network with `checkpoint_networks() -> {top-level key: module}`.
     build: Callable[[dict[str, Any]], nn.Module]
+    #: Config section handed to `build`; None = the whole config (MRFA has no `model_params`).
+    config_section: str | None = "model_params"
+    #: A section every official config of this model has (checked when a config is read).
+    required_section: str = "model_params"
+    #: (path, checkpoint content) -> {top-level key: state dict} when the file's layout differs from
+    #: `checkpoint_networks()` (MRFA: one DataParallel-wrapped 'model' with loss-only entries).
+    unpack_checkpoint: Callable[[Path, Mapping[str, Any]], Mapping[str, Any]] | None = None
+
+    def load_config(self, config: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+        """(path, content) of an official config of this model (default: the spec's)."""
+        return load_yaml_config(config or self.default_config, self.configs_dir,
+                                required=self.required_section)
 
 
 def build_reference(spec: ReferenceSpec, config: str | Path | None = None) -> tuple[nn.Module, Path]:
     """The network built from an official config (default: the spec's), in eval mode, and the config path."""
-    path, content = load_yaml_config(config or spec.default_config, spec.configs_dir)
-    return spec.build(content["model_params"]).eval(), path
+    path, content = spec.load_config(config)
+    return spec.build(content if spec.config_section is None else content[spec.config_section]).eval(), path
 
 
 def load_reference(
@@ -52,7 +64,8 @@ def load_reference(
     path = locate_checkpoint(
         spec.name, spec.checkpoint_file(config_path.stem), explicit=checkpoint, hosting=spec.hosting
     )
-    load_subnetworks(
-        path, read_checkpoint(path, trust_checkpoint=trust_checkpoint), network.checkpoint_networks()
-    )
+    content = read_checkpoint(path, trust_checkpoint=trust_checkpoint)
+    if spec.unpack_checkpoint is not None:
+        content = spec.unpack_checkpoint(path, content)
+    load_subnetworks(path, content, network.checkpoint_networks())
     return network

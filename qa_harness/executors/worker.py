@@ -21,7 +21,7 @@ from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
 from qa_harness.records import ClipOutcome, FrameRecord, Pair
 from qa_harness.registry import import_object
-from qa_harness.runner import PairJob, evaluate_pair
+from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class Worker:
 
     def __init__(self, spec: WorkSpec) -> None:
         self.spec = spec
+        pin_malloc_mmap_threshold()
         self.device = resolve_device(spec.device)
         suite = spec.job.suite
         self.model = build_model(spec.model, checkpoint=spec.checkpoint, device=self.device,

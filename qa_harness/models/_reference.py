@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from qa_harness.errors import ConfigError, QaHarnessError
 from qa_harness.models.base import Animator, resolve_device
 from reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
-from reference_models.checkpoint import load_yaml_config
 from reference_models.spec import ReferenceSpec, load_reference
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -68,7 +67,7 @@ class ReferenceAnimator(Animator):
     ) -> None:
         if autocast not in (None, "none", *_AUTOCAST):
             raise ConfigError(spec.name, "autocast", f"unknown value {autocast!r}; expected bf16, fp16 or none")
-        config_path, content = load_yaml_config(config or spec.default_config, spec.configs_dir)
+        config_path, content = spec.load_config(config)
         self.network: nn.Module = load_reference(
             spec, config=config_path, checkpoint=checkpoint, trust_checkpoint=trust_checkpoint
         ).to(device)
@@ -136,12 +135,15 @@ def build_animator(
     checkpoint: Path | None,
     device: torch.device | str,
     options: dict[str, Any],
+    extra_options: tuple[str, ...] = (),
 ) -> ReferenceAnimator:
-    """The shared factory body: validates option names, resolves 'auto' devices, builds and loads."""
-    unknown = sorted(set(options) - set(OPTIONS))
+    """The shared factory body: validates option names (OPTIONS plus the model's `extra_options`), resolves
+    'auto' devices, builds and loads."""
+    known = OPTIONS + extra_options
+    unknown = sorted(set(options) - set(known))
     if unknown:
         raise ConfigError(
-            f"model {spec.name}", "options", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
+            f"model {spec.name}", "options", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
     device = resolve_device(device) if isinstance(device, str) else device
     return cls(spec, checkpoint=checkpoint, device=device, **options)

@@ -32,9 +32,9 @@ def _fill(name: str, shape: torch.Size, seed: int) -> Tensor:
     noise = torch.randn(shape, generator=generator)
     if name.endswith("running_var"):
         return 0.5 + torch.rand(shape, generator=generator)
-    if name.endswith("jacobian.bias"):
+    if name.endswith(("jacobian.bias", "mlp_head_jacobian.1.bias")):  # FOMM conv / MRFA MTIA linear head
         return torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(shape[0] // 4) + 0.05 * noise
-    if name.endswith("jacobian.weight"):
+    if name.endswith(("jacobian.weight", "mlp_head_jacobian.1.weight")):
         return noise * 0.1 / math.sqrt(math.prod(shape[1:]))
     if len(shape) >= 2:
         return noise / math.sqrt(math.prod(shape[1:]))

@@ -1,0 +1,236 @@
+"""MRFA checkpoints in the official layout, the `mrfa` animator on real clips, and the iterations knob.
+
+The official weights cannot be downloaded here, so checkpoints are written in the official layout
+(`{'model': {'module.<name>': ...}, 'optimizer', 'epoch'}`) from the seeded weights of the tiny parity
+fixture; the tiny config (64x64 frames) keeps the tests fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from qa_harness.catalog import MODELS
+from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
+from reference_models.checkpoint import load_subnetworks, read_checkpoint
+from reference_models.mrfa import SPEC
+from reference_models.mrfa import checkpoint as mrfa_checkpoint
+from reference_models.spec import build_reference, load_reference
+from tests.parity import common
+from tests.parity.mrfa_fixture import frames, load_fixture, seeded_network
+
+
+@pytest.fixture(scope="module")
+def record():
+    return load_fixture("mrfa_tiny_mtia")
+
+
+@pytest.fixture(scope="module")
+def network(record):
+    return seeded_network(record)
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory, record, network):
+    """Tiny config YAML and an official-layout checkpoint of the seeded network (~160 MB: the official
+    generator widths are fixed), written once per module."""
+    folder = tmp_path_factory.mktemp("mrfa")
+    config = folder / "tiny.yaml"
+    config.write_text(yaml.safe_dump(record["config"]))
+    ckpt = folder / "00000099-checkpoint.pth"
+    mrfa_checkpoint.save_official(network, ckpt, epoch=99)
+    return config, ckpt
+
+
+@pytest.fixture(scope="module")
+def official_state(tiny_files):
+    return torch.load(tiny_files[1], map_location="cpu", weights_only=True)["model"]
+
+
+def clip_frames(count: int, size: int) -> torch.Tensor:
+    """The first `count` frames of the real fixture clip, (count,3,size,size) in [0,1]."""
+    return common.clip_frames(size, tuple(range(count)))
+
+
+def test_official_layout_checkpoint_round_trips(tiny_files, record, network):
+    config, ckpt = tiny_files
+    content = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert set(content) == {"model", "optimizer", "epoch"}
+    assert all(k.startswith("module.") for k in content["model"])
+    fresh = load_reference(SPEC, config=config, checkpoint=ckpt)
+    source, driving = frames(record)
+    with torch.inference_mode():
+        torch.testing.assert_close(fresh(source, driving).prediction, network(source, driving).prediction,
+                                   atol=0, rtol=0)
+
+
+def test_loss_only_entries_are_skipped(tiny_files, official_state):
+    config, ckpt = tiny_files
+    state = dict(official_state)
+    state["module.vgg.slice1.0.weight"] = torch.zeros(64, 3, 3, 3)
+    state["module.pyramid.downs.0-5.weight"] = torch.zeros(3, 1, 5, 5)
+    cleaned = mrfa_checkpoint.unpack(ckpt, {"model": state, "epoch": 99})
+    assert not any(k.startswith(("vgg.", "pyramid.", "module.")) for k in cleaned["model"])
+    load_subnetworks(ckpt, cleaned, build_reference(SPEC, config)[0].checkpoint_networks())
+
+
+@pytest.mark.parametrize("damage", ["drop", "add", "reshape"])
+def test_mismatched_checkpoint_lists_parameters_and_file(tiny_files, official_state, damage):
+    """Names and shapes are checked before loading; the error names the file and the parameters."""
+    config, _ = tiny_files
+    state = dict(official_state)
+    path = Path("damaged-checkpoint.pth")
+    if damage == "drop":
+        del state["module.decoder.refine.conv2.weight"]
+        expected = "[model]  1 missing parameters: decoder.refine.conv2.weight"
+    elif damage == "add":
+        state["module.decoder.extra.weight"] = torch.zeros(1)
+        expected = "[model]  1 unexpected parameters: decoder.extra.weight"
+    else:
+        state["module.decoder.pos_embedding"] = torch.zeros(1, 10, 8, 8)
+        expected = "decoder.pos_embedding (1, 10, 8, 8) != (1, 10, 16, 16)"
+    with pytest.raises(CheckpointError, match="damaged-checkpoint.pth") as info:
+        networks = build_reference(SPEC, config)[0].checkpoint_networks()
+        load_subnetworks(path, mrfa_checkpoint.unpack(path, {"model": state}), networks)
+    assert expected in str(info.value)
+
+
+def test_checkpoint_without_model_key_is_rejected(tmp_path, tiny_files):
+    config, _ = tiny_files
+    path = tmp_path / "generator_only.pth"
+    torch.save({"generator": {}, "epoch": 3}, path)
+    with pytest.raises(CheckpointError, match="generator_only.pth: no 'model' state dict.*generator, epoch"):
+        load_reference(SPEC, config=config, checkpoint=path)
+
+
+class Payload:
+    """An arbitrary Python object: unpickling it needs code, which weights_only refuses."""
+
+
+def test_pickled_code_is_refused_unless_trusted(tmp_path):
+    path = tmp_path / "pickled.pth"
+    torch.save({"model": {"module.down.weight": torch.ones(3, 1, 13, 13)}, "extra": Payload()}, path,
+               pickle_protocol=2)
+    with pytest.raises(CheckpointError, match="pickled.pth: refused.*--trust-checkpoint"):
+        read_checkpoint(path)
+    assert isinstance(read_checkpoint(path, trust_checkpoint=True)["extra"], Payload)
+
+
+def test_missing_checkpoint_says_what_to_download_and_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(tmp_path / "weights"))
+    with pytest.raises(WeightsUnavailableError) as info:
+        MODELS.get("mrfa")(checkpoint=None, device=torch.device("cpu"))
+    message = str(info.value)
+    assert str(tmp_path / "weights" / "mrfa" / "vox1.pth") in message
+    assert "1QpLCOmAXhQbEoaShlzXZwp6qw_q6sxgO" in message
+
+
+def test_bad_options_name_the_config(tiny_files):
+    config, ckpt = tiny_files
+    with pytest.raises(ConfigError, match="iterations: must be in 0..6, got 7"):
+        MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config), iterations="7")
+    with pytest.raises(ConfigError, match="vox2.yaml: config file not found.*celebvhq, vox1"):
+        MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config="vox2")
+
+
+def test_animator_reconstructs_real_clip(tiny_files, network):
+    config, ckpt = tiny_files
+    animator = MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config))
+    assert animator.resolution == 64 and not animator.needs_driving_first
+    video = clip_frames(3, 64)
+    state = animator.prepare(video[0])
+    out = animator.animate(state, video[1:])
+    assert out.shape == (2, 3, 64, 64) and torch.isfinite(out).all()
+    with torch.inference_mode():
+        direct = network(video[0:1].expand(2, -1, -1, -1), video[1:]).prediction
+    torch.testing.assert_close(out, direct.clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_animator_relative_mode_on_real_clip(tiny_files, network):
+    """Relative motion: the driving's first frame carries no motion, so the source is reconstructed
+    from its own keypoints; later frames move it."""
+    config, ckpt = tiny_files
+    animator = MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config),
+                                  relative=True, adapt_movement_scale=True, max_batch=2)
+    assert animator.needs_driving_first
+    video = common.clip_frames(64)  # frames 0, 12, 24
+    source = video[0].flip(-1)  # another "identity": the mirrored first frame
+    state = animator.prepare(source, driving_first=video[0])
+    out = animator.animate(state, video)
+    with torch.inference_mode():
+        kp = network.keypoints(source[None])
+        still = network.animate(source[None], kp, kp).prediction.clamp(0, 1)
+    torch.testing.assert_close(out[:1], still, atol=1e-4, rtol=0)
+    assert (out[1:] - still).abs().mean() > 5e-4  # measured 1.1e-3 with the seeded weights
+
+
+def conv_macs(network: torch.nn.Module, run) -> tuple[torch.Tensor, int]:
+    """`run()`'s result and the multiply-accumulates of every convolution it executed (the bulk of
+    MRFA's cost), counted with forward hooks."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += output.numel() * module.in_channels // module.groups * kh * kw
+
+    hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        result = run()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return result, total
+
+
+def test_iterations_change_output_and_cost(record, network):
+    source, driving = (x[:1] for x in frames(record))
+    predictions, macs = {}, {}
+    for iterations in (0, 3, 6):
+        with torch.inference_mode():
+            out, macs[iterations] = conv_macs(network, lambda n=iterations: network(source, driving,
+                                                                                    iterations=n))
+        predictions[iterations] = out.prediction
+    assert macs[0] < macs[3] < macs[6]
+    # the two finest levels (size/2, size) dominate the refinement cost
+    assert macs[6] - macs[3] > 10 * (macs[3] - macs[0])
+    assert (predictions[6] - predictions[3]).abs().max() > 1e-3
+    assert (predictions[3] - predictions[0]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="iterations must be in 0..6"):
+        network(source, driving, iterations=-1)
+
+
+def test_bf16_autocast_stays_close_to_fp32(tiny_files):
+    """`autocast='bf16'` runs the convolutions in bfloat16 (coordinates and motion algebra stay fp32)."""
+    config, ckpt = tiny_files
+    video = clip_frames(3, 64)
+    outputs = {}
+    for autocast in (None, "bf16"):
+        animator = MODELS.get("mrfa")(checkpoint=ckpt, device="cpu", config=str(config), autocast=autocast)
+        outputs[autocast] = animator.animate(animator.prepare(video[0]), video[1:])
+    deviation = (outputs["bf16"] - outputs[None]).abs()
+    assert outputs["bf16"].dtype == torch.float32 and torch.isfinite(outputs["bf16"]).all()
+    assert deviation.mean() < 0.03, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
+
+
+def test_evaluation_runs_end_to_end_on_a_real_clip(tiny_files, tmp_path, write_suite):
+    """`qa-harness evaluate --model mrfa --checkpoint X -o config=<tiny> -o iterations=3` through the
+    runner: real clip, official-layout checkpoint, per-frame records with finite pixel metrics."""
+    import pandas as pd
+
+    from qa_harness.evaluate import EvalConfig, run_evaluation
+
+    config, ckpt = tiny_files
+    suite = write_suite({"name": "tiny", "resolution": 64, "max_frames": 3,
+                         "clips": [{"id": "d20", "path": "clips/d20.mp4"}], "pairs": ["d20"]})
+    result = run_evaluation(EvalConfig(
+        suite=suite, model="mrfa", checkpoint=ckpt, device="cpu", batch_size=3, progress=False,
+        model_options={"config": str(config), "iterations": 3}, out_dir=tmp_path / "run",
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    ))
+    records = pd.read_parquet(result.records_path)
+    assert len(records) == 3 and records["metric:l1"].between(0, 1).all()
+    assert records["metric:psnr"].notna().all() and (records["metric:psnr"] < 100).all()
