@@ -38,6 +38,7 @@ METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer") 
 
 EXECUTORS = Registry("executor")
 EXECUTORS.add("local", "qa_harness.executors.local:build")
+EXECUTORS.add("ray", "qa_harness.executors.ray:build")
 
 LANDMARKS = Registry("landmark backend")  # build(*, device, weights=None) -> LandmarkBackend
 LANDMARKS.add("mediapipe", "qa_harness.landmarks.mediapipe_mesh:build")

@@ -31,9 +31,13 @@ def _model_option(text: str) -> tuple[str, object]:
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="run a model over a suite, score every frame, log to MLflow",
                        description="Run a model over a suite, score every frame, log the run to MLflow.")
-    p.add_argument("--suite", type=Path, required=True, help="suite manifest (suites/*.yaml)")
-    p.add_argument("--model", required=True, help="registered model name (see `qa-harness models`) or "
-                   "package.module:factory for your own")
+    p.add_argument("--suite", type=Path, help="suite manifest (suites/*.yaml); required unless --matrix")
+    p.add_argument("--model", help="registered model name (see `qa-harness models`) or "
+                   "package.module:factory for your own; required unless --matrix")
+    p.add_argument("--matrix", type=Path, metavar="FILE", help="evaluate several models/checkpoints over one "
+                   "suite, one MLflow run each under a parent run (see examples/matrix.yaml); suite, seed, "
+                   "batch size, device and metrics come from the file; --out holds a folder per run; runs on "
+                   "Ray unless --executor local")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint file")
     p.add_argument("--option", "-o", action="append", type=_model_option, default=[], metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. -o iterations=3)")
@@ -45,8 +49,25 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    ray = p.add_argument_group("executor", "where pairs are evaluated: `local` (this process, the default) or "
+                               "`ray` (Ray actors on this machine or a cluster; pip install 'qa_harness[ray]')")
+    ray.add_argument("--executor", help="local or ray (default: local; ray with --matrix)")
+    ray.add_argument("--address", help="Ray cluster: auto (the cluster of this node) or ray://HOST:PORT; "
+                     "default: a private local Ray instance")
+    ray.add_argument("--workers", type=int, help="Ray workers (one model each; default: all the cluster offers)")
+    ray.add_argument("--gpus-per-worker", type=float, help="GPUs per Ray worker (default 0: CPU workers)")
     _add_tracking_args(p)
     p.set_defaults(func=_cmd_evaluate)
+
+
+def _executor_choice(args: argparse.Namespace) -> tuple[str, dict]:
+    """(executor name, its options) from the flags; Ray flags without the Ray executor are an error."""
+    executor = args.executor or ("ray" if args.matrix else "local")
+    options = {k: v for k, v in (("address", args.address), ("workers", args.workers),
+                                 ("gpus_per_worker", args.gpus_per_worker)) if v is not None}
+    if options and executor != "ray":
+        raise QaHarnessError(f"--{'/--'.join(k.replace('_', '-') for k in options)} need --executor ray")
+    return executor, options
 
 
 def _add_tracking_args(p: argparse.ArgumentParser) -> None:
@@ -56,6 +77,11 @@ def _add_tracking_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    executor, options = _executor_choice(args)
+    if args.matrix:
+        return _cmd_matrix(args, executor, options)
+    if args.suite is None or args.model is None:
+        raise QaHarnessError("evaluate: --suite and --model are required (or --matrix FILE)")
     from qa_harness.evaluate import EvalConfig, run_evaluation
     from qa_harness.summary import print_result
 
@@ -64,11 +90,28 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         device=args.device, batch_size=args.batch_size, seed=args.seed,
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
         out_dir=args.out, resume=args.resume, overwrite=args.overwrite, tracking_uri=args.tracking_uri,
-        experiment=args.experiment,
+        experiment=args.experiment, executor=executor, executor_options=options,
     )
     result = run_evaluation(cfg)
     print_result(result)
     return EXIT_CLIPS_FAILED if result.failed else EXIT_OK
+
+
+def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
+    given = [f"--{k}" for k in ("suite", "model", "checkpoint", "metrics") if getattr(args, k) is not None]
+    if given or args.option:
+        raise QaHarnessError(f"evaluate --matrix: {', '.join(given or ['--option'])} belong in the matrix file")
+    from qa_harness.matrix import load_matrix, run_matrix
+    from qa_harness.summary import print_result
+
+    matrix = load_matrix(args.matrix)
+    result = run_matrix(matrix, out=args.out, tracking_uri=args.tracking_uri, executor=executor,
+                        executor_options=options, resume=args.resume, overwrite=args.overwrite)
+    for name, run in result.results.items():
+        print(f"== {name}")
+        print_result(run)
+    print(f"matrix parent run {result.parent_run_id}: {len(result.results)} runs")
+    return EXIT_CLIPS_FAILED if any(r.failed for r in result.results.values()) else EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ class EvalConfig:
     run_name: str | None = None
     executor: str = "local"
     executor_options: Mapping[str, Any] = field(default_factory=dict)
+    parent_run_id: str | None = None  # an MLflow run this one is nested under (a matrix's)
     progress: bool | None = None  # None: a bar only on a terminal
 
 
@@ -73,6 +74,7 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
     metric_names = cfg.metrics or suite.metrics or DEFAULT_METRICS
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work
+    executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)  # so does a missing optional dependency
     device = resolve_device(cfg.device)
     checkpoint_sha = file_sha256(cfg.checkpoint) if cfg.checkpoint else ""
     out_dir = cfg.out_dir or Path("qa_runs") / f"{_slug(suite.name)}__{_slug(cfg.model)}"
@@ -84,27 +86,26 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
         "model": cfg.model, "checkpoint": cfg.checkpoint, "checkpoint_sha256": checkpoint_sha,
         "suite": suite.name, "suite_version": suite.version, "harness_version": __version__,
         "device": str(device), "seed": cfg.seed, "batch_size": cfg.batch_size, "metrics": ",".join(metric_names),
-        **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
+        "executor": cfg.executor, **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
     }
     run_id = tracking.start_run(
         tracking_uri=uri, experiment=cfg.experiment, run_name=cfg.run_name or f"{suite.name}/{cfg.model}",
-        params=params, suite=suite, resume_run_id=meta["mlflow_run_id"],
+        params=params, suite=suite, resume_run_id=meta["mlflow_run_id"], parent_run_id=cfg.parent_run_id,
     )
     meta["mlflow_run_id"] = run_id
     store.write_meta(meta)
     try:
-        return _run(cfg, suite, store, run_id, uri, metric_names, device)
+        return _run(cfg, suite, store, run_id, uri, metric_names, device, executor)
     except BaseException as err:
         tracking.mark_failed(tracking_uri=uri, run_id=run_id, reason=f"{type(err).__name__}: {err}")
         raise
 
 
 def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
-         metric_names: tuple[str, ...], device: torch.device) -> RunResult:
+         metric_names: tuple[str, ...], device: torch.device, executor: Any) -> RunResult:
     spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed),
                     model=cfg.model, checkpoint=cfg.checkpoint, model_options=dict(cfg.model_options),
                     metrics=metric_names, device=cfg.device)
-    executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)
     done = store.finished()
     todo = [p for p in suite.pairs if p.id not in done]
     if done:

@@ -63,19 +63,22 @@ def metric_key(metric: str, axis: str = ALL, value: str = ALL, stat: str = "mean
 
 def start_run(
     *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], suite: Suite,
-    resume_run_id: str | None,
+    resume_run_id: str | None, parent_run_id: str | None = None,
 ) -> str:
-    """Create the evaluation run (params, tags, suite dataset), or reopen `resume_run_id`."""
+    """Create the evaluation run (params, tags, suite dataset), or reopen `resume_run_id`.
+
+    `parent_run_id` nests the run under another (MLflow's `mlflow.parentRunId` tag), as a matrix does.
+    """
     import mlflow
 
     client = _client(tracking_uri)
     if resume_run_id:
         client.update_run(resume_run_id, status="RUNNING")
         return resume_run_id
-    run = client.create_run(
-        _experiment_id(client, tracking_uri, experiment), run_name=run_name,
-        tags={"qa_harness.kind": "evaluation", "qa_harness.suite": suite.name},
-    )
+    tags = {"qa_harness.kind": "evaluation", "qa_harness.suite": suite.name}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(_experiment_id(client, tracking_uri, experiment), run_name=run_name, tags=tags)
     run_id = run.info.run_id
     for key, value in params.items():
         client.log_param(run_id, key, "" if value is None else str(value))
@@ -125,3 +128,26 @@ def mark_failed(*, tracking_uri: str, run_id: str, reason: str) -> None:
     client = _client(tracking_uri)
     client.set_tag(run_id, "qa_harness.error", reason[:5000])
     client.set_terminated(run_id, "FAILED")
+
+
+def start_group_run(
+    *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], resume_run_id: str | None,
+) -> str:
+    """Create the parent run that groups several evaluation runs (a matrix), or reopen `resume_run_id`."""
+    client = _client(tracking_uri)
+    if resume_run_id:
+        client.update_run(resume_run_id, status="RUNNING")
+        return resume_run_id
+    run = client.create_run(_experiment_id(client, tracking_uri, experiment), run_name=run_name,
+                            tags={"qa_harness.kind": "matrix"})
+    for key, value in params.items():
+        client.log_param(run.info.run_id, key, "" if value is None else str(value))
+    return run.info.run_id
+
+
+def finish_group_run(*, tracking_uri: str, run_id: str, files: list[Path]) -> None:
+    """Log `files` (the children's comparison table, the matrix file) to the parent run and finish it."""
+    client = _client(tracking_uri)
+    for path in files:
+        client.log_artifact(run_id, str(path))
+    client.set_terminated(run_id, "FINISHED")

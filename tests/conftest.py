@@ -50,7 +50,7 @@ def write_suite(tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def seeded_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A $QA_HARNESS_WEIGHTS folder with seeded random LPIPS backbones (the real ones are not here)."""
+    """A $QA_HARNESS_WEIGHTS folder with seeded random LPIPS, FAN/S3FD and OpenFace weights (real ones absent)."""
     from qa_harness.metrics.lpips_net import ALEXNET, VGG16, Backbone
 
     folder = tmp_path_factory.mktemp("qa_weights")
@@ -58,6 +58,12 @@ def seeded_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for spec in (ALEXNET, VGG16):
         state = {f"features.{k}": v for k, v in Backbone(spec).features.state_dict().items()}
         torch.save(state, folder / spec.backbone_file)
+    # The face metrics' papers-protocol backends (akd_fan, aed_openface), seeded; this S3FD finds no face,
+    # which keeps FAN's forward pass (seconds per crop on a CPU) out of the contract test.
+    from tests.helpers.face import write_fan_weights, write_openface_weights
+
+    write_fan_weights(folder, finds_faces=False)
+    write_openface_weights(folder)
     return folder
 
 

@@ -7,6 +7,8 @@ on the crops, averaged over the two eyes. Tolerance 1e-5: the same float32 opera
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -22,17 +24,20 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def alex_backbone(tmp_path_factory: pytest.TempPathFactory):
-    """A seeded random AlexNet state dict where torch hub caches it (found by both sides)."""
-    root = tmp_path_factory.mktemp("weights")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TORCH_HOME", str(root / "torch"))
-        mp.setenv("QA_HARNESS_WEIGHTS", str(root / "qa_harness"))
-        path = root / "torch" / "hub" / "checkpoints" / ALEXNET.backbone_file
-        path.parent.mkdir(parents=True)
-        torch.manual_seed(0)
-        torch.save(torchvision_models().alexnet().state_dict(), path)
-        yield path
+def alex_torch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TORCH_HOME whose hub cache holds a seeded random torchvision AlexNet (found by both sides)."""
+    home = tmp_path_factory.mktemp("torch_home")
+    path = home / "hub" / "checkpoints" / ALEXNET.backbone_file
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision_models().alexnet().state_dict(), path)
+    return home
+
+
+@pytest.fixture
+def alex_backbone(alex_torch_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TORCH_HOME", str(alex_torch_home))  # after conftest's hermetic (empty) folders
+    return alex_torch_home
 
 
 def test_region_lpips_catches_frozen_eyes_and_matches_the_package(alex_backbone) -> None:

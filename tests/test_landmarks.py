@@ -10,7 +10,7 @@ from qa_harness.catalog import LANDMARKS
 from qa_harness.errors import CheckpointError, WeightsUnavailableError
 from qa_harness.landmarks.base import Landmarks
 from qa_harness.metrics._face_geometry import inter_ocular
-from tests.helpers.face import decode, source_and_target
+from tests.helpers.face import decode, source_and_target, write_fan_weights
 
 CPU = torch.device("cpu")
 OFFLINE_BACKENDS = ["mediapipe", "dlib"]
@@ -50,37 +50,6 @@ def test_mediapipe_mapping_agrees_with_dlib_68() -> None:
     assert err.mean(dim=0).max() < 0.2
 
 
-def _made_fan_weights(folder, *, blank_fan: bool) -> None:
-    """Random-init S3FD and FAN-4 weights under their official file names.
-
-    S3FD's class heads are set so that only the coarsest head (stride 128) fires: a handful of
-    candidate boxes instead of thousands, so the test stays fast. With `blank_fan` FAN's last layer is
-    zeroed, so every heatmap peaks at its first cell and the points have a closed form.
-    """
-    from face_alignment.detection.sfd.net_s3fd import s3fd
-    from face_alignment.models import FAN
-
-    from qa_harness.landmarks import fan
-
-    torch.manual_seed(0)
-    detector = s3fd()
-    heads = ["conv3_3_norm", "conv4_3_norm", "conv5_3_norm", "fc7", "conv6_2", "conv7_2"]
-    with torch.no_grad():
-        for head in heads:
-            conf, loc = getattr(detector, f"{head}_mbox_conf"), getattr(detector, f"{head}_mbox_loc")
-            for layer in (conf, loc):
-                layer.weight.zero_()
-                layer.bias.zero_()
-            conf.bias[-1] = 5.0 if head == "conv7_2" else -10.0
-    torch.save(detector.state_dict(), folder / fan.S3FD_FILE)
-    net = FAN(4)
-    if blank_fan:
-        with torch.no_grad():
-            net.l3.weight.zero_()
-            net.l3.bias.zero_()
-    torch.save(net.state_dict(), folder / fan.fan_file())
-
-
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
     """Empty weight folders: ours and torch hub's."""
@@ -108,7 +77,7 @@ def test_fan_loads_made_weights_from_torch_hub_cache(no_weights) -> None:
     """
     folder = no_weights / "torch" / "hub" / "checkpoints"
     folder.mkdir(parents=True)
-    _made_fan_weights(folder, blank_fan=True)
+    write_fan_weights(folder, blank_fan=True)
     backend = LANDMARKS.get("fan")(device=CPU)
     lm = backend.detect(decode()[:1])
     assert lm.found.tolist() == [True]
@@ -125,7 +94,7 @@ def test_fan_loads_made_weights_from_torch_hub_cache(no_weights) -> None:
 def test_fan_explicit_folder_and_corrupt_file(tmp_path, no_weights) -> None:
     from qa_harness.landmarks import fan
 
-    _made_fan_weights(tmp_path, blank_fan=False)
+    write_fan_weights(tmp_path, blank_fan=False)
     assert fan.build(device=CPU, weights=tmp_path).version.startswith("1.5.0-s3fd")
     (tmp_path / fan.fan_file()).write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match=fan.fan_file()):

@@ -64,3 +64,45 @@ def paste_regions(target: torch.Tensor, source: torch.Tensor, boxes: list[torch.
             x1, y1 = int(np.ceil(cx + side / 2)), int(np.ceil(cy + side / 2))
             out[i, :, y0:y1, x0:x1] = source[0, :, y0:y1, x0:x1]
     return out
+
+
+def write_fan_weights(folder: Path, *, blank_fan: bool = False, finds_faces: bool = True) -> None:
+    """Random-init S3FD and FAN-4 weights under their official file names.
+
+    S3FD's class heads are set so that only the coarsest head (stride 128) fires: a handful of
+    candidate boxes instead of thousands, so the test stays fast; with `finds_faces=False` no head fires
+    (no FAN forward pass at all: seconds per crop on a CPU). With `blank_fan` FAN's last layer is
+    zeroed, so every heatmap peaks at its first cell and the points have a closed form.
+    """
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+    from face_alignment.models import FAN
+
+    from qa_harness.landmarks import fan
+
+    torch.manual_seed(0)
+    detector = s3fd()
+    heads = ["conv3_3_norm", "conv4_3_norm", "conv5_3_norm", "fc7", "conv6_2", "conv7_2"]
+    with torch.no_grad():
+        for head in heads:
+            conf, loc = getattr(detector, f"{head}_mbox_conf"), getattr(detector, f"{head}_mbox_loc")
+            for layer in (conf, loc):
+                layer.weight.zero_()
+                layer.bias.zero_()
+            conf.bias[-1] = 5.0 if head == "conv7_2" and finds_faces else -10.0
+    torch.save(detector.state_dict(), folder / fan.S3FD_FILE)
+    net = FAN(4)
+    if blank_fan:
+        with torch.no_grad():
+            net.l3.weight.zero_()
+            net.l3.bias.zero_()
+    torch.save(net.state_dict(), folder / fan.fan_file())
+
+
+def write_openface_weights(folder: Path) -> Path:
+    """A seeded random OpenFace nn4.small2 state dict under its official file name."""
+    from qa_harness.identity import openface
+
+    torch.manual_seed(0)
+    path = folder / openface.WEIGHTS_FILE
+    torch.save(openface.OpenFaceNN4Small2().state_dict(), path)
+    return path
