@@ -56,8 +56,10 @@ def _clip_level(frames: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFrame:
     if not cols or frames.empty:
         return pd.DataFrame()
     conds = [COND_PREFIX + a for a in condition_columns(frames)]
-    modes = frames.groupby("pair_id", sort=False)[conds].agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
     table = clips[clips["status"] == "ok"].set_index("pair_id")[cols + ["frames"]]
+    if not conds:
+        return table.reset_index()
+    modes = frames.groupby("pair_id", sort=False)[conds].agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
     return table.join(modes).reset_index()
 
 

@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa_harness import __version__
+from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
+from qa_harness.gate.cli import add_gate_parser
+from qa_harness.report.cli import add_report_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 
@@ -39,6 +42,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
                    "batch size, device and metrics come from the file; --out holds a folder per run; runs on "
                    "Ray unless --executor local")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint file")
+    p.add_argument("--config", help="model config: an official config name (e.g. vox-256) or a YAML path "
+                   "(same as -o config=...)")
+    p.add_argument("--trust-checkpoint", action="store_true", help="allow a checkpoint that needs unpickling of "
+                   "code (runs code from the file: only for files you trust)")
     p.add_argument("--option", "-o", action="append", type=_model_option, default=[], metavar="KEY=VALUE",
                    help="model option, repeatable (e.g. -o iterations=3)")
     p.add_argument("--metrics", help="comma-separated metric names (default: the suite's, else l1,psnr,ssim,lpips)")
@@ -58,6 +65,16 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     ray.add_argument("--gpus-per-worker", type=float, help="GPUs per Ray worker (default 0: CPU workers)")
     _add_tracking_args(p)
     p.set_defaults(func=_cmd_evaluate)
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, object]:
+    """`-o` options plus the --config / --trust-checkpoint shorthands (only when given)."""
+    options = dict(args.option)
+    if args.config:
+        options["config"] = args.config
+    if args.trust_checkpoint:
+        options["trust_checkpoint"] = True
+    return options
 
 
 def _executor_choice(args: argparse.Namespace) -> tuple[str, dict]:
@@ -86,7 +103,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from qa_harness.summary import print_result
 
     cfg = EvalConfig(
-        suite=args.suite, model=args.model, checkpoint=args.checkpoint, model_options=dict(args.option),
+        suite=args.suite, model=args.model, checkpoint=args.checkpoint, model_options=_model_options(args),
         device=args.device, batch_size=args.batch_size, seed=args.seed,
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
         out_dir=args.out, resume=args.resume, overwrite=args.overwrite, tracking_uri=args.tracking_uri,
@@ -99,7 +116,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
     given = [f"--{k}" for k in ("suite", "model", "checkpoint", "metrics") if getattr(args, k) is not None]
-    if given or args.option:
+    if given or args.option or args.config or args.trust_checkpoint:
         raise QaHarnessError(f"evaluate --matrix: {', '.join(given or ['--option'])} belong in the matrix file")
     from qa_harness.matrix import load_matrix, run_matrix
     from qa_harness.summary import print_result
@@ -161,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("qa_runs/demo"), help="folder for the demo runs")
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
     demo.set_defaults(func=_cmd_demo)
+    add_gate_parser(sub)
+    add_compare_parser(sub)
+    add_report_parser(sub)
     return parser
 
 

@@ -28,6 +28,7 @@ from qa_harness.runner import PairJob
 from qa_harness.store import RunStore
 from qa_harness.suites.hashing import file_sha256
 from qa_harness.suites.manifest import load_suite
+from qa_harness.thumbs import THUMBS_ARTIFACT
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
 
 def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
          metric_names: tuple[str, ...], device: torch.device, executor: Any) -> RunResult:
-    spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed),
+    spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed,
+                                thumbs_dir=store.out_dir / THUMBS_ARTIFACT),
                     model=cfg.model, checkpoint=cfg.checkpoint, model_options=dict(cfg.model_options),
                     metrics=metric_names, device=cfg.device)
     done = store.finished()
@@ -150,7 +152,8 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
     tracking.finish_run(
         tracking_uri=uri, run_id=run_id, table=table, summary=summary,
         files=[("records", store.out_dir / "frames.parquet"), ("records", store.out_dir / "clips.parquet"),
-               ("", store.out_dir / "summary.json"), ("", store.out_dir / "aggregate.csv")],
+               ("", store.out_dir / "summary.json"), ("", store.out_dir / "aggregate.csv"),
+               *([(THUMBS_ARTIFACT, thumbs)] if (thumbs := store.out_dir / THUMBS_ARTIFACT).is_dir() else [])],
     )
     return RunResult(run_id=run_id, out_dir=store.out_dir, records_path=store.out_dir / "frames.parquet",
                      outcomes=outcomes, unavailable_metrics=unavailable, frames_per_second=fps)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.metrics.base import FrameBatch, Metric
 from qa_harness.models.base import Animator
 from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
+from qa_harness.thumbs import thumb_frames, write_thumbs
 from qa_harness.video.io import iter_frames, read_image
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ class PairJob:
     run_id: str
     batch_size: int
     seed: int
+    #: Where to save thumbnails of a few frames per pair for the report (None: none). Workers of a
+    #: multi-machine executor need it on a shared filesystem.
+    thumbs_dir: Path | None = None
 
 
 def prefetch(iterator: Iterator[Tensor], depth: int = 2) -> Iterator[Tensor]:
@@ -128,6 +133,8 @@ def evaluate_pair(
             pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
+        total = min(pair.driving.frame_count, job.suite.max_frames or pair.driving.frame_count)
+        thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
         for driving in _chain(first, chunks, device):
             n = driving.shape[0]
             out = model.animate(state, driving)
@@ -137,6 +144,9 @@ def evaluate_pair(
                 pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
                 source=source, target=driving if pair.protocol == "reconstruction" else None,
             )
+            for j in sorted(thumbs & set(range(frames_done, frames_done + n))):
+                write_thumbs(job.thumbs_dir, pair.id, j, source=source, output=out[j - frames_done],
+                             target=batch.target[j - frames_done] if batch.target is not None else None)
             for metric in applicable:
                 for name, values in metric.frame_values(batch).items():
                     columns.setdefault(name, []).append(values.detach().float().cpu().numpy())

@@ -41,7 +41,7 @@ class RunStore:
     """Reads and writes one run folder."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.out_dir = Path(out_dir)
+        self.out_dir = Path(out_dir).resolve()  # absolute: workers may run in another folder
         self.pairs_dir = self.out_dir / "pairs"
 
     @staticmethod

@@ -117,7 +117,8 @@ def finish_run(
     for start in range(0, len(entities), 500):
         client.log_batch(run_id, metrics=entities[start : start + 500])
     for artifact_dir, path in files:
-        client.log_artifact(run_id, str(path), artifact_path=artifact_dir or None)
+        log = client.log_artifacts if path.is_dir() else client.log_artifact
+        log(run_id, str(path), artifact_path=artifact_dir or None)
     failed = summary["counts"]["clips/failed"]
     client.set_tag(run_id, "qa_harness.failed_clips", str(int(failed)))
     client.set_terminated(run_id, "FINISHED")

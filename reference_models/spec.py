@@ -29,7 +29,9 @@ class ReferenceSpec:
     hosting: str
     #: Official checkpoint file name for a config name (e.g. 'vox-256' -> 'vox-cpk.pth.tar').
     checkpoint_file: Callable[[str], str]
-    #: `model_params` dict -> network with `checkpoint_networks() -> {top-level key: module}`.
+    #: `model_params` dict -> network with `checkpoint_networks() -> {top-level key: module}` (required keys)
+    #: and optionally `optional_networks()` (loaded, with the same strict checks, when the file has them:
+    #: TPSMM/MRAA `avd_network` exists only after AVD training).
     build: Callable[[dict[str, Any]], nn.Module]
     #: Config section handed to `build`; None = the whole config (MRFA has no `model_params`).
     config_section: str | None = "model_params"
@@ -41,8 +43,7 @@ class ReferenceSpec:
 
     def load_config(self, config: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
         """(path, content) of an official config of this model (default: the spec's)."""
-        return load_yaml_config(config or self.default_config, self.configs_dir,
-                                required=self.required_section)
+        return load_yaml_config(config or self.default_config, self.configs_dir, required=self.required_section)
 
 
 def build_reference(spec: ReferenceSpec, config: str | Path | None = None) -> tuple[nn.Module, Path]:
@@ -67,5 +68,7 @@ def load_reference(
     content = read_checkpoint(path, trust_checkpoint=trust_checkpoint)
     if spec.unpack_checkpoint is not None:
         content = spec.unpack_checkpoint(path, content)
-    load_subnetworks(path, content, network.checkpoint_networks())
+    optional = getattr(network, "optional_networks", dict)()
+    networks = network.checkpoint_networks() | {key: m for key, m in optional.items() if key in content}
+    load_subnetworks(path, content, networks)
     return network

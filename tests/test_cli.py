@@ -14,7 +14,8 @@ import pytest
 
 from tests.helpers.media import REPO
 
-COMMANDS = [[], ["evaluate"], ["suites"], ["suites", "validate"], ["models"], ["metrics"], ["demo"]]
+COMMANDS = [[], ["evaluate"], ["suites"], ["suites", "validate"], ["models"], ["metrics"], ["demo"], ["gate"],
+            ["compare"], ["report"]]
 
 
 def cli(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:

@@ -56,7 +56,10 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     assert m["ssim"] == pytest.approx(1.0) and m["l1"] == 0.0 and m["clips/failed"] == 0
     assert m["ssim/pose_moderate"] == pytest.approx(1.0) and "l1/lighting_dim" in m
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"records", "summary.json", "aggregate.csv"} <= artifacts
+    assert {"records", "summary.json", "aggregate.csv", "thumbs"} <= artifacts
+    thumbs = sorted(p.name for p in (result.out_dir / "thumbs").rglob("*.jpg"))
+    assert len(thumbs) == 2 * 6 * 3 + 6 * 2  # 6 frames of 2 reconstruction pairs, 1 cross pair (no target)
+    assert len(client.list_artifacts(result.run_id, "thumbs")) == 3
     names = {a.path for a in client.list_artifacts(result.run_id, "records")}
     assert names == {"records/frames.parquet", "records/clips.parquet"}
     local = client.download_artifacts(result.run_id, "records/frames.parquet", str(tmp_path / "dl"))

@@ -32,7 +32,7 @@ CPU = MetricContext(device=torch.device("cpu"))
 
 @pytest.fixture(scope="module")
 def weight_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Empty TORCH_HOME and QA_HARNESS_WEIGHTS folders for this module, so no user cache is read."""
+    """TORCH_HOME and QA_HARNESS_WEIGHTS folders for this module (module fixtures are built under them)."""
     root = tmp_path_factory.mktemp("weights")
     dirs = {"torch_home": root / "torch", "qa": root / "qa_harness"}
     with pytest.MonkeyPatch.context() as mp:
@@ -40,6 +40,13 @@ def weight_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         mp.setenv("QA_HARNESS_WEIGHTS", str(dirs["qa"]))
         mp.setattr(torch.hub, "download_url_to_file", _no_download)
         yield dirs
+
+
+@pytest.fixture(autouse=True)
+def module_weight_folders(hermetic_weight_folders: None, weight_dirs: dict[str, Path], monkeypatch) -> None:
+    """Point each test at this module's folders again, after conftest's per-test empty ones."""
+    monkeypatch.setenv("TORCH_HOME", str(weight_dirs["torch_home"]))
+    monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(weight_dirs["qa"]))
 
 
 def _no_download(url: str, *args: object, **kwargs: object) -> None:

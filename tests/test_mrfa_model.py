@@ -234,3 +234,25 @@ def test_evaluation_runs_end_to_end_on_a_real_clip(tiny_files, tmp_path, write_s
     records = pd.read_parquet(result.records_path)
     assert len(records) == 3 and records["metric:l1"].between(0, 1).all()
     assert records["metric:psnr"].notna().all() and (records["metric:psnr"] < 100).all()
+
+
+def test_cli_evaluate_mrfa_with_config_flag(tiny_files, tmp_path, write_suite):
+    """The command line end to end: `qa-harness evaluate --model mrfa --checkpoint X --config Y -o iterations=3`."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from tests.helpers.media import REPO
+
+    config, ckpt = tiny_files
+    suite = write_suite({"name": "tiny", "resolution": 64, "max_frames": 2,
+                         "clips": [{"id": "d20", "path": "clips/d20.mp4"}], "pairs": ["d20"]})
+    args = ["evaluate", "--suite", str(suite), "--model", "mrfa", "--checkpoint", str(ckpt), "--config",
+            str(config), "-o", "iterations=3", "--metrics", "l1,ssim", "--out", str(tmp_path / "run"),
+            "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]
+    done = subprocess.run([sys.executable, "-m", "qa_harness.cli", *args], capture_output=True, text=True,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = pd.read_parquet(tmp_path / "run" / "frames.parquet")
+    assert len(records) == 2 and records["metric:ssim"].between(-1, 1).all()

@@ -3,6 +3,7 @@ tests/parity/make_fixtures.py)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import Tensor
 
@@ -17,6 +18,7 @@ from tests.parity.checks import (
     check_full,
     check_names_and_shapes,
     check_tiny,
+    official_config_names,
     tiny_network,
 )
 from tests.parity.common import TINY_CONFIGS
@@ -71,8 +73,13 @@ def test_every_official_config_builds_with_official_parameter_count():
         assert network.bg == ("mgif" not in path.name)
 
 
-def test_vox256_names_and_shapes_match_official():
-    check_names_and_shapes(SPEC, "vox-256")
+@pytest.mark.parametrize("config", official_config_names(SPEC))
+def test_names_and_shapes_match_official(config):
+    check_names_and_shapes(SPEC, config)
+
+
+def test_every_official_config_is_shipped():
+    assert sorted(p.stem for p in SPEC.configs_dir.glob("*.yaml")) == official_config_names(SPEC)
 
 
 def test_tiny_config_reproduces_official_outputs():

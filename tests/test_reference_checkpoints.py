@@ -136,8 +136,8 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
     bf16 = MODELS.get(model)(checkpoint=None, device=torch.device("cpu"), config=config, autocast="bf16")
     deviation = (bf16.animate(bf16.prepare(frames[0]), frames) - outputs[False]).abs()
     # Random weights make the keypoints (and TPSMM's spline solves) far more sensitive than trained ones, so
-    # this only bounds gross errors: measured mean-abs 0.0008 (FOMM), 0.011 (TPSMM) on this clip.
-    assert deviation.mean() < 0.03, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
+    # this only bounds gross errors: measured mean-abs 0.0008 (FOMM), 0.005 (TPSMM), 0.0015 (MRAA) here.
+    assert deviation.mean() < 0.015, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
 
 
 def test_unknown_option_is_a_config_error(model):
@@ -179,3 +179,22 @@ def test_evaluation_runs_end_to_end_on_a_real_clip(model, tmp_path, write_suite)
     records = pd.read_parquet(result.records_path)
     assert len(records) == 4 and records["metric:l1"].between(0, 1).all()
     assert records["metric:psnr"].notna().all() and (records["metric:psnr"] < 100).all()
+
+
+@pytest.mark.parametrize("model", ["tpsmm", "mraa"])
+def test_avd_network_is_loaded_when_present_and_checked(model, tmp_path):
+    """`avd_network` (only in checkpoints after AVD training) is optional, but strict when present."""
+    network, _ = tiny_network(_spec(model))
+    content, _ = _official_layout(model)
+    avd = {
+        name: torch.full_like(t, 0.5) if t.is_floating_point() else t
+        for name, t in network.avd_network.state_dict().items()
+    }
+    path = tmp_path / "avd.pth"
+    torch.save(content | {"avd_network": avd}, path)
+    loaded = _load(model, path)
+    assert all(torch.equal(t, avd[name]) for name, t in loaded.avd_network.state_dict().items())
+    first = next(iter(avd))
+    torch.save(content | {"avd_network": avd | {first: avd[first][:1]}}, path)
+    with pytest.raises(CheckpointError, match=rf"\[avd_network\].*mis-shaped parameters: {first}"):
+        _load(model, path)

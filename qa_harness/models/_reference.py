@@ -29,8 +29,8 @@ class SourceState:
     driving's first-frame keypoints and the movement scale."""
 
     source: Tensor
-    kp_source: Any
-    kp_initial: Any = None
+    kp_source: Keypoints
+    kp_initial: Keypoints | None = None
     scale: float = 1.0
 
 
@@ -83,11 +83,11 @@ class ReferenceAnimator(Animator):
         return torch.autocast(self.device.type, dtype=self.autocast)
 
     @abstractmethod
-    def detect(self, frames: Tensor) -> Any:
+    def detect(self, frames: Tensor) -> Keypoints:
         """Keypoints (or region parameters) of a batch of frames (N,3,H,W)."""
 
     @abstractmethod
-    def render(self, state: SourceState, kp_driving: Any, driving: Tensor) -> Tensor:
+    def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         """(N,3,H,W) frames for the driving keypoints (already made relative if that mode is on)."""
 
     def relative_motion(self, state: SourceState, kp_driving: Keypoints) -> Keypoints:

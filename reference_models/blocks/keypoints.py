@@ -155,11 +155,11 @@ class KPDetector(nn.Module):
         if self.scale_factor != 1:
             x = self.down(x)
         features = self.predictor(x)
-        heatmap = softmax_heatmap(self.kp(features), self.temperature)
+        heatmap = softmax_heatmap(self.kp(features).float(), self.temperature)  # fp32 under autocast
         value = heatmap_mean(heatmap)
         if self.jacobian is None:
             return Keypoints(value)
         b, k, h, w = heatmap.shape
-        maps = self.jacobian(features).reshape(b, self.num_jacobian_maps, 4, h, w)
+        maps = self.jacobian(features).float().reshape(b, self.num_jacobian_maps, 4, h, w)
         jacobian = (heatmap.unsqueeze(2) * maps).view(b, k, 4, -1).sum(dim=-1)
         return Keypoints(value, jacobian.view(b, k, 2, 2))

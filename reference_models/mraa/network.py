@@ -68,12 +68,12 @@ class RegionPredictor(nn.Module):
         if self.scale_factor != 1:
             x = self.down(x)
         features = self.predictor(x)
-        heatmap = softmax_heatmap(self.regions(features), self.temperature)
+        heatmap = softmax_heatmap(self.regions(features).float(), self.temperature)  # fp32 under autocast
         shift = heatmap_mean(heatmap)
         out = {"shift": shift, "heatmap": heatmap}
         b, k, h, w = heatmap.shape
         if self.jacobian is not None:
-            maps = self.jacobian(features).reshape(b, 1, 4, h, w)
+            maps = self.jacobian(features).float().reshape(b, 1, 4, h, w)
             affine = (heatmap.unsqueeze(2) * maps).view(b, k, 4, -1).sum(dim=-1).view(b, k, 2, 2)
             return out | {"affine": affine, "covar": torch.matmul(affine, affine.permute(0, 1, 3, 2))}
         if not self.pca_based:

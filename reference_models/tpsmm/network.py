@@ -31,7 +31,7 @@ class KPDetector(nn.Module):
         self.fg_encoder = ResNet18(num_outputs=num_tps * 5 * 2)
 
     def forward(self, image: Tensor) -> Tensor:
-        return (torch.sigmoid(self.fg_encoder(image)) * 2 - 1).view(image.shape[0], self.num_tps * 5, 2)
+        return (torch.sigmoid(self.fg_encoder(image).float()) * 2 - 1).view(image.shape[0], self.num_tps * 5, 2)
 
 
 class InpaintingNetwork(nn.Module):

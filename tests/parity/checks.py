@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -65,17 +64,24 @@ def check_tiny(spec: ReferenceSpec, run_ours: RunOurs) -> None:
     assert_outputs_match(ours, fixture["outputs"], label=f"{spec.name} tiny")
 
 
-def check_names_and_shapes(spec: ReferenceSpec, config: str) -> nn.Module:
+def official_config_names(spec: ReferenceSpec) -> list[str]:
+    """Configs whose official names and shapes the fixtures hold (every config of the official repository)."""
+    return sorted(p.stem for p in (FIXTURES / spec.name / "configs").glob("*.json"))
+
+
+def check_names_and_shapes(spec: ReferenceSpec, config: str) -> None:
     """Our network built (on the meta device: no memory) from an official config has exactly the official
-    parameter names and shapes recorded in the fixture JSON."""
-    expected = json.loads((FIXTURES / spec.name / f"{Path(config).stem}.json").read_text())
+    parameter names and shapes, sub-network by sub-network, as the official code built them."""
+    expected = json.loads((FIXTURES / spec.name / "configs" / f"{config}.json").read_text())
     with torch.device("meta"):
         network, _ = build_reference(spec, config)
     ours = {key: names_and_shapes(module) for key, module in all_networks(network).items()}
-    assert ours.keys() == expected.keys()
+    assert ours.keys() == expected.keys(), f"{config}: sub-networks {sorted(ours)} != {sorted(expected)}"
     for key in expected:
-        assert ours[key] == expected[key], f"{key}: names/shapes differ from the official {config}"
-    return network
+        missing, extra = expected[key].keys() - ours[key].keys(), ours[key].keys() - expected[key].keys()
+        assert not missing and not extra, f"{config} {key}: missing {sorted(missing)}, extra {sorted(extra)}"
+        shapes = {name for name in expected[key] if ours[key][name] != expected[key][name]}
+        assert not shapes, f"{config} {key}: shapes differ for {sorted(shapes)}"
 
 
 def check_full(spec: ReferenceSpec, config: str, run_ours: RunOurs) -> None:

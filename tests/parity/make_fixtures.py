@@ -13,7 +13,9 @@ to keep CPU tests fast):
   channels): frames, every sub-network's state dict (except the plug-in's SEEDED_ONLY fixed-size
   backbones, which the tests refill from the same name-seeded generator), every output.
 - `<out>/<m>/<official config>.pt`: frames as uint8, outputs spatially strided to <= 16 K values each
-  (stride recorded), parameter names and shapes per sub-network (also written as .json).
+  (stride recorded), parameter names and shapes per sub-network.
+- `<out>/<m>/configs/<config>.json`: names and shapes of every official config in the repository (meta
+  device, no forward); `--shapes-only` writes just these.
 All plain tensors and containers, loadable with `weights_only=True`. Pin the checkout to the commit in
 REFERENCE.md section 8.
 """
@@ -86,17 +88,34 @@ def record(plugin, repo, config_path: Path, size: int, *, full_state: bool) -> d
     return fixture
 
 
+def record_shapes(plugin, repo, folder: Path) -> None:
+    """`<folder>/<config>.json`: parameter names and shapes per sub-network for every official config of the
+    repository, built on the meta device (no memory, no forward pass)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for config_path in sorted((repo.path / Path(plugin.OFFICIAL_CONFIG).parent).glob("*.yaml")):
+        model_params = yaml.safe_load(config_path.read_text())["model_params"]
+        with torch.device("meta"):
+            nets = plugin.build(repo, model_params)
+        shapes = {key: names_and_shapes(net) for key, net in nets.items()}
+        (folder / f"{config_path.stem}.json").write_text(json.dumps(shapes, separators=(",", ":")) + "\n")
+        log.info("%s: %d sub-networks", folder / f"{config_path.stem}.json", len(shapes))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="official repository checkout")
     parser.add_argument("--model", required=True, help="fomm | tpsmm | mraa | ... (tests/parity/official_<model>.py)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "fixtures")
+    parser.add_argument("--shapes-only", action="store_true", help="only the names/shapes of every official config")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     plugin = importlib.import_module(f"tests.parity.official_{args.model}")
     out_dir = args.out / plugin.MODEL
     out_dir.mkdir(parents=True, exist_ok=True)
     with official_repo(args.repo) as repo:
+        if args.shapes_only:
+            record_shapes(plugin, repo, out_dir / "configs")
+            return 0
         jobs = [
             (TINY_CONFIGS / f"{plugin.MODEL}-tiny.yaml", plugin.TINY_SIZE, True, "tiny"),
             (args.repo / plugin.OFFICIAL_CONFIG, plugin.FULL_SIZE, False, Path(plugin.OFFICIAL_CONFIG).stem),
@@ -104,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         for config_path, size, full_state, name in jobs:
             fixture = record(plugin, repo, config_path, size, full_state=full_state)
             torch.save(fixture, out_dir / f"{name}.pt")
-            (out_dir / f"{name}.json").write_text(json.dumps(fixture["shapes"], indent=1) + "\n")
             log.info("%s: %.0f kB", out_dir / f"{name}.pt", (out_dir / f"{name}.pt").stat().st_size / 1024)
+        record_shapes(plugin, repo, out_dir / "configs")
     return 0
 
 

@@ -1,0 +1,81 @@
+"""`qa-harness compare RUN RUN [RUN...]` command line; the statistics live in `qa_harness.compare`.
+
+Kept apart so that building the CLI parser imports neither pandas nor scipy.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare runs: which per-condition differences are real",
+        description="Compare evaluation runs with the first one: paired per-clip deltas, bootstrap CIs, "
+        "Wilcoxon signed-rank p-values Holm-corrected over all cells, and a quality-vs-cost Pareto plot.",
+    )
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run ids or models:/<name>@<alias>; the first is the reference (at least two)",
+    )
+    p.add_argument("--metrics", help="comma-separated metrics (default: all in the reference run)")
+    p.add_argument("--conditions", default="all,each", help="comma-separated selectors (default all,each)")
+    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
+    p.add_argument("--label-param", help="run param shown on the Pareto plot, e.g. model_option.iterations")
+    p.add_argument("--out", help="also write cells.csv, summary.md and pareto.png to this folder")
+    p.add_argument("--allow-suite-mismatch", action="store_true")
+    p.add_argument("--no-log", action="store_true", help="do not log the comparison to MLflow")
+    p.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///./qa_runs/mlflow.db)"
+    )
+    p.set_defaults(func=run_compare_command)
+
+
+def run_compare_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qa_harness import plots
+    from qa_harness.compare import (
+        CompareSettings,
+        compare_runs,
+        cost_points,
+        log_comparison,
+        render_markdown,
+    )
+    from qa_harness.errors import QaHarnessError
+    from qa_harness.gate import io
+    from qa_harness.gate.direction import higher_is_better
+    from qa_harness.records import metric_columns
+
+    if len(args.runs) < 2:
+        raise QaHarnessError("compare needs at least two runs (the first is the reference)")
+    client = io.client_for(args.tracking_uri)
+    runs = [io.load_run(client, ref) for ref in args.runs]
+    settings = CompareSettings(
+        conditions=tuple(c.strip() for c in args.conditions.split(",") if c.strip()),
+        metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
+        alpha=args.alpha,
+    )
+    table = compare_runs(runs, settings, allow_suite_mismatch=args.allow_suite_mismatch)
+    names = {r.run_id: r.name for r in runs}
+    markdown = render_markdown(table, names)
+    metrics = settings.metrics or tuple(metric_columns(runs[0].frames))
+    points = cost_points(runs, metrics, label_param=args.label_param)
+    files = {
+        "cells.csv": table.to_csv(index=False).encode(),
+        "summary.md": markdown.encode(),
+        "pareto.png": plots.pareto_plot(points, {m: higher_is_better(m) for m in metrics}),
+    }
+    shown = table[["run_name", "metric", "condition", "clips", "delta", "ci_low", "ci_high", "p_holm", "verdict"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}") if not table.empty else "no cells")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+    if not args.no_log:
+        print(f"comparison logged to MLflow run {log_comparison(client, runs, table, files)}")
+    return 0

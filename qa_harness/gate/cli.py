@@ -1,0 +1,87 @@
+"""`qa-harness gate`: evaluate a policy on a candidate run against a baseline, exit 0 pass / 1 fail.
+
+Usage and configuration errors (bad policy, unknown run, different suite versions) raise
+`QaHarnessError`, which the CLI turns into exit code 2 with the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_PASS, EXIT_FAIL = 0, 1
+
+
+def add_gate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gate",
+        help="release gate: check a candidate run against a policy and a baseline",
+        description="Check a candidate evaluation run against a gate policy (absolute thresholds and "
+        "regressions against a baseline run, per condition). Exit 0 pass, 1 fail, 2 error.",
+    )
+    p.add_argument("--candidate", required=True, help="candidate run: MLflow run id or models:/<name>@<alias>")
+    p.add_argument(
+        "--baseline",
+        help="baseline run: MLflow run id or models:/<name>@<alias> (relative rules are skipped without one)",
+    )
+    p.add_argument("--policy", type=Path, default=Path("gates/default.yaml"), help="gate policy file")
+    p.add_argument(
+        "--allow-suite-mismatch",
+        action="store_true",
+        help="pair clips by pair id even when the runs used different suite versions",
+    )
+    p.add_argument("--junit", type=Path, help="write JUnit XML here (one testcase per rule x condition)")
+    p.add_argument("--markdown", type=Path, help="write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--no-log", action="store_true", help="do not log the verdict to the candidate run")
+    p.add_argument(
+        "--promote",
+        metavar="ALIAS",
+        help="on a pass, point this registered-model alias at the candidate's model version",
+    )
+    p.add_argument("--model-name", help="registered model for --promote (default: the baseline's models:/ name)")
+    p.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///./qa_runs/mlflow.db)"
+    )
+    p.set_defaults(func=run_gate_command)
+
+
+def run_gate_command(args: argparse.Namespace) -> int:
+    from qa_harness.errors import QaHarnessError
+    from qa_harness.gate import io
+    from qa_harness.gate.evaluate import evaluate_gate
+    from qa_harness.gate.output import render_junit, render_markdown, render_table
+    from qa_harness.gate.paired import check_same_suite
+    from qa_harness.gate.policy import load_policy
+
+    policy = load_policy(args.policy)
+    model_name = args.model_name
+    if args.promote and not model_name:
+        parsed = io.parse_model_uri(args.baseline or "")
+        if parsed is None:
+            raise QaHarnessError("--promote needs --model-name, or a --baseline of the form models:/<name>@<alias>")
+        model_name = parsed[0]
+    client = io.client_for(args.tracking_uri)
+    candidate = io.load_run(client, args.candidate)
+    baseline = io.load_run(client, args.baseline) if args.baseline else None
+    if baseline is not None:
+        check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
+    result = evaluate_gate(policy, candidate, baseline)
+    print(render_table(result))
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(render_junit(result), encoding="utf-8")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(render_markdown(result), encoding="utf-8")
+    if not args.no_log:
+        io.log_gate_result(client, candidate.run_id, result, policy_path=args.policy, baseline_ref=args.baseline)
+    if not result.passed:
+        return EXIT_FAIL
+    if args.promote:
+        version = io.promote(client, model_name=model_name, alias=args.promote, run_id=candidate.run_id)
+        print(
+            f"promoted: models:/{model_name}@{args.promote} -> version {version} (run {candidate.run_id})",
+            file=sys.stderr,
+        )
+    return EXIT_PASS

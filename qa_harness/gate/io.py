@@ -1,0 +1,132 @@
+"""Read evaluation runs from MLflow and write gate verdicts back.
+
+A run is named by its run id, or by a registered model version: `models:/<name>@<alias>` (the
+version the alias points at) or `models:/<name>/<version>`; either resolves to the version's source
+run. The run layout read is the one `qa-harness evaluate` logs: params `suite`, `suite_version`,
+artifacts `records/frames.parquet` and `records/clips.parquet`, metrics `perf/*`.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from qa_harness.errors import QaHarnessError
+from qa_harness.gate.output import render_junit, render_markdown, result_to_json
+from qa_harness.gate.paired import RunRecords
+
+FRAMES_ARTIFACT = "records/frames.parquet"
+CLIPS_ARTIFACT = "records/clips.parquet"
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def client_for(tracking_uri: str | None):
+    """An MlflowClient on `tracking_uri` (default: `$MLFLOW_TRACKING_URI`, else ./qa_runs/mlflow.db).
+
+    Artifact download progress bars are off (unless the user set the variable): they would
+    interleave with the gate table in CI logs.
+    """
+    import os
+
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+    from qa_harness.tracking import default_tracking_uri
+
+    return MlflowClient(tracking_uri or default_tracking_uri())
+
+
+def parse_model_uri(ref: str) -> tuple[str, str | None, str | None] | None:
+    """`models:/name@alias` -> (name, alias, None); `models:/name/3` -> (name, None, '3'); a run id -> None."""
+    if not ref.startswith("models:/"):
+        return None
+    match = _MODEL_URI.match(ref)
+    if not match:
+        raise QaHarnessError(f"{ref!r}: expected models:/<name>@<alias> or models:/<name>/<version>")
+    return match.group("name"), match.group("alias"), match.group("version")
+
+
+def resolve_run_id(client, ref: str) -> str:
+    """Run id of a run id or a `models:/` reference; errors say what was not found."""
+    from mlflow.exceptions import MlflowException
+
+    parsed = parse_model_uri(ref)
+    try:
+        if parsed is None:
+            return client.get_run(ref).info.run_id
+        name, alias, version = parsed
+        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
+    except MlflowException as err:
+        raise QaHarnessError(f"{ref!r} not found in the tracking store {client.tracking_uri}: {err.message}") from err
+    if not mv.run_id:
+        raise QaHarnessError(f"{ref!r} (version {mv.version}) has no source run to read records from")
+    return mv.run_id
+
+
+def load_run(client, ref: str) -> RunRecords:
+    """The records, params and metrics of an evaluation run."""
+    from mlflow.exceptions import MlflowException
+
+    run_id = resolve_run_id(client, ref)
+    run = client.get_run(run_id)
+    params = dict(run.data.params)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            frames = pd.read_parquet(client.download_artifacts(run_id, FRAMES_ARTIFACT, tmp))
+        except (MlflowException, OSError) as err:
+            raise QaHarnessError(
+                f"run {run_id} ({ref}) has no {FRAMES_ARTIFACT} artifact: is it a qa-harness evaluation run?"
+            ) from err
+        try:
+            clips = pd.read_parquet(client.download_artifacts(run_id, CLIPS_ARTIFACT, tmp))
+        except (MlflowException, OSError):
+            clips = None
+    return RunRecords(
+        run_id=run_id,
+        name=run.info.run_name or run_id,
+        suite=params.get("suite", ""),
+        suite_version=params.get("suite_version", ""),
+        frames=frames,
+        clips=clips,
+        params=params,
+        metrics=dict(run.data.metrics),
+    )
+
+
+def log_gate_result(client, run_id: str, result, *, policy_path: Path, baseline_ref: str | None) -> None:
+    """Tags `qa_harness.gate.*`, metric `gate/failed_checks`, artifacts `gate/{result.json,junit.xml,...}`."""
+    client.set_tag(run_id, "qa_harness.gate.verdict", result.verdict)
+    client.set_tag(run_id, "qa_harness.gate.policy", result.policy)
+    client.set_tag(run_id, "qa_harness.gate.baseline", baseline_ref or "")
+    client.set_tag(run_id, "qa_harness.gate.baseline_run", result.baseline or "")
+    client.log_metric(run_id, "gate/failed_checks", float(len(result.failures)))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "result.json").write_text(result_to_json(result), encoding="utf-8")
+        (folder / "junit.xml").write_text(render_junit(result), encoding="utf-8")
+        (folder / "summary.md").write_text(render_markdown(result), encoding="utf-8")
+        (folder / "policy.yaml").write_bytes(Path(policy_path).read_bytes())
+        for path in sorted(folder.iterdir()):
+            client.log_artifact(run_id, str(path), artifact_path="gate")
+
+
+def promote(client, *, model_name: str, alias: str, run_id: str) -> str:
+    """Point `model_name@alias` at the candidate's model version (registered now if it has none)."""
+    versions = client.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
+    if versions:
+        version = max(versions, key=lambda v: int(v.version)).version
+    else:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client.get_registered_model(model_name)
+        except MlflowException:
+            client.create_registered_model(model_name)
+        source = client.get_run(run_id).info.artifact_uri
+        version = client.create_model_version(model_name, source=source, run_id=run_id).version
+    client.set_registered_model_alias(model_name, alias, version)
+    return str(version)

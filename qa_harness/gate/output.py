@@ -1,0 +1,161 @@
+"""Render a gate result: a plain-text table, JUnit XML (one testcase per rule x condition), Markdown
+(fit for a CI step summary) and JSON. All outputs list every check, failures first."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import xml.etree.ElementTree as ET
+
+from qa_harness.gate.evaluate import Check, GateResult
+
+_ORDER = {"fail": 0, "pass": 1, "skip": 2}
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+
+
+def _sorted(result: GateResult) -> list[Check]:
+    return sorted(result.checks, key=lambda c: _ORDER[c.status])
+
+
+def _row(c: Check) -> list[str]:
+    direction = "" if not c.metric else ("higher=better" if c.higher_is_better else "lower=better")
+    ci = f"{_num(c.regression_low)} .. {_num(c.regression_high)}" if not math.isnan(c.regression_low) else ""
+    return [
+        c.status.upper(),
+        c.rule,
+        c.condition,
+        str(c.n_clips),
+        _num(c.candidate),
+        _num(c.baseline),
+        _num(c.regression),
+        ci,
+        _num(c.max_regression),
+        _num(c.threshold),
+        direction,
+    ]
+
+
+_HEADER = [
+    "status",
+    "rule",
+    "condition",
+    "clips",
+    "candidate",
+    "baseline",
+    "regression",
+    "regression CI",
+    "max regression",
+    "threshold",
+    "direction",
+]
+
+
+def render_table(result: GateResult) -> str:
+    """Aligned text table for a terminal, then one line per failure with its message."""
+    rows = [_HEADER] + [_row(c) for c in _sorted(result)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(
+        f"gate {result.policy}: {result.verdict.upper()} - candidate {result.candidate}"
+        + (f" vs baseline {result.baseline}" if result.baseline else "")
+        + f": {len(result.failures)} of {len(result.checks)} checks failed"
+    )
+    lines += [f"  FAIL {c.name}: {c.message}" for c in result.failures]
+    return "\n".join(lines)
+
+
+def render_junit(result: GateResult) -> str:
+    """JUnit XML: suite = the policy, one testcase per check (classname = rule, name = condition)."""
+    skipped = sum(c.status == "skip" for c in result.checks)
+    suite = ET.Element(
+        "testsuite",
+        name=f"qa_harness.gate.{result.policy}",
+        tests=str(len(result.checks)),
+        failures=str(len(result.failures)),
+        errors="0",
+        skipped=str(skipped),
+    )
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="candidate", value=result.candidate)
+    ET.SubElement(props, "property", name="baseline", value=result.baseline or "")
+    for c in result.checks:
+        case = ET.SubElement(suite, "testcase", classname=c.rule, name=c.condition)
+        if c.status == "fail":
+            ET.SubElement(case, "failure", message=c.message, type="GateFailure").text = c.message
+        elif c.status == "skip":
+            ET.SubElement(case, "skipped", message=c.message)
+        else:
+            ET.SubElement(case, "system-out").text = c.message
+    root = ET.Element(
+        "testsuites",
+        name="qa_harness gate",
+        tests=suite.get("tests"),
+        failures=suite.get("failures"),
+        errors="0",
+        skipped=str(skipped),
+    )
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _md_cell(text: str) -> str:
+    """Escape what would break a Markdown table cell or render as HTML in a CI summary."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: GateResult) -> str:
+    """Markdown summary: verdict line, the failures, then a table of every check."""
+    icon = "✅" if result.passed else "❌"
+    lines = [
+        f"## {icon} Quality gate `{_md_cell(result.policy)}`: **{result.verdict.upper()}**",
+        "",
+        f"Candidate run `{_md_cell(result.candidate)}`"
+        + (f", baseline run `{_md_cell(result.baseline)}`" if result.baseline else ", no baseline")
+        + f". {len(result.failures)} of {len(result.checks)} checks failed.",
+        "",
+    ]
+    if result.failures:
+        lines += ["### Failures", ""]
+        lines += [
+            f"- **{_md_cell(c.rule)}** on `{_md_cell(c.condition)}`: {_md_cell(c.message)}" for c in result.failures
+        ]
+        lines.append("")
+    lines += ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(_md_cell(cell) for cell in _row(c)) + " |" for c in _sorted(result)]
+    return "\n".join(lines) + "\n"
+
+
+def result_to_json(result: GateResult) -> str:
+    """Machine-readable result (NaN written as null)."""
+
+    def clean(value: object) -> object:
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    checks = [{k: clean(v) for k, v in dataclasses.asdict(c).items()} for c in result.checks]
+    return json.dumps(
+        {
+            "policy": result.policy,
+            "candidate": result.candidate,
+            "baseline": result.baseline,
+            "verdict": result.verdict,
+            "checks": checks,
+        },
+        indent=2,
+    )
+
+
+def result_from_json(text: str) -> GateResult:
+    """Inverse of `result_to_json` (for the report, which reads a logged verdict)."""
+    data = json.loads(text)
+    checks = tuple(
+        Check(**{k: (math.nan if v is None and k not in ("threshold", "max_regression") else v) for k, v in c.items()})
+        for c in data["checks"]
+    )
+    return GateResult(data["policy"], data["candidate"], data["baseline"], checks)

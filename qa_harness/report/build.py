@@ -1,0 +1,315 @@
+"""Build the self-contained HTML report of one run (optionally against a baseline and a gate verdict).
+
+Reads records only. Sections: header, gate verdict, metric x condition heat map, per-condition
+tables with pass/fail, worst-K clips of each failing condition with frame strips (source | ground
+truth | output | error heat map, from the run's thumbnails when it logged any) and per-frame curves,
+per-clip metric distributions, and every clip with its status.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from qa_harness import plots
+from qa_harness.aggregate import ALL, aggregate
+from qa_harness.gate.direction import higher_is_better
+from qa_harness.gate.evaluate import FAILED_CLIPS_RULE, Check, GateResult
+from qa_harness.gate.paired import RunRecords, clip_values
+from qa_harness.gate.selectors import parse_selector
+from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
+from qa_harness.thumbs import ThumbSource, available_frames, data_uri, strip_images
+
+STRIP_FRAMES = 3
+STRIP_KINDS = (("source", "source"), ("target", "ground truth"), ("output", "output"), ("error", "error"))
+
+
+def _png(data: bytes, alt: str) -> Html:
+    return img(data_uri(data, "image/png"), alt)
+
+
+def _label(axis: str, value: str) -> str:
+    return ALL if axis == ALL else f"{axis}={value}"
+
+
+def build_report(
+    candidate: RunRecords,
+    *,
+    baseline: RunRecords | None = None,
+    gate: GateResult | None = None,
+    thumbs: ThumbSource | None = None,
+    worst_k: int = 3,
+    seed: int = 0,
+) -> str:
+    """The report as one HTML string (images as data URIs; nothing fetched when it is opened)."""
+    metrics = metric_columns(candidate.frames)
+    directions = {m: higher_is_better(m) for m in metrics}
+    table_c = aggregate(candidate.frames, candidate.clips, seed=seed)
+    table_c = table_c[table_c["metric"].isin(metrics)]
+    table_b = aggregate(baseline.frames, baseline.clips, seed=seed) if baseline is not None else None
+    parts = [
+        _header(candidate, baseline),
+        _verdict(gate),
+        _heatmap(table_c, table_b, directions),
+        _conditions(table_c, table_b, gate),
+        _worst(candidate, baseline, gate, directions, thumbs, worst_k),
+        _distributions(candidate, baseline),
+        _clips(candidate),
+    ]
+    return page(f"qa-harness report: {candidate.name}", join(parts))
+
+
+def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
+    rows = [
+        ("run", f"{candidate.name} ({candidate.run_id})"),
+        ("suite", f"{candidate.suite} @ {candidate.suite_version}"),
+    ]
+    rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
+    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    if baseline is not None:
+        rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
+    return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
+
+
+def _verdict(gate: GateResult | None) -> Html:
+    if gate is None:
+        return join(
+            [
+                tag("h2", "Gate verdict"),
+                tag(
+                    "p", "No gate verdict: run `qa-harness report` with --policy, or gate the run first.", class_="note"
+                ),
+            ]
+        )
+    failures = [tag("li", join([tag("b", c.name), esc(": " + c.message)])) for c in gate.failures]
+    return join(
+        [
+            tag("h2", "Gate verdict"),
+            tag(
+                "div",
+                f"{gate.verdict.upper()}: policy {gate.policy}, {len(gate.failures)} of {len(gate.checks)} "
+                "checks failed" + (f", baseline {gate.baseline}" if gate.baseline else ""),
+                class_=f"verdict {gate.verdict}",
+            ),
+            tag("ul", join(failures)) if failures else Html(""),
+        ]
+    )
+
+
+def _wide(table_: pd.DataFrame, column: str) -> pd.DataFrame:
+    labelled = table_.assign(condition=[_label(a, v) for a, v in zip(table_["axis"], table_["value"], strict=True)])
+    wide = labelled.pivot(index="metric", columns="condition", values=column)
+    return wide[[ALL] + sorted(c for c in wide.columns if c != ALL)]
+
+
+def _heatmap(table_c: pd.DataFrame, table_b: pd.DataFrame | None, directions: dict[str, bool]) -> Html:
+    if table_c.empty:
+        return Html("")
+    means = _wide(table_c, "mean")
+    figures = [
+        _png(
+            plots.heatmap(
+                means,
+                title="candidate mean per condition (colour: row z-score, green = better)",
+                colours=_row_scores(means, directions),
+            ),
+            "heat map",
+        )
+    ]
+    if table_b is not None:
+        base = _wide(table_b, "mean").reindex(index=means.index, columns=means.columns)
+        change = (means - base) / base.abs() * 100.0
+        sign = pd.Series({m: 1.0 if directions[m] else -1.0 for m in change.index})
+        figures.append(
+            _png(
+                plots.heatmap(
+                    change.mul(sign, axis=0), title="change vs baseline, % (positive = better)", colours=None
+                ),
+                "change heat map",
+            )
+        )
+    return join([tag("h2", "Metric x condition"), *figures])
+
+
+def _row_scores(means: pd.DataFrame, directions: dict[str, bool]) -> pd.DataFrame:
+    centred = means.sub(means.mean(axis=1), axis=0).div(means.std(axis=1).replace(0, 1.0), axis=0)
+    return centred.mul(pd.Series({m: 1.0 if directions[m] else -1.0 for m in means.index}), axis=0)
+
+
+def _conditions(table_c: pd.DataFrame, table_b: pd.DataFrame | None, gate: GateResult | None) -> Html:
+    checks: dict[tuple[str, str], list[Check]] = {}
+    for check in gate.checks if gate else ():
+        checks.setdefault((check.metric, check.condition), []).append(check)
+    base = table_b.set_index(["metric", "axis", "value"])["mean"] if table_b is not None else None
+    out = [tag("h2", "Per condition")]
+    for (axis, value), group in table_c.groupby(["axis", "value"], sort=False):
+        rows = []
+        for r in group.itertuples(index=False):
+            own = checks.get((r.metric, _label(axis, value)), [])
+            verdicts = join(
+                join([status(c.status), esc(f" {c.rule} "), tag("span", c.message, class_="note"), Html("<br>")])
+                for c in own
+            )
+            rows.append(
+                [
+                    r.metric,
+                    r.clips,
+                    r.mean,
+                    r.median,
+                    r.p10,
+                    r.p90,
+                    f"{r.ci_low:.4g} .. {r.ci_high:.4g}",
+                    base.get((r.metric, axis, value), math.nan) if base is not None else math.nan,
+                    verdicts,
+                ]
+            )
+        any_fail = any(c.status == "fail" for m in group["metric"] for c in checks.get((m, _label(axis, value)), []))
+        title = join([esc(_label(axis, value) + " "), status("fail") if any_fail else Html("")])
+        out += [
+            tag("h3", title),
+            table(["metric", "clips", "mean", "median", "p10", "p90", "95% CI", "baseline mean", "gate"], rows),
+        ]
+    return join(out)
+
+
+def _focus(gate: GateResult | None, metrics: list[str]) -> list[tuple[str, str, str]]:
+    """(condition, ranking metric, why) per failing condition (ranked by its first failing metric), else
+    the worst clips overall by the first metric."""
+    failing: dict[str, list[str]] = {}
+    for check in gate.failures if gate else ():
+        if check.rule != FAILED_CLIPS_RULE and check.metric not in failing.setdefault(check.condition, []):
+            failing[check.condition].append(check.metric)
+    if not failing:
+        return [(ALL, metrics[0], "no failing condition: worst clips overall")] if metrics else []
+    return [(c, m[0], "fails on " + ", ".join(m)) for c, m in failing.items()]
+
+
+def _worst(
+    candidate: RunRecords,
+    baseline: RunRecords | None,
+    gate: GateResult | None,
+    directions: dict[str, bool],
+    thumbs: ThumbSource | None,
+    k: int,
+) -> Html:
+    out = [tag("h2", "Worst clips per failing condition")]
+    if thumbs is None:
+        out.append(
+            tag(
+                "p",
+                "This run logged no thumbnails (artifact thumbs/), so clips are listed without frame strips.",
+                class_="note",
+            )
+        )
+    shown: set[str] = set()
+    for condition, metric, why in _focus(gate, metric_columns(candidate.frames)):
+        selector = parse_selector(condition).concrete
+        higher = directions[metric]
+        values = clip_values(candidate.frames, metric, selector)
+        base = clip_values(baseline.frames, metric, selector) if baseline is not None else None
+        badness = -values if higher else values
+        if base is not None:
+            badness = badness - (-base if higher else base).reindex(values.index).fillna(0.0)
+        worst = badness.sort_values(ascending=False, kind="stable").index[:k]
+        out.append(tag("h3", f"{condition} ({why}): worst {len(worst)} clips by {metric}"))
+        series = []
+        for pair_id in worst:
+            frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
+            per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
+            series.append((f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float)))
+            line = f"clip {pair_id}: {metric} {values[pair_id]:.4g}"
+            if base is not None and pair_id in base.index:
+                line += f" (baseline {base[pair_id]:.4g})"
+            if pair_id in shown:
+                out.append(tag("p", line + "; frame strip shown above"))
+                continue
+            shown.add(pair_id)
+            out += [tag("p", line), _strip(thumbs, pair_id, per_frame, higher)]
+        if series:
+            out.append(_png(plots.curves(series, metric=metric, higher_is_better=higher), f"{metric} per frame"))
+    return join(out)
+
+
+def _strip(thumbs: ThumbSource | None, pair_id: str, per_frame: pd.Series, higher: bool) -> Html:
+    pair_dir = thumbs(pair_id) if thumbs is not None else None
+    frames = [f for f in available_frames(pair_dir) if f in per_frame.index]
+    if not frames:
+        return Html("") if thumbs is None else tag("p", "no thumbnails for this clip", class_="note")
+    chosen = sorted(sorted(frames, key=lambda f: per_frame[f], reverse=not higher)[:STRIP_FRAMES])
+    cells = []
+    for frame in chosen:
+        images = strip_images(pair_dir, frame)
+        pictures = join(
+            img(data_uri(images[kind]), f"{label} frame {frame}", cls="thumb")
+            for kind, label in STRIP_KINDS
+            if kind in images
+        )
+        caption = tag(
+            "figcaption",
+            f"frame {frame}: {per_frame[frame]:.4g} | "
+            + " | ".join(label for kind, label in STRIP_KINDS if kind in images),
+        )
+        cells.append(tag("div", tag("figure", join([pictures, caption])), class_="frame"))
+    return tag("div", join(cells), class_="strip")
+
+
+def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
+    everything = parse_selector(ALL).concrete
+    samples = {}
+    for metric in metric_columns(candidate.frames):
+        series = {"candidate": clip_values(candidate.frames, metric, everything).to_numpy(float)}
+        if baseline is not None and baseline.has_metric(metric):
+            series["baseline"] = clip_values(baseline.frames, metric, everything).to_numpy(float)
+        samples[metric] = series
+    if not samples:
+        return Html("")
+    return join(
+        [
+            tag("h2", "Per-clip distributions"),
+            _png(plots.distributions(samples, title="per-clip means"), "distributions"),
+        ]
+    )
+
+
+def _clips(candidate: RunRecords) -> Html:
+    frames = candidate.frames
+    metrics = metric_columns(frames)
+    means = frames.groupby("pair_id", sort=True)[[METRIC_PREFIX + m for m in metrics]].mean()
+    axes = condition_columns(frames)
+    conds = frames.groupby("pair_id", sort=True)[[COND_PREFIX + a for a in axes]].first() if axes else None
+    clips = candidate.clips if candidate.clips is not None else pd.DataFrame({"pair_id": means.index, "status": "ok"})
+    rows = []
+    for record in clips.to_dict("records"):
+        pair_id = record["pair_id"]
+        tags = (
+            ", ".join(f"{a}={conds.at[pair_id, COND_PREFIX + a]}" for a in axes)
+            if (conds is not None and pair_id in conds.index)
+            else ""
+        )
+        values = [means.at[pair_id, METRIC_PREFIX + m] if pair_id in means.index else np.nan for m in metrics]
+        rows.append(
+            [
+                pair_id,
+                status("pass" if record["status"] == "ok" else "fail"),
+                tags,
+                record.get("error", "") or "",
+                *values,
+            ]
+        )
+    return join(
+        [
+            tag("h2", f"All clips ({len(rows)})"),
+            tag(
+                "details",
+                join(
+                    [
+                        tag("summary", "show every clip with its status and per-clip means"),
+                        table(["clip", "status", "conditions", "error", *metrics], rows, text_columns=4),
+                    ]
+                ),
+            ),
+        ]
+    )

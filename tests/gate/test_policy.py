@@ -1,0 +1,81 @@
+"""Policy loading: the shipped default is valid, and every malformed policy names file, rule, key, line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa_harness.errors import ConfigError
+from qa_harness.gate.policy import load_policy
+from qa_harness.gate.selectors import Selector, Term, parse_selector
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD_RULE = """version: 1
+rules:
+  - name: ssim-mean
+    metric: ssim
+    max_regression: 0.01
+"""
+
+
+def test_default_policy_loads_with_directions_from_the_registry():
+    policy = load_policy(ROOT / "gates" / "default.yaml")
+    by_name = {r.name: r for r in policy.rules}
+    assert by_name["ssim-mean"].higher_is_better and by_name["psnr-mean"].higher_is_better
+    assert not by_name["l1-mean"].higher_is_better and not by_name["lpips-mean"].higher_is_better
+    assert policy.statistics.resamples == 2000 and policy.statistics.confidence == 0.95
+    assert [s.text for s in by_name["ssim-mean"].conditions] == ["all", "each"]
+
+
+R = " (rule 'ssim-mean')"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "where", "problem"),
+    [
+        (GOOD_RULE.replace("metric: ssim", "metric: sssim"), 4, "rules[0].metric" + R, "unknown metric 'sssim'"),
+        (GOOD_RULE + "    aggregate: p50\n", 6, "rules[0].aggregate" + R, "'p50' is not one of"),
+        (GOOD_RULE + "    conditions: [all, 'pose=extreme&&occ']\n", 6, "rules[0].conditions" + R, "bad condition"),
+        (GOOD_RULE + "    treshold: 0.5\n", 6, "rules[0].treshold" + R, "unknown key 'treshold'. Did you mean"),
+        (GOOD_RULE.replace("0.01", "lots"), 5, "rules[0].max_regression" + R, "expected float, got 'lots'"),
+        (GOOD_RULE.replace("0.01", "-0.01"), 5, "rules[0].max_regression" + R, "must be >= 0"),
+        (GOOD_RULE.replace("    max_regression: 0.01\n", ""), 3, "rules[0]" + R, "needs 'threshold' (absolute)"),
+        (GOOD_RULE + "statistics: {method: jackknife}\n", 6, "statistics.method", "'jackknife' is not one of"),
+        (GOOD_RULE + "statistics: {confidence: 1.5}\n", 6, "statistics.confidence", "must be in [0.5, 1)"),
+        (GOOD_RULE.replace("version: 1", "version: 2"), 1, "version", "unsupported policy version"),
+        (GOOD_RULE + GOOD_RULE.split("rules:\n")[1], 6, "rules[1].name" + R, "duplicate rule name"),
+        ("version: 1\nrules: []\n", 2, "rules", "at least one rule"),
+        ("version: 1\nrules:\n  - [ssim]\n", 3, "rules[0]", "expected a mapping, got list"),
+        ("version: 1\nrules: {a: [}\n", 2, "", "invalid YAML"),
+        ("version: 1\nversion: 1\n", 2, "version", "duplicate key"),
+    ],
+)
+def test_malformed_policy_names_file_rule_key_and_line(tmp_path, text, line, where, problem):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    err = info.value
+    assert (err.path, err.where) == (f"{path}:{line}", where) and problem in err.problem, str(err)
+
+
+def test_empty_policy(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    with pytest.raises(ConfigError, match="policy file is empty"):
+        load_policy(tmp_path / "empty.yaml")
+
+
+def test_missing_policy_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_selector_grammar():
+    spec = parse_selector("pose=extreme & occlusion!=none")
+    assert spec.concrete == Selector((Term("pose", True, "extreme"), Term("occlusion", False, "none")))
+    assert str(spec.concrete) == "pose=extreme&occlusion!=none"
+    assert spec.concrete.slug == "pose_extreme_occlusion_not_none"
+    assert parse_selector("pose=*").expand_axis == "pose" and parse_selector("each").expand_axis == "*"
+    assert str(parse_selector("all").concrete) == "all"

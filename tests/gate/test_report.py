@@ -1,0 +1,141 @@
+"""report: one self-contained HTML file, opened in real headless Chromium (Debian chromium via
+Playwright): no console errors, no network, every image decodes, user strings render as text."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from qa_harness import plots
+from qa_harness.cli import main
+from qa_harness.report.build import build_report
+from qa_harness.thumbs import (
+    THUMB_SIZE,
+    available_frames,
+    folder_source,
+    strip_images,
+    thumb_dir,
+    thumb_frames,
+    write_thumbs,
+)
+from tests.gate.gate_runs import REGRESSIONS, log_run, make_run
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def report_file(store, truth, tmp_path_factory):
+    """Report of a run whose extreme-pose clips regressed, one clip named like an XSS probe, thumbnails logged."""
+    uri, ids, client = store
+    folder = tmp_path_factory.mktemp("report")
+    run = make_run(
+        truth,
+        run_id="evil",
+        seed=4,
+        degrade=REGRESSIONS["extreme_pose_only"],
+        thumbs=folder / "thumbs",
+        rename={"lp_s32#2": EVIL},
+    )
+    run_id = log_run(uri, run, folder / "records")
+    client.log_artifacts(run_id, str(folder / "thumbs"), artifact_path="thumbs")
+    policy = str(ROOT / "gates" / "default.yaml")
+    gate = ["gate", "--candidate", run_id, "--baseline", ids["baseline"], "--policy", policy]
+    assert main([*gate, "--tracking-uri", uri]) == 1
+    out = folder / "report.html"  # without --policy: the verdict the gate logged to the run
+    assert main(["report", run_id, "--baseline", ids["baseline"], "--out", str(out), "--tracking-uri", uri]) == 0
+    return out, run_id, client
+
+
+def test_report_is_self_contained_small_and_logged(report_file):
+    out, run_id, client = report_file
+    html = out.read_text()
+    assert out.stat().st_size < 1_000_000  # thumbnails, not frames
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
+    assert "<script" not in html.lower() and EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "FAIL: policy default" in html and "pose=extreme (fails on ssim, psnr, l1)" in html
+    assert [a.path for a in client.list_artifacts(run_id, "report")] == ["report/report.html"]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(report_file):
+    from playwright.sync_api import sync_playwright
+
+    out, _, _ = report_file
+    events: list[tuple[str, str]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.on("console", lambda m: events.append(("console." + m.type, m.text)))
+        page.on("pageerror", lambda e: events.append(("pageerror", str(e))))
+        page.on("dialog", lambda d: (events.append(("dialog", d.message)), d.dismiss()))
+        page.on("request", lambda r: r.url != out.as_uri() and events.append(("request", r.url)))
+        page.goto(out.as_uri())
+        page.wait_for_load_state("load")
+        images = page.evaluate("Array.from(document.images).map(i => [i.className, i.complete, i.naturalWidth])")
+        page.locator("details").evaluate("d => d.open = true")
+        evil_cells = page.locator("td", has_text=EVIL).count()
+        injected = page.locator("img[src='x']").count()
+        shots = ROOT / "test-artifacts"
+        shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        browser.close()
+    assert events == []  # no console errors or warnings, no script, no dialog, no network request
+    assert len(images) >= 10 and all(complete and width > 0 for _, complete, width in images)
+    assert sum(cls == "thumb" for cls, _, _ in images) >= 4 * 3  # strips: source | truth | output | error
+    assert evil_cells == 1 and injected == 0
+    assert Image.open(shots / "report.png").size[0] == 1300
+
+
+def test_report_with_policy_evaluates_the_gate_itself(report_file, store, tmp_path):
+    uri, ids, _ = store
+    out = tmp_path / "again.html"
+    policy = str(ROOT / "gates" / "default.yaml")
+    args = ["report", ids["good"], "--baseline", ids["baseline"], "--policy", policy, "--out", str(out)]
+    assert main([*args, "--no-log", "--tracking-uri", uri]) == 0
+    html = out.read_text()
+    assert "PASS: policy default, 0 of" in html and "no failing condition" in html
+
+
+def test_report_degrades_without_thumbnails_baseline_or_gate(rerun):
+    html = build_report(rerun)
+    assert "No gate verdict" in html and "logged no thumbnails" in html and 'class="thumb"' not in html
+    assert "no failing condition: worst clips overall" in html
+
+
+def test_thumbnail_contract(tmp_path, truth):
+    assert thumb_frames(100, k=4) == [0, 33, 66, 99] and thumb_frames(3, k=8) == [0, 1, 2]
+    assert re.fullmatch(r"img_src_x_onerror_alert_1-[0-9a-f]{8}", thumb_dir(EVIL))
+    assert thumb_dir("a/b") != thumb_dir("a_b")
+    frames = truth["d12"]
+    for f in (0, 5):
+        write_thumbs(tmp_path, EVIL, f, source=frames[0], target=frames[f], output=frames[f].flip(-1))
+    write_thumbs(tmp_path, "cross", 0, source=frames[0], target=None, output=frames[0])
+    source = folder_source(tmp_path)
+    assert source("never-ran") is None and available_frames(source(EVIL)) == [0, 5]
+    images = strip_images(source(EVIL), 5)
+    assert set(images) == {"source", "target", "output", "error"}
+    decoded = {k: Image.open(io.BytesIO(v)) for k, v in images.items()}
+    assert all(im.size == (THUMB_SIZE, THUMB_SIZE) for im in decoded.values())
+    assert np.asarray(decoded["error"]).mean() > 20  # a mirrored output differs visibly from its truth
+    assert set(strip_images(source("cross"), 0)) == {"source", "output"}  # cross protocol: no truth, no error map
+
+
+def test_plot_text_is_literal():
+    png = plots.curves([("price $x^2$ 100%", np.arange(3), np.ones(3))], metric="l1", higher_is_better=False)
+    assert png.startswith(b"\x89PNG")
