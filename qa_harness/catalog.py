@@ -55,3 +55,24 @@ DEFAULT_IDENTITY = "dlib"
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")
+
+AXES = Registry("condition axis")
+AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")
+AXES.add("pose", "qa_harness.suites.axes.pose:PoseAxis")
+AXES.add("occlusion", "qa_harness.suites.axes.occlusion:OcclusionAxis")
+
+#: Synthetic-suite perturbations, `<axis>.<name>` -> `perturb(frames, strength, ctx) -> frames`.
+PERTURBATIONS = Registry("perturbation")
+PERTURBATIONS.add("lighting.darken", "qa_harness.suites.perturb.lighting:darken")
+PERTURBATIONS.add("lighting.shade", "qa_harness.suites.perturb.lighting:shade")
+PERTURBATIONS.add("lighting.cast", "qa_harness.suites.perturb.lighting:cast")
+PERTURBATIONS.add("lighting.noise", "qa_harness.suites.perturb.lighting:noise")
+PERTURBATIONS.add("occlusion.eyes", "qa_harness.suites.perturb.occlusion:eyes")
+PERTURBATIONS.add("occlusion.mouth", "qa_harness.suites.perturb.occlusion:mouth")
+PERTURBATIONS.add("occlusion.half", "qa_harness.suites.perturb.occlusion:half")
+PERTURBATIONS.add("occlusion.hand", "qa_harness.suites.perturb.occlusion:hand")
+PERTURBATIONS.add("geometry.roll", "qa_harness.suites.perturb.geometry:roll")
+PERTURBATIONS.add("geometry.scale", "qa_harness.suites.perturb.geometry:scale")
+PERTURBATIONS.add("geometry.shift", "qa_harness.suites.perturb.geometry:shift")
+PERTURBATIONS.add("compression.jpeg", "qa_harness.suites.perturb.compression:jpeg")
+PERTURBATIONS.add("compression.h264", "qa_harness.suites.perturb.compression:h264")

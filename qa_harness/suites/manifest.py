@@ -63,8 +63,10 @@ def _media_path(doc: YamlDoc, keypath: tuple, raw: str, root: Path) -> Path:
 
 
 def _crop(doc: YamlDoc, keypath: tuple, value: Any) -> CropBox:
-    ok = isinstance(value, list) and len(value) == 3 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ok = (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     )
     if not ok or value[2] <= 0 or value[0] < 0 or value[1] < 0:
         raise doc.error(keypath, f"expected [left, top, size] with non-negative integers, got {value!r}")
@@ -104,8 +106,11 @@ def _probed(clip: Clip) -> Clip:
     except ClipError as err:
         return replace(clip, sha256=sha, problem=str(err))
     if clip.crop and (clip.crop.left + clip.crop.size > info.width or clip.crop.top + clip.crop.size > info.height):
-        return replace(clip, sha256=sha, problem=f"{clip.path}: crop box {clip.crop} does not fit the "
-                       f"{info.width}x{info.height} frame")
+        return replace(
+            clip,
+            sha256=sha,
+            problem=f"{clip.path}: crop box {clip.crop} does not fit the {info.width}x{info.height} frame",
+        )
     return replace(clip, fps=info.fps, frame_count=info.frame_count, size=(info.width, info.height), sha256=sha)
 
 
@@ -164,5 +169,12 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
         clips[clip.id] = _probed(clip) if probe_media else clip
     pairs = _pairs(doc, data.get("pairs"), clips)
     version = combine([file_sha256(path)] + [f"{c.id}={c.sha256}" for c in clips.values()])
-    return Suite(name=name, version=version, path=path, resolution=resolution, max_frames=max_frames,
-                 pairs=pairs, metrics=tuple(metrics))
+    return Suite(
+        name=name,
+        version=version,
+        path=path,
+        resolution=resolution,
+        max_frames=max_frames,
+        pairs=pairs,
+        metrics=tuple(metrics),
+    )

@@ -1,0 +1,1 @@
+"""Condition axes: one file each, bound by name in `qa_harness.catalog.AXES`."""

@@ -1,0 +1,1 @@
+"""Perturbations for synthetic suites: one file per condition axis, bound in `catalog.PERTURBATIONS`."""

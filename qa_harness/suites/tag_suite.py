@@ -1,0 +1,110 @@
+"""Tag every clip of a suite manifest with measured conditions: `qa-harness suites tag`.
+
+Writes a copy of the manifest whose clips carry the clip labels of the chosen axes in `tags` (next to
+any hand-written ones; a measured tag replaces a hand-written tag of the same name, with a warning),
+whose `bins` key holds the bins used (so the suite version, a hash of the manifest, changes when a
+bin does), and a sidecar table `<manifest stem>.conditions.parquet` with one row per pair and
+driving frame and a `cond:<tag>` column per tag: the per-frame labels the runner puts into frame
+records. Rows are per pair, so that a cross pair's `pose_gap` is measured from its own source.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from qa_harness.catalog import DEFAULT_LANDMARKS
+from qa_harness.records import COND_PREFIX, Pair
+from qa_harness.suites.axes.headpose import rotation_from_angles, rotation_gap
+from qa_harness.suites.bins import DEFAULT_BINS, TagBins
+from qa_harness.suites.manifest import load_suite
+from qa_harness.suites.tagging import ClipTags, Tagger, build_axes
+from qa_harness.yamlfile import load_yaml
+
+log = logging.getLogger(__name__)
+DEFAULT_AXES = ("lighting", "pose", "occlusion")
+
+
+def conditions_path(manifest: Path) -> Path:
+    """Where the per-frame conditions of `manifest` live."""
+    return manifest.with_name(manifest.stem + ".conditions.parquet")
+
+
+def _cross_gap(source: ClipTags, driving: ClipTags) -> np.ndarray:
+    """Per driving frame: rotation (degrees) from the source's head pose (its first frame) to the
+    driving frame's, the pose gap a cross-protocol model must bridge; NaN without a face."""
+    angles = [np.stack([t.measures[f"pose.{a}"] for a in ("yaw", "pitch", "roll")], axis=1) for t in (source, driving)]
+    if np.isnan(angles[0][0]).any():
+        return np.full(len(angles[1]), np.nan)
+    reference = rotation_from_angles(*angles[0][0])
+    return np.array(
+        [np.nan if np.isnan(a).any() else rotation_gap(reference, rotation_from_angles(*a)) for a in angles[1]]
+    )
+
+
+def _pair_rows(pair: Pair, tagged: dict[str, ClipTags], gap_bins: TagBins | None) -> list[dict]:
+    """One row per driving frame: the driving clip's frame labels; for a cross pair, `pose_gap` is
+    the gap to the other clip's source frame instead of to the driving clip's own first frame."""
+    driving = tagged[pair.driving.id]
+    labels = dict(driving.frame_labels)
+    if pair.protocol == "cross" and gap_bins is not None:
+        labels[gap_bins.tag] = tuple(gap_bins.label(float(g)) for g in _cross_gap(tagged[pair.source.id], driving))
+    frames = len(next(iter(labels.values())))
+    return [
+        {"pair": pair.id, "frame": i, **{COND_PREFIX + t: values[i] for t, values in labels.items()}}
+        for i in range(frames)
+    ]
+
+
+def tag_suite(
+    manifest: Path,
+    out: Path,
+    *,
+    axes: tuple[str, ...] = DEFAULT_AXES,
+    bins_path: Path | None = None,
+    landmarks: str = DEFAULT_LANDMARKS,
+) -> Path:
+    """Tag the clips of `manifest` (up to its `max_frames`) and write the tagged manifest `out`."""
+    manifest = Path(manifest).resolve()
+    suite = load_suite(manifest, probe_media=False)  # validates before any work
+    raw = load_yaml(manifest).data
+    root = (manifest.parent / raw.get("data_root", ".")).resolve()
+    raw["data_root"] = Path(os.path.relpath(root, out.resolve().parent)).as_posix()
+    axis_objects = build_axes(axes, bins_path=bins_path)
+    tagger = Tagger(axis_objects, landmarks=landmarks)
+    tagged: dict[str, ClipTags] = {}
+    for entry in raw["clips"]:
+        clip_id = entry["id"]
+        tags = tagged[clip_id] = tagger.tag_clip(root / entry["path"], max_frames=suite.max_frames)
+        old = entry.get("tags", {})
+        for tag, value in tags.clip_labels.items():
+            if tag in old and str(old[tag]) != value:
+                log.warning("%s: clip %s: measured %s=%s replaces %s", manifest, clip_id, tag, value, old[tag])
+        entry["tags"] = {**old, **tags.clip_labels}
+        log.info("%s: tagged %s", clip_id, tags.clip_labels)
+    gap_bins = next((b for a in axis_objects for b in a.bins if b.measure == "pose_gap"), None)
+    rows = [row for pair in suite.pairs for row in _pair_rows(pair, tagged, gap_bins)]
+    bins = yaml.safe_load(Path(bins_path or DEFAULT_BINS).read_text())  # validated by build_axes
+    raw["bins"] = {axis: bins[axis] for axis in axes}
+    out.write_text(yaml.safe_dump(raw, sort_keys=False, width=110))
+    pd.DataFrame(rows).to_parquet(conditions_path(out), index=False)
+    return out
+
+
+def frame_conditions(manifest: Path) -> dict[str, list[dict[str, str]]]:
+    """Per-frame conditions written by `tag_suite`: pair id -> one {tag: label} per driving frame
+    (empty if the manifest was never tagged). The runner merges them over `Pair.conditions`."""
+    path = conditions_path(manifest)
+    if not path.exists():
+        return {}
+    table = pd.read_parquet(path).sort_values(["pair", "frame"])
+    tags = [c for c in table.columns if c.startswith(COND_PREFIX)]
+    return {
+        pair: [{t[len(COND_PREFIX) :]: row[t] for t in tags} for row in group.to_dict("records")]
+        for pair, group in table.groupby("pair", sort=False)
+    }
