@@ -17,6 +17,7 @@ from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
 from qa_harness.gate.cli import add_gate_parser
 from qa_harness.report.cli import add_report_parser
+from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 
@@ -169,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Check a manifest and probe its media; exit 2 on any problem.")
     validate.add_argument("file", type=Path)
     validate.set_defaults(func=_cmd_validate)
+    for add in (add_build_parser, add_tag_parser, add_synth_parser):
+        add(suites_sub)
     for name in ("models", "metrics"):
         sub.add_parser(name, help=f"list registered {name}", description=f"List registered {name}.").set_defaults(
             func=_cmd_list)

@@ -56,10 +56,18 @@ class Pair:
     source: Clip
     driving: Clip
     protocol: Protocol
+    #: Measured per-frame tags (from `suites tag`), one mapping per driving frame; may be empty.
+    frame_tags: tuple[Mapping[str, str], ...] = ()
 
     @property
     def conditions(self) -> Mapping[str, str]:
         """Condition tags every frame of this pair carries: the driving clip's tags."""
+        return self.driving.tags
+
+    def frame_conditions(self, frame: int) -> Mapping[str, str]:
+        """The clip's tags, overridden by the frame's measured tags where there are some."""
+        if frame < len(self.frame_tags):
+            return {**self.driving.tags, **self.frame_tags[frame]}
         return self.driving.tags
 
 

@@ -163,7 +163,7 @@ def evaluate_pair(
         FrameRecord(
             run_id=job.run_id, suite=job.suite.name, suite_version=job.suite.version, pair_id=pair.id,
             protocol=pair.protocol, frame=i, metrics={k: float(v[i]) for k, v in per_frame.items()},
-            conditions=pair.conditions,
+            conditions=pair.frame_conditions(i),
         )
         for i in range(frames_done)
     ]

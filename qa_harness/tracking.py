@@ -8,6 +8,7 @@ resumed evaluation finishes the same MLflow run instead of leaving a dangling on
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -19,6 +20,7 @@ import pandas as pd
 
 from qa_harness.aggregate import ALL
 from qa_harness.records import Suite
+from qa_harness.suites.conditions import conditions_path
 
 DEFAULT_EXPERIMENT = "qa_harness"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -90,9 +92,24 @@ def start_run(
     with warnings.catch_warnings():  # a local path matches two equivalent source types; harmless
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(table, source=str(suite.path), name=suite.name, digest=suite.version)
+    strata = strata_counts(suite)
     with mlflow.start_run(run_id=run_id):
-        mlflow.log_input(dataset, context="evaluation")
+        mlflow.log_input(dataset, context="evaluation", tags={"strata": json.dumps(strata)[:4000]})
+        mlflow.log_dict(strata, "suite/strata.json")
+    client.log_artifact(run_id, str(suite.path), artifact_path="suite")  # the manifest, with its bins
+    if conditions_path(suite.path).exists():
+        client.log_artifact(run_id, str(conditions_path(suite.path)), artifact_path="suite")
     return run_id
+
+
+def strata_counts(suite: Suite) -> dict[str, dict[str, int]]:
+    """Pairs per condition value, per axis (clip-level tags): the suite's strata."""
+    counts: dict[str, dict[str, int]] = {}
+    for pair in suite.pairs:
+        for axis, value in pair.conditions.items():
+            counts.setdefault(axis, {}).setdefault(value, 0)
+            counts[axis][value] += 1
+    return {axis: dict(sorted(values.items())) for axis, values in sorted(counts.items())}
 
 
 def finish_run(

@@ -68,6 +68,10 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     assert summary["counts"]["frames/total"] == 18
     (dataset,) = run.inputs.dataset_inputs
     assert dataset.dataset.name == "small" and dataset.dataset.digest == p["suite_version"]
+    strata = json.loads({t.key: t.value for t in dataset.tags}["strata"])
+    assert strata == {"lighting": {"dim": 2, "normal": 1}, "pose": {"frontal": 2, "moderate": 1}}
+    suite_files = {a.path for a in client.list_artifacts(result.run_id, "suite")}
+    assert suite_files == {"suite/suite.yaml", "suite/strata.json"}
 
 
 def test_identity_baseline_matches_direct_computation(write_suite, tmp_path, tracking_uri):
@@ -165,3 +169,21 @@ def test_lpips_with_weights_is_scored(write_suite, tmp_path, tracking_uri, with_
     assert recon.groupby("pair_id")["metric:lpips"].first().eq(0).all()  # frame 0 is the source itself
     assert (recon["metric:lpips"] >= 0).all() and recon["metric:lpips"].max() > 0
     assert MlflowClient(tracking_uri).get_run(result.run_id).data.metrics["lpips"] > 0
+
+
+def test_measured_per_frame_tags_reach_every_record(write_suite, tmp_path, tracking_uri):
+    from qa_harness.suites.conditions import conditions_path
+    from qa_harness.suites.manifest import load_suite
+
+    suite = _suite(write_suite)
+    before = load_suite(suite).version
+    frames = [("d20", i, "frontal" if i < 3 else "extreme") for i in range(6)]
+    pd.DataFrame(frames, columns=["pair", "frame", "cond:pose"]).to_parquet(conditions_path(suite))
+    assert load_suite(suite).version != before  # measured tags are part of the suite's content
+    result = _run(suite, tmp_path, tracking_uri)
+    records = pd.read_parquet(result.records_path)
+    d20 = records[records["pair_id"] == "d20"].sort_values("frame")
+    assert list(d20["cond:pose"]) == ["frontal"] * 3 + ["extreme"] * 3
+    assert set(d20["cond:lighting"]) == {"dim"}  # clip tags stay where no frame tag overrides them
+    table = pd.read_csv(result.out_dir / "aggregate.csv")
+    assert {"extreme", "frontal", "moderate"} <= set(table[table["axis"] == "pose"]["value"])

@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 
 from qa_harness.suites.bins import DEFAULT_BINS
+from qa_harness.suites.conditions import conditions_path, frame_conditions
 from qa_harness.suites.manifest import load_suite
-from qa_harness.suites.tag_suite import conditions_path, frame_conditions, tag_suite
+from qa_harness.suites.tag_suite import tag_suite
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -22,11 +22,13 @@ with the reason, and `qa-harness suites validate` lists them.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from qa_harness.errors import ClipError
 from qa_harness.records import PROTOCOLS, Clip, CropBox, Pair, Suite
+from qa_harness.suites.conditions import conditions_path, frame_conditions
 from qa_harness.suites.hashing import combine, file_sha256, media_sha256
 from qa_harness.video.io import IMAGE_SUFFIXES, probe
 from qa_harness.yamlfile import YamlDoc, check_keys, load_yaml
@@ -98,8 +100,6 @@ def _clip(doc: YamlDoc, i: int, entry: Any, root: Path) -> Clip:
 
 def _probed(clip: Clip) -> Clip:
     """Fill rate, length, size and content hash; a media problem is kept on the clip, not raised."""
-    from dataclasses import replace
-
     sha = media_sha256(clip.path)
     try:
         info = probe(clip.path)
@@ -168,7 +168,12 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
             raise doc.error(("clips", i, "id"), f"clip id {clip.id!r} is used twice")
         clips[clip.id] = _probed(clip) if probe_media else clip
     pairs = _pairs(doc, data.get("pairs"), clips)
-    version = combine([file_sha256(path)] + [f"{c.id}={c.sha256}" for c in clips.values()])
+    sidecar = conditions_path(path)
+    if sidecar.exists():
+        tags = frame_conditions(path)
+        pairs = tuple(replace(p, frame_tags=tuple(tags.get(p.id, ()))) for p in pairs)
+    version = combine([file_sha256(path)] + [f"{c.id}={c.sha256}" for c in clips.values()]
+                      + ([f"conditions={file_sha256(sidecar)}"] if sidecar.exists() else []))
     return Suite(
         name=name,
         version=version,

@@ -22,17 +22,13 @@ from qa_harness.catalog import DEFAULT_LANDMARKS
 from qa_harness.records import COND_PREFIX, Pair
 from qa_harness.suites.axes.headpose import rotation_from_angles, rotation_gap
 from qa_harness.suites.bins import DEFAULT_BINS, TagBins
+from qa_harness.suites.conditions import conditions_path
 from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.tagging import ClipTags, Tagger, build_axes
 from qa_harness.yamlfile import load_yaml
 
 log = logging.getLogger(__name__)
 DEFAULT_AXES = ("lighting", "pose", "occlusion")
-
-
-def conditions_path(manifest: Path) -> Path:
-    """Where the per-frame conditions of `manifest` live."""
-    return manifest.with_name(manifest.stem + ".conditions.parquet")
 
 
 def _cross_gap(source: ClipTags, driving: ClipTags) -> np.ndarray:
@@ -94,17 +90,3 @@ def tag_suite(
     out.write_text(yaml.safe_dump(raw, sort_keys=False, width=110))
     pd.DataFrame(rows).to_parquet(conditions_path(out), index=False)
     return out
-
-
-def frame_conditions(manifest: Path) -> dict[str, list[dict[str, str]]]:
-    """Per-frame conditions written by `tag_suite`: pair id -> one {tag: label} per driving frame
-    (empty if the manifest was never tagged). The runner merges them over `Pair.conditions`."""
-    path = conditions_path(manifest)
-    if not path.exists():
-        return {}
-    table = pd.read_parquet(path).sort_values(["pair", "frame"])
-    tags = [c for c in table.columns if c.startswith(COND_PREFIX)]
-    return {
-        pair: [{t[len(COND_PREFIX) :]: row[t] for t in tags} for row in group.to_dict("records")]
-        for pair, group in table.groupby("pair", sort=False)
-    }
