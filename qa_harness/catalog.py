@@ -18,6 +18,7 @@ MODELS.add("fomm", "qa_harness.models.fomm:build")
 MODELS.add("tpsmm", "qa_harness.models.tpsmm:build")
 MODELS.add("mraa", "qa_harness.models.mraa:build")
 MODELS.add("mrfa", "qa_harness.models.mrfa:build")
+MODELS.add("landmark_tps", "qa_harness.models.landmark_tps:build")
 
 METRICS = Registry("metric")
 METRICS.add("l1", "qa_harness.metrics.l1:build")
