@@ -1,7 +1,7 @@
 """`qa-harness demo`: evaluation, release gate and report on the shipped demo suite, embedded defaults.
 
 `identity` (no motion: the floor) and `driving` (the ground truth itself: the ceiling) bracket every
-real model; the table shows where each condition of the demo suite puts them. Then the default gate
+real model, with the classical `landmark_tps` warp in between; the table shows where each condition of the demo suite puts them. Then the default gate
 policy judges `identity` as a release candidate against `driving` as the baseline - it must fail,
 since a model that does not move is the regression the gate exists to catch - and the HTML report
 shows where: which conditions, which clips, which frames.
@@ -21,7 +21,7 @@ from qa_harness.summary import condition_table
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SUITE = REPO / "suites" / "demo.yaml"
 DEMO_POLICY = REPO / "gates" / "default.yaml"
-DEMO_MODELS = ("identity", "driving")
+DEMO_MODELS = ("identity", "landmark_tps", "driving")
 
 
 def run_demo(*, out: Path, tracking_uri: str | None = None) -> int:
