@@ -1,10 +1,10 @@
 """`qa-harness demo`: evaluation, release gate and report on the shipped demo suite, embedded defaults.
 
 `identity` (no motion: the floor) and `driving` (the ground truth itself: the ceiling) bracket every
-real model, with the classical `landmark_tps` warp in between; the table shows where each condition of the demo suite puts them. Then the default gate
-policy judges `identity` as a release candidate against `driving` as the baseline - it must fail,
-since a model that does not move is the regression the gate exists to catch - and the HTML report
-shows where: which conditions, which clips, which frames.
+real model, with the classical `landmark_tps` warp in between; the table shows where each condition
+of the demo suite puts them. Then the default gate policy judges `identity` as a release candidate
+against `driving` as the baseline - it must fail, since a model that does not move is the regression
+the gate exists to catch - and the HTML report shows where: which conditions, clips and frames.
 """
 
 from __future__ import annotations
