@@ -91,3 +91,18 @@ def test_error_line_points_at_the_bad_key(tmp_path):
                     "  - id: b\n    path: clips/missing.mp4\n")
     with pytest.raises(ConfigError, match=rf"{path}:7: clips\[1\]\.path: file not found"):
         load_suite(path)
+
+
+@pytest.mark.parametrize("name", ["demo", "real"])
+def test_shipped_suites_load_and_probe(name):
+    suite = load_suite(REPO / "suites" / f"{name}.yaml")
+    assert suite.pairs and not [c.id for p in suite.pairs for c in (p.source, p.driving) if c.problem]
+
+
+def test_real_suite_carries_measured_per_frame_tags():
+    suite = load_suite(REPO / "suites" / "real.yaml")
+    for pair in suite.pairs:
+        assert len(pair.frame_tags) == pair.driving.frame_count
+    lp_s32 = next(p for p in suite.pairs if p.id == "lp_s32")
+    yaw = [pair_tags["yaw"] for pair_tags in lp_s32.frame_tags]
+    assert sum(y in ("moderate", "extreme") for y in yaw) > len(yaw) // 2  # the clip with the 3/4 head turn
