@@ -93,7 +93,8 @@ def test_error_line_points_at_the_bad_key(tmp_path):
         load_suite(path)
 
 
-@pytest.mark.parametrize("name", ["demo", "real"])
+@pytest.mark.parametrize("name", ["demo", "real", "synth_lighting", "synth_occlusion", "synth_geometry",
+                                  "synth_compression"])
 def test_shipped_suites_load_and_probe(name):
     suite = load_suite(REPO / "suites" / f"{name}.yaml")
     assert suite.pairs and not [c.id for p in suite.pairs for c in (p.source, p.driving) if c.problem]
