@@ -1,4 +1,9 @@
-"""The shipped synthetic suites are exactly what their recipe regenerates (deterministic, offline)."""
+"""The shipped synthetic suites are what their recipe regenerates (deterministic, offline).
+
+Lighting is compared byte for byte. Geometric warps go through interpolation code whose last bit can
+differ between builds of the same library (seen between two OpenCV wheels), so geometry is compared
+pixel for pixel within one grey level.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,43 @@ import hashlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.helpers.media import REPO
 
 pytest.importorskip("mediapipe")
 
 
-def _digests(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*.png"))}
-
-
-@pytest.mark.parametrize("axis", ["lighting", "geometry"])
-def test_shipped_synthetic_suite_regenerates_byte_for_byte(axis, tmp_path):
+def _regenerate(axis: str, tmp_path):
     out = tmp_path / f"synth_{axis}.yaml"
     done = subprocess.run(
         [sys.executable, "-m", "qa_harness.cli", "suites", "synth", "--from", "data/synthetic/source.yaml",
          "--axis", axis, "--levels", "2", "--resolution", "128", "--max-frames", "6", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    shipped = _digests(REPO / "data" / "synthetic" / f"synth_{axis}")
-    assert shipped and _digests(tmp_path / f"synth_{axis}") == shipped
+    return tmp_path / f"synth_{axis}", REPO / "data" / "synthetic" / f"synth_{axis}"
+
+
+def _files(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+
+
+def test_shipped_lighting_suite_regenerates_byte_for_byte(tmp_path):
+    made, shipped = _regenerate("lighting", tmp_path)
+    names = _files(shipped)
+    assert names and _files(made) == names
+    for name in names:
+        assert hashlib.sha256((made / name).read_bytes()).digest() == hashlib.sha256(
+            (shipped / name).read_bytes()).digest(), name
+
+
+def test_shipped_geometry_suite_regenerates_within_one_grey_level(tmp_path):
+    made, shipped = _regenerate("geometry", tmp_path)
+    names = _files(shipped)
+    assert names and _files(made) == names
+    for name in names:
+        a = np.asarray(Image.open(made / name), dtype=np.int16)
+        b = np.asarray(Image.open(shipped / name), dtype=np.int16)
+        assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.01, name
