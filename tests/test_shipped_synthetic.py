@@ -2,7 +2,7 @@
 
 Lighting is compared byte for byte. Geometric warps go through interpolation code whose last bit can
 differ between builds of the same library (seen between two OpenCV wheels), so geometry is compared
-pixel for pixel within one grey level.
+pixel for pixel within a few grey levels (a perturbation level moves far more).
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ def test_shipped_lighting_suite_regenerates_byte_for_byte(tmp_path):
             (shipped / name).read_bytes()).digest(), name
 
 
-def test_shipped_geometry_suite_regenerates_within_one_grey_level(tmp_path):
+def test_shipped_geometry_suite_regenerates_within_a_few_grey_levels(tmp_path):
     made, shipped = _regenerate("geometry", tmp_path)
     names = _files(shipped)
     assert names and _files(made) == names
     for name in names:
         a = np.asarray(Image.open(made / name), dtype=np.int16)
         b = np.asarray(Image.open(shipped / name), dtype=np.int16)
-        assert np.abs(a - b).max() <= 1 and (a != b).mean() < 0.01, name
+        assert np.abs(a - b).max() <= 4 and (a != b).mean() < 0.02, name
