@@ -49,55 +49,8 @@ class ResBlock2d(nn.Module):
         return out + x
 
 
-class UpBlock2d(nn.Module):
-    """Nearest x2 upsampling, conv, norm, ReLU."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size=3,
-        padding=1,
-        groups: int = 1,
-        *,
-        norm: Norm = "batch",
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(
-            in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups
-        )
-        self.norm = norm_layer(norm, out_features)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=2))))
-
-
-class DownBlock2d(nn.Module):
-    """Conv, norm, ReLU, 2x2 average pooling."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size=3,
-        padding=1,
-        groups: int = 1,
-        *,
-        norm: Norm = "batch",
-    ) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(
-            in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups
-        )
-        self.norm = norm_layer(norm, out_features)
-        self.pool = nn.AvgPool2d(kernel_size=(2, 2))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.pool(F.relu(self.norm(self.conv(x))))
-
-
 class SameBlock2d(nn.Module):
-    """Conv, norm, ReLU at unchanged resolution."""
+    """Conv, norm, ReLU at unchanged resolution (the shared core of the down and up blocks)."""
 
     def __init__(
         self,
@@ -117,6 +70,29 @@ class SameBlock2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.norm(self.conv(x)))
+
+
+class UpBlock2d(SameBlock2d):
+    """Nearest x2 upsampling, then conv, norm, ReLU (official argument order)."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size=3, padding=1, groups: int = 1, *,
+                 norm: Norm = "batch") -> None:
+        super().__init__(in_features, out_features, groups, kernel_size, padding, norm=norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.interpolate(x, scale_factor=2))
+
+
+class DownBlock2d(SameBlock2d):
+    """Conv, norm, ReLU, then 2x2 average pooling (official argument order)."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size=3, padding=1, groups: int = 1, *,
+                 norm: Norm = "batch") -> None:
+        super().__init__(in_features, out_features, groups, kernel_size, padding, norm=norm)
+        self.pool = nn.AvgPool2d(kernel_size=(2, 2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(super().forward(x))
 
 
 def _level_channels(block_expansion: int, max_features: int, level: int) -> int:
