@@ -76,6 +76,7 @@ def records(run_id: str, pairs: int, frames: int, seed: int, regress: float) -> 
         clips,
         {"model": "bench"},
         {"perf/frames_per_second": 40.0, "perf/peak_rss_mb": 1200.0},
+        {"ssim": True, "psnr": True, "l1": False},
     )
 
 

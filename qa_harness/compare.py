@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from qa_harness.gate.direction import higher_is_better
 from qa_harness.gate.paired import RunRecords, check_same_suite, clip_values, paired_bootstrap, paired_values
 from qa_harness.gate.selectors import parse_selector
 from qa_harness.records import metric_columns
@@ -70,7 +69,7 @@ def compare_runs(
         for metric in metrics:
             if not (run.has_metric(metric) and reference.has_metric(metric)):
                 continue
-            higher = higher_is_better(metric)
+            higher = reference.direction(metric)
             selectors = list(dict.fromkeys(s for spec in specs for s in spec.expand(reference.frames)))
             for selector in selectors:
                 c, b, _ = paired_values(

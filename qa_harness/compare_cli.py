@@ -47,7 +47,6 @@ def run_compare_command(args: argparse.Namespace) -> int:
     )
     from qa_harness.errors import QaHarnessError
     from qa_harness.gate import io
-    from qa_harness.gate.direction import higher_is_better
     from qa_harness.records import metric_columns
 
     if len(args.runs) < 2:
@@ -67,7 +66,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     files = {
         "cells.csv": table.to_csv(index=False).encode(),
         "summary.md": markdown.encode(),
-        "pareto.png": plots.pareto_plot(points, {m: higher_is_better(m) for m in metrics}),
+        "pareto.png": plots.pareto_plot(points, {m: runs[0].direction(m) for m in metrics}),
     }
     shown = table[["run_name", "metric", "condition", "clips", "delta", "ci_low", "ci_high", "p_holm", "verdict"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}") if not table.empty else "no cells")

@@ -11,7 +11,7 @@ import logging
 import resource
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from tqdm import tqdm
 from qa_harness import __version__, tracking
 from qa_harness.aggregate import aggregate
 from qa_harness.catalog import DEFAULT_METRICS, EXECUTORS, METRICS
-from qa_harness.executors.worker import WorkSpec
+from qa_harness.executors.worker import MetricsInfo, WorkSpec
 from qa_harness.models.base import resolve_device
 from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
 from qa_harness.runner import PairJob
@@ -96,13 +96,13 @@ def run_evaluation(cfg: EvalConfig) -> RunResult:
     meta["mlflow_run_id"] = run_id
     store.write_meta(meta)
     try:
-        return _run(cfg, suite, store, run_id, uri, metric_names, device, executor)
+        return _run(cfg, suite, store, meta, run_id, uri, metric_names, device, executor)
     except BaseException as err:
         tracking.mark_failed(tracking_uri=uri, run_id=run_id, reason=f"{type(err).__name__}: {err}")
         raise
 
 
-def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
+def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any], run_id: str, uri: str,
          metric_names: tuple[str, ...], device: torch.device, executor: Any) -> RunResult:
     spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed,
                                 thumbs_dir=store.out_dir / THUMBS_ARTIFACT),
@@ -125,12 +125,17 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str,
 
     show = None if cfg.progress is None else not cfg.progress
     with tqdm(total=expected, unit="frame", disable=show, desc=suite.name) as bar:
-        unavailable = executor.run(todo, spec, on_result=on_result, on_frames=bar.update)
+        info = executor.run(todo, spec, on_result=on_result, on_frames=bar.update)
     elapsed = time.perf_counter() - started
-    return _finish(cfg, suite, store, run_id, uri, unavailable, device, frames / elapsed if elapsed else 0.0)
+    if info != MetricsInfo():  # kept for a resumed run whose executor had nothing left to build
+        meta["metrics_info"] = asdict(info)
+        store.write_meta(meta)
+    else:
+        info = MetricsInfo(**meta.get("metrics_info", {}))
+    return _finish(cfg, suite, store, run_id, uri, info, device, frames / elapsed if elapsed else 0.0)
 
 
-def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str, unavailable: dict[str, str],
+def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str, info: MetricsInfo,
             device: torch.device, fps: float) -> RunResult:
     frames, clips = store.gather([p.id for p in suite.pairs])
     table = aggregate(frames, clips, seed=cfg.seed)
@@ -140,7 +145,8 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
         "run_id": run_id, "suite": suite.name, "suite_version": suite.version, "model": cfg.model,
         "counts": {"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames)},
         "failed": {o.pair_id: o.error for o in failed},
-        "unavailable_metrics": unavailable,
+        "unavailable_metrics": info.unavailable,
+        "higher_is_better": info.higher_is_better,
         "perf": {
             "frames_per_second": fps,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -156,4 +162,4 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
                *([(THUMBS_ARTIFACT, thumbs)] if (thumbs := store.out_dir / THUMBS_ARTIFACT).is_dir() else [])],
     )
     return RunResult(run_id=run_id, out_dir=store.out_dir, records_path=store.out_dir / "frames.parquet",
-                     outcomes=outcomes, unavailable_metrics=unavailable, frames_per_second=fps)
+                     outcomes=outcomes, unavailable_metrics=info.unavailable, frames_per_second=fps)

@@ -6,6 +6,7 @@ connection that is already open, so nothing here starts a second one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -85,6 +86,10 @@ def test_ray_records_identical_to_local_and_resume_across_executors(write_suite,
     pd.testing.assert_frame_equal(_frames(resumed), _frames(local))
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
     assert len(list(store.pairs_dir.glob("*.json"))) == 5 and resumed.run_id == local.run_id
+    # resumed with nothing left to do: no worker is built; the directions recorded earlier are kept
+    again = _evaluate(suite, out, tracking_uri, executor="ray", executor_options={"workers": 2}, resume=True)
+    directions = lambda r: json.loads((r.out_dir / "summary.json").read_text())["higher_is_better"]  # noqa: E731
+    assert directions(again) == directions(remote) == directions(local) and directions(local)["l1"] is False
 
 
 def _kill_one_worker_mid_run(out: Path, pid_dir: Path, killed: list[int]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from qa_harness.executors.worker import Worker, WorkSpec
+from qa_harness.executors.worker import MetricsInfo, Worker, WorkSpec
 from qa_harness.records import ClipOutcome, FrameRecord, Pair
 
 ResultSink = Callable[[ClipOutcome, list[FrameRecord]], None]
@@ -14,12 +14,12 @@ class LocalExecutor:
     """Runs a `Worker` in-process; hands each finished pair to `on_result` before starting the next."""
 
     def run(self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink,
-            on_frames: Callable[[int], None]) -> dict[str, str]:
-        """Evaluate `pairs`; returns the metrics that were unavailable (name -> reason)."""
+            on_frames: Callable[[int], None]) -> MetricsInfo:
+        """Evaluate `pairs`; returns what the worker's metrics are (unavailable ones, directions)."""
         worker = Worker(spec)
         for pair in pairs:
             on_result(*worker.evaluate(pair, on_frames=on_frames))
-        return worker.unavailable
+        return worker.info
 
 
 def build(**options: object) -> LocalExecutor:

@@ -34,7 +34,7 @@ from typing import Any
 
 from qa_harness.errors import QaHarnessError
 from qa_harness.executors.local import ResultSink
-from qa_harness.executors.worker import Worker, WorkSpec
+from qa_harness.executors.worker import MetricsInfo, Worker, WorkSpec
 from qa_harness.records import ClipOutcome, Pair
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,9 @@ class PairActor:
         except Exception as err:  # reported to the driver by ready(), which raises it there
             self.error = str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
 
-    def ready(self) -> tuple[int, dict[str, str], str]:
-        """(process id, unavailable metrics, build error or '')."""
-        return os.getpid(), dict(self.worker.unavailable) if self.worker else {}, self.error
+    def ready(self) -> tuple[int, MetricsInfo, str]:
+        """(process id, what its metrics are, build error or '')."""
+        return os.getpid(), self.worker.info if self.worker else MetricsInfo(), self.error
 
     def evaluate(self, pair: Pair) -> tuple:
         return self.worker.evaluate(pair)
@@ -129,10 +129,10 @@ class RayExecutor:
         self.max_attempts, self.in_flight, self.env = max_attempts, in_flight, dict(env or {})
 
     def run(self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink,
-            on_frames: Callable[[int], None]) -> dict[str, str]:
-        """Evaluate `pairs`; returns the metrics that were unavailable (name -> reason)."""
+            on_frames: Callable[[int], None]) -> MetricsInfo:
+        """Evaluate `pairs`; returns what the workers' metrics are (unavailable ones, directions)."""
         if not pairs:
-            return {}
+            return MetricsInfo()
         with ray_session(self.address, num_cpus=local_cpus(self.workers, self.cpus)) as ray:
             options: dict[str, Any] = {"num_cpus": self.cpus, "max_restarts": 0}
             if self.gpus:
@@ -143,13 +143,13 @@ class RayExecutor:
             spec_ref = ray.put(spec)
             slots = [_Slot(actor_class.remote(spec_ref)) for _ in range(self._worker_count(ray, len(pairs)))]
             try:
-                unavailable = self._check_ready(ray, slots, spec)
+                info = self._check_ready(ray, slots, spec)
                 _Dispatch(ray, slots, lambda: actor_class.remote(spec_ref), pairs, self.max_attempts,
                           self.in_flight, on_result, on_frames).run()
             finally:
                 for slot in slots:
                     ray.kill(slot.actor, no_restart=True)
-        return unavailable
+        return info
 
     def _worker_count(self, ray: Any, n_pairs: int) -> int:
         if self.workers:
@@ -162,19 +162,20 @@ class RayExecutor:
         return min(offered, n_pairs)
 
     @staticmethod
-    def _check_ready(ray: Any, slots: list[_Slot], spec: WorkSpec) -> dict[str, str]:
-        unavailable: dict[str, str] = {}
+    def _check_ready(ray: Any, slots: list[_Slot], spec: WorkSpec) -> MetricsInfo:
+        info = MetricsInfo()
         try:
             readies = ray.get([slot.actor.ready.remote() for slot in slots])
         except ray.exceptions.RayActorError as err:
             reason = str(err).strip().splitlines()[0]
             raise QaHarnessError(f"a Ray worker died while building model {spec.model!r}: {reason}") from err
-        for pid, missing, error in readies:
+        for pid, worker_info, error in readies:
             if error:
                 raise QaHarnessError(f"Ray worker could not build model {spec.model!r}: {error}")
             log.debug("ray worker pid %d ready", pid)
-            unavailable.update(missing)
-        return unavailable
+            info.unavailable.update(worker_info.unavailable)
+            info.higher_is_better.update(worker_info.higher_is_better)
+        return info
 
 
 class _Dispatch:

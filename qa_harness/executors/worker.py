@@ -47,6 +47,15 @@ def build_model(name: str, *, checkpoint: Path | None, device: torch.device, opt
     return model
 
 
+@dataclass(frozen=True)
+class MetricsInfo:
+    """What the driver records about a worker's metrics: which could not be built, and each column's
+    direction (so that the gate, compare and the report read directions from the run, not a registry)."""
+
+    unavailable: dict[str, str] = field(default_factory=dict)
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+
+
 def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
     """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
     metrics, unavailable = [], {}
@@ -72,7 +81,9 @@ class Worker:
                                  options=spec.model_options)
         ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache",
                             suite_version=suite.version)
-        self.metrics, self.unavailable = build_metrics(spec.metrics, ctx)
+        self.metrics, unavailable = build_metrics(spec.metrics, ctx)
+        directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
+        self.info = MetricsInfo(unavailable, directions)
         if self.model.resolution not in (None, suite.resolution):
             log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
                         self.model.resolution, suite.resolution)

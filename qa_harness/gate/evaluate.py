@@ -8,6 +8,8 @@ an absolute check compares the candidate's aggregate with `threshold`.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +26,7 @@ from qa_harness.gate.paired import (
 )
 from qa_harness.gate.policy import Policy, Rule
 from qa_harness.gate.selectors import Selector
+from qa_harness.records import metric_columns
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -47,7 +50,7 @@ class Check:
     regression: float = math.nan
     regression_low: float = math.nan
     regression_high: float = math.nan
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None  # None: not known (the metric is not in the run)
 
     @property
     def name(self) -> str:
@@ -80,9 +83,13 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
     for rule in policy.rules:
         if not candidate.has_metric(rule.metric):
             conditions = ",".join(spec.text for spec in rule.conditions)
-            message = f"metric {rule.metric!r} is not in the candidate's records"
+            close = difflib.get_close_matches(rule.metric, metric_columns(candidate.frames), n=3)
+            hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+            message = f"metric {rule.metric!r} is not in the candidate's records{hint}"
             checks.append(_unchecked(rule, conditions, "skip" if rule.optional else "fail", message))
             continue
+        if rule.higher_is_better is None:
+            rule = dataclasses.replace(rule, higher_is_better=candidate.direction(rule.metric))
         selectors: list[Selector] = []
         for spec in rule.conditions:
             expanded = spec.expand(candidate.frames)

@@ -3,11 +3,13 @@
 A run is named by its run id, or by a registered model version: `models:/<name>@<alias>` (the
 version the alias points at) or `models:/<name>/<version>`; either resolves to the version's source
 run. The run layout read is the one `qa-harness evaluate` logs: params `suite`, `suite_version`,
-artifacts `records/frames.parquet` and `records/clips.parquet`, metrics `perf/*`.
+artifacts `records/frames.parquet`, `records/clips.parquet` and `summary.json` (each metric column's
+direction), metrics `perf/*`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -20,6 +22,7 @@ from qa_harness.gate.paired import RunRecords
 
 FRAMES_ARTIFACT = "records/frames.parquet"
 CLIPS_ARTIFACT = "records/clips.parquet"
+SUMMARY_ARTIFACT = "summary.json"
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^@/]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
@@ -85,6 +88,10 @@ def load_run(client, ref: str) -> RunRecords:
             clips = pd.read_parquet(client.download_artifacts(run_id, CLIPS_ARTIFACT, tmp))
         except (MlflowException, OSError):
             clips = None
+        try:
+            summary = json.loads(Path(client.download_artifacts(run_id, SUMMARY_ARTIFACT, tmp)).read_text())
+        except (MlflowException, OSError, ValueError):
+            summary = {}
     return RunRecords(
         run_id=run_id,
         name=run.info.run_name or run_id,
@@ -94,6 +101,7 @@ def load_run(client, ref: str) -> RunRecords:
         clips=clips,
         params=params,
         metrics=dict(run.data.metrics),
+        higher_is_better=summary.get("higher_is_better", {}),
     )
 
 

@@ -22,7 +22,7 @@ def _sorted(result: GateResult) -> list[Check]:
 
 
 def _row(c: Check) -> list[str]:
-    direction = "" if not c.metric else ("higher=better" if c.higher_is_better else "lower=better")
+    direction = "" if c.higher_is_better is None else ("higher=better" if c.higher_is_better else "lower=better")
     ci = f"{_num(c.regression_low)} .. {_num(c.regression_high)}" if not math.isnan(c.regression_low) else ""
     return [
         c.status.upper(),

@@ -38,9 +38,20 @@ class RunRecords:
     clips: pd.DataFrame | None = None  # one row per pair: pair_id, status, frames, seconds, error, ...
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
+    #: Metric column -> True when higher is better, as recorded by `evaluate` (summary.json).
+    higher_is_better: Mapping[str, bool] = field(default_factory=dict)
 
     def has_metric(self, metric: str) -> bool:
         return METRIC_PREFIX + metric in self.frames.columns
+
+    def direction(self, metric: str) -> bool:
+        """True when higher values of `metric` are better, as this run recorded it."""
+        if metric not in self.higher_is_better:
+            raise QaHarnessError(
+                f"run {self.run_id} does not record whether higher or lower {metric!r} is better "
+                "(summary.json 'higher_is_better'); give 'higher_is_better' in the policy rule"
+            )
+        return self.higher_is_better[metric]
 
     def failed_clips(self) -> list[str]:
         if self.clips is None or "status" not in self.clips:

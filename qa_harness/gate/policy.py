@@ -4,7 +4,8 @@ A policy is a list of rules; each rule is metric x aggregate x condition selecto
 threshold and/or a limit on the regression against a baseline run. A relative check fails only when
 the paired bootstrap confidence interval of the regression lies wholly beyond the limit (method,
 confidence, resamples and seed are in the file), so noise between two runs of one model never fails
-a gate. Every error names the file, the rule, the key and its line.
+a gate. Every error names the file, the rule, the key and its line. Which way is better for a metric
+comes from the candidate run (its metrics record their directions); `higher_is_better` overrides it.
 
     version: 1
     statistics: {method: percentile, confidence: 0.95, resamples: 2000, seed: 0}
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from qa_harness.errors import ConfigError
-from qa_harness.gate.direction import UnknownMetricError, higher_is_better
 from qa_harness.gate.selectors import SelectorSpec, SelectorSyntaxError, parse_selector
 from qa_harness.yamlfile import KeyPath, YamlDoc, check_keys, load_yaml
 
@@ -68,7 +68,7 @@ class Rule:
     threshold: float | None
     max_regression: float | None
     min_clips: int
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: the direction the candidate run recorded for the metric
     optional: bool  # a metric absent from the candidate's records skips instead of failing
     line: int
 
@@ -179,12 +179,6 @@ def _rule(doc: YamlDoc, index: int, data: Any, min_clips: int) -> Rule:
     r = _Reader(doc, ("rules", index), data, name)
     r.check_keys(_RULE_KEYS)
     metric = r.get("metric", str, required=True)
-    explicit = r.get("higher_is_better", bool, None)
-    if explicit is None:
-        try:
-            explicit = higher_is_better(metric)
-        except UnknownMetricError as err:
-            r.fail("metric", str(err))
     conditions_raw = r.get("conditions", (list, str), ["all"])
     conditions_raw = [conditions_raw] if isinstance(conditions_raw, str) else conditions_raw
     if not conditions_raw:
@@ -209,7 +203,7 @@ def _rule(doc: YamlDoc, index: int, data: Any, min_clips: int) -> Rule:
         threshold=threshold,
         max_regression=max_regression,
         min_clips=r.count("min_clips", min_clips, minimum=2),
-        higher_is_better=explicit,
+        higher_is_better=r.get("higher_is_better", bool, None),
         optional=r.get("optional", bool, False),
         line=doc.lines.get(("rules", index), 0),
     )

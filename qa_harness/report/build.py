@@ -15,7 +15,6 @@ import pandas as pd
 
 from qa_harness import plots
 from qa_harness.aggregate import ALL, aggregate
-from qa_harness.gate.direction import higher_is_better
 from qa_harness.gate.evaluate import FAILED_CLIPS_RULE, Check, GateResult
 from qa_harness.gate.paired import RunRecords, clip_values
 from qa_harness.gate.selectors import parse_selector
@@ -46,7 +45,7 @@ def build_report(
 ) -> str:
     """The report as one HTML string (images as data URIs; nothing fetched when it is opened)."""
     metrics = metric_columns(candidate.frames)
-    directions = {m: higher_is_better(m) for m in metrics}
+    directions = {m: candidate.direction(m) for m in metrics}
     table_c = aggregate(candidate.frames, candidate.clips, seed=seed)
     table_c = table_c[table_c["metric"].isin(metrics)]
     table_b = aggregate(baseline.frames, baseline.clips, seed=seed) if baseline is not None else None

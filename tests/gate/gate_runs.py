@@ -9,6 +9,7 @@ own l1/psnr/ssim (tested against scikit-image on main).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from qa_harness.catalog import METRICS
 from qa_harness.gate.paired import RunRecords
+from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.psnr import psnr
 from qa_harness.metrics.ssim import ssim
@@ -35,6 +38,12 @@ CLIP_TAGS = {
     "vrt_face5": {"pose": "frontal", "occlusion": "glasses", "lighting": "normal"},
 }
 SUITE, SUITE_VERSION = "repo-clips", "v-test-0001"
+#: Which way is better, as the real metrics declare it (an evaluation run records this in summary.json).
+DIRECTIONS = {
+    c.name: c.higher_is_better
+    for name in ("l1", "psnr", "ssim")
+    for c in METRICS.get(name)(MetricContext(torch.device("cpu"))).columns
+}
 
 Degrade = Callable[[str, dict, torch.Tensor], torch.Tensor]
 
@@ -152,6 +161,7 @@ def make_run(
         frames=frames_table,
         clips=pd.DataFrame(clip_rows),
         params={"model": "simulated", "seed": str(seed)},
+        higher_is_better=DIRECTIONS,
     )
 
 
@@ -188,12 +198,15 @@ def log_run(tracking_uri: str, run: RunRecords, folder: Path, *, fps: float = 50
         "run_id": run_id,
         "counts": {"clips/total": len(run.clips), "clips/failed": failed, "frames/total": len(frames)},
         "perf": {"frames_per_second": fps, "peak_rss_mb": rss_mb, "peak_gpu_mb": None},
+        "higher_is_better": dict(run.higher_is_better),
     }
+    (folder / "summary.json").write_text(json.dumps(summary))
     tracking.finish_run(
         tracking_uri=tracking_uri,
         run_id=run_id,
         table=aggregate(frames, run.clips),
         summary=summary,
-        files=[("records", folder / "frames.parquet"), ("records", folder / "clips.parquet")],
+        files=[("records", folder / "frames.parquet"), ("records", folder / "clips.parquet"),
+               ("", folder / "summary.json")],
     )
     return run_id

@@ -3,12 +3,14 @@ with the right metric and condition; a clean re-run passes; outputs (table, JUni
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from qa_harness.errors import QaHarnessError
 from qa_harness.gate.evaluate import evaluate_gate
 from qa_harness.gate.output import (
     render_junit,
@@ -150,3 +152,25 @@ def test_missing_metric_and_unknown_axis_are_reported_not_hidden(tmp_path, rerun
     assert checks["lpips-optional"].status == "skip"
     assert (checks["ssim-expr"].status, checks["ssim-expr"].condition) == ("skip", "expression=*")
     assert "no condition values" in checks["ssim-expr"].message
+
+
+def test_directions_come_from_the_runs_and_a_rule_may_override_them(tmp_path, regressed_runs, baseline_run):
+    path = tmp_path / "p.yaml"
+    rules = "version: 1\nrules:\n  - {{name: s, metric: ssim, max_regression: 0.005{extra}}}\n"
+    path.write_text(rules.format(extra=""))
+    blurred = regressed_runs["blur"]
+    assert not evaluate_gate(load_policy(path), blurred, baseline_run).passed  # ssim: higher is better (recorded)
+    path.write_text(rules.format(extra=", higher_is_better: false"))
+    flipped = evaluate_gate(load_policy(path), blurred, baseline_run)
+    assert flipped.passed and flipped.checks[-1].higher_is_better is False  # lower SSIM now counts as better
+    unrecorded = dataclasses.replace(blurred, higher_is_better={})
+    path.write_text(rules.format(extra=""))
+    with pytest.raises(QaHarnessError, match=r"run blur does not record whether higher or lower 'ssim' is better"):
+        evaluate_gate(load_policy(path), unrecorded, baseline_run)
+
+
+def test_misspelled_metric_fails_with_a_suggestion(tmp_path, rerun, baseline_run):
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nrules:\n  - {name: typo, metric: sssim, max_regression: 0.01}\n")
+    check = evaluate_gate(load_policy(path), rerun, baseline_run).checks[-1]
+    assert check.status == "fail" and "'sssim' is not in the candidate's records (did you mean: ssim?)" in check.message
