@@ -27,7 +27,7 @@ from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.metrics.base import FrameBatch, Metric
 from qa_harness.models.base import Animator
 from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
-from qa_harness.thumbs import thumb_frames, write_thumbs
+from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
 from qa_harness.video.io import iter_frames, read_image
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,8 @@ def evaluate_pair(
                 pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
                 source=source, target=driving if pair.protocol == "reconstruction" else None,
             )
-            for j in sorted(thumbs & set(range(frames_done, frames_done + n))):
-                write_thumbs(job.thumbs_dir, pair.id, j, source=source, output=out[j - frames_done],
-                             target=batch.target[j - frames_done] if batch.target is not None else None)
+            if wanted := sorted(thumbs & set(range(frames_done, frames_done + n))):
+                _save_thumbs(job.thumbs_dir, batch, wanted, applicable)
             for metric in applicable:
                 for name, values in metric.frame_values(batch).items():
                     columns.setdefault(name, []).append(values.detach().float().cpu().numpy())
@@ -169,6 +168,23 @@ def evaluate_pair(
     ]
     outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics)
     return outcome, records
+
+
+def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], metrics: Sequence[Metric]) -> None:
+    """Thumbnails of the chosen frames of a batch, and crops of the regions face metrics score inside."""
+    boxes: dict[str, Tensor] = {}
+    if batch.target is not None:
+        for metric in metrics:
+            for name, box in metric.region_boxes(batch).items():
+                boxes.setdefault(name, box.detach().cpu())
+    first = int(batch.frames[0])
+    for frame in frames:
+        i = frame - first
+        target = batch.target[i] if batch.target is not None else None
+        write_thumbs(folder, batch.pair.id, frame, source=batch.source, output=batch.output[i], target=target)
+        if boxes:
+            write_region_thumbs(folder, batch.pair.id, frame, {k: v[i].tolist() for k, v in boxes.items()},
+                                target=target, output=batch.output[i])
 
 
 def _chain(first: Tensor, rest: Iterator[Tensor], device: torch.device) -> Iterator[Tensor]:

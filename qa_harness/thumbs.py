@@ -6,6 +6,10 @@ kind in source | target | output (target absent under the cross protocol). Pair 
 strings, so the folder name is a filesystem-safe slug plus a hash. Thumbnails, not frames: 96 px
 JPEGs of ~3 KB keep the artifact and the report small. The error heat map is not stored; the
 report computes it from the target and output thumbnails.
+
+Where a metric scores inside face regions (eyes, mouth), `write_region_thumbs` also saves crops of
+those regions cut from the full-resolution frames (a 96 px thumbnail has too few pixels for an eye):
+`<frame:06d>_<region>-<kind>.jpg`, 48 px, kind in target | output.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import base64
 import hashlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,9 @@ import numpy as np
 THUMBS_ARTIFACT = "thumbs"
 KINDS = ("source", "target", "output")
 THUMB_SIZE = 96
+REGION_SIZE = 48
+REGION_KINDS = ("target", "output")
+_REGION_NAME = re.compile(r"[a-z0-9_]+")
 JPEG_QUALITY = 80
 
 
@@ -59,6 +66,33 @@ def write_thumbs(folder: Path, pair_id: str, frame: int, **images) -> None:
         picture = Image.fromarray(_to_uint8(image))
         picture.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
         picture.save(target_dir / f"{frame:06d}_{kind}.jpg", format="JPEG", quality=JPEG_QUALITY)
+
+
+def write_region_thumbs(folder: Path, pair_id: str, frame: int, boxes: Mapping[str, Sequence[float]],
+                        **images) -> None:
+    """Save crops of each named box (centre x, centre y, side in pixels) of `target=` and `output=`.
+
+    Boxes with a NaN (no face in the ground truth) are skipped; pixels outside the frame are black.
+    """
+    from PIL import Image
+
+    unknown = set(images) - set(REGION_KINDS)
+    if unknown:
+        raise ValueError(f"write_region_thumbs: unknown image kinds {sorted(unknown)}; expected {REGION_KINDS}")
+    pictures = {kind: Image.fromarray(_to_uint8(image)) for kind, image in images.items()}
+    target_dir = Path(folder) / thumb_dir(pair_id)
+    for region, box in boxes.items():
+        if not _REGION_NAME.fullmatch(region):
+            raise ValueError(f"write_region_thumbs: region name {region!r} must match {_REGION_NAME.pattern}")
+        cx, cy, side = (float(v) for v in box)
+        if not (np.isfinite([cx, cy, side]).all() and side > 0):
+            continue
+        extent = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for kind, picture in pictures.items():
+            crop = picture.transform((REGION_SIZE, REGION_SIZE), Image.Transform.EXTENT, extent,
+                                     resample=Image.Resampling.BILINEAR)
+            crop.save(target_dir / f"{frame:06d}_{region}-{kind}.jpg", format="JPEG", quality=JPEG_QUALITY)
 
 
 #: Where a report finds a pair's thumbnails: pair id -> its folder, or None when it has none. Local
@@ -108,3 +142,13 @@ def strip_images(pair_dir: Path, frame: int) -> dict[str, bytes]:
             Image.fromarray(rgb).save(buffer, format="JPEG", quality=JPEG_QUALITY)
             out["error"] = buffer.getvalue()
     return out
+
+
+def region_images(pair_dir: Path, frame: int) -> dict[str, dict[str, bytes]]:
+    """JPEG bytes of the frame's region crops: region -> {target, output}; regions missing one are left out."""
+    found: dict[str, dict[str, bytes]] = {}
+    for path in sorted(pair_dir.glob(f"{frame:06d}_*-*.jpg")):
+        region, _, kind = path.stem[7:].rpartition("-")
+        if kind in REGION_KINDS:
+            found.setdefault(region, {})[kind] = path.read_bytes()
+    return {region: images for region, images in found.items() if set(images) == set(REGION_KINDS)}

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from qa_harness.cli import main
 from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.metrics._face_analysis import identity_analysis, landmark_analysis
+from qa_harness.records import RunResult
+from qa_harness.thumbs import available_frames, region_images, thumb_dir, thumb_frames
 
 FACE = ["akd", "aed", "face_regions", "ear_mar", "id_source", "expression_transfer"]
 
@@ -27,22 +30,23 @@ def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(wri
         "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
     })
 
-    def run(model: str) -> pd.DataFrame:
+    def run(model: str) -> RunResult:
         _fresh_process()
         cfg = EvalConfig(suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=tracking_uri,
                          batch_size=4, progress=False, device="cpu")
         result = run_evaluation(cfg)
         assert not result.failed and not result.unavailable_metrics
-        return pd.read_parquet(result.records_path)
+        return result
 
-    perfect = run("driving")
+    perfect = pd.read_parquet(run("driving").records_path)
     cache = suite.parent / ".qa_cache" / "face"
     stored = {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
     # landmarks: 2 driving batches; identity: 2 driving batches, the clip's frame 0 and the photo
     assert len([p for p in stored if "landmarks-" in str(p)]) == 2
     assert len([p for p in stored if "identity-" in str(p)]) == 4
 
-    still = run("identity")  # another model: its outputs are new, the suite's frames are not
+    still_run = run("identity")  # another model: its outputs are new, the suite's frames are not
+    still = pd.read_parquet(still_run.records_path)
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")} == stored
 
     recon = perfect[perfect["protocol"] == "reconstruction"]
@@ -53,3 +57,15 @@ def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(wri
     assert cross["metric:id_source"].notna().all() and cross["metric:xfer_ear_output"].notna().all()
     recon_still = still[still["protocol"] == "reconstruction"]
     assert recon_still["metric:akd"].iloc[0] == 0 and recon_still["metric:akd"].iloc[1:].gt(0).all()
+
+    # eye and mouth crops for the report: reconstruction frames only (the crops need ground truth)
+    thumbs = still_run.out_dir / "thumbs"
+    recon_dir, cross_dir = (thumbs / thumb_dir(p) for p in ("tpsmm", "photo->tpsmm"))
+    assert available_frames(recon_dir) == available_frames(cross_dir) == thumb_frames(8)
+    assert [set(region_images(recon_dir, f)) for f in thumb_frames(8)] == [{"eye_left", "eye_right", "mouth"}] * 8
+    assert not list(cross_dir.glob("*-target.jpg"))
+    eye = region_images(recon_dir, 7)["eye_left"]
+    assert eye["target"] != eye["output"]  # the identity model's eyes stay those of frame 0
+    html = tmp_path / "report.html"
+    assert main(["report", still_run.run_id, "--out", str(html), "--no-log", "--tracking-uri", tracking_uri]) == 0
+    assert html.read_text().count('class="crop"') >= 3 * 2 * 3  # worst clip's 3 frames: 3 regions x truth, output

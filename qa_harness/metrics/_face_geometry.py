@@ -63,6 +63,12 @@ def region_boxes(points: Tensor, region: str) -> list[Tensor]:
     raise ValueError(f"unknown face region '{region}'; known: {', '.join(REGIONS)}")
 
 
+def named_boxes(points: Tensor) -> dict[str, Tensor]:
+    """The region boxes by name (the subject's eyes, as iBUG numbers them): for report crops."""
+    right, left = region_boxes(points, "eye")
+    return {"eye_right": right, "eye_left": left, "mouth": region_boxes(points, "mouth")[0]}
+
+
 def crop_boxes(frames: Tensor, boxes: Tensor, size: int) -> Tensor:
     """(N, 3, H, W) frames, (N, 3) boxes -> (N, 3, size, size) bilinear crops (border pixels repeat).
 

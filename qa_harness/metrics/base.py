@@ -71,6 +71,11 @@ class Metric(ABC):
         """Clip-level values from the whole clip's per-frame columns (all metrics'); none by default."""
         return {}
 
+    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
+        """Named regions this metric scores inside, as square boxes (N, 3) = (centre x, centre y, side) in
+        pixels, NaN where absent; the runner saves crops of them for the report. None by default."""
+        return {}
+
 
 @dataclass(frozen=True)
 class FrameMetric(Metric):

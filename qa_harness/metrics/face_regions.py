@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
-from qa_harness.metrics._face_geometry import REGIONS, region_crops
+from qa_harness.metrics._face_geometry import REGIONS, named_boxes, region_crops
 from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.ssim import ssim
@@ -34,6 +34,9 @@ class FaceRegions(Metric):
 
     def __init__(self, landmarks: FaceAnalysis) -> None:
         self.landmarks = landmarks
+
+    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
+        return named_boxes(self.landmarks(batch.target, suite_content=True).points)
 
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         if batch.target is None:

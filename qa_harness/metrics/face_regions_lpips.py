@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
-from qa_harness.metrics._face_geometry import REGIONS, region_crops
+from qa_harness.metrics._face_geometry import REGIONS, named_boxes, region_crops
 from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
 from qa_harness.metrics.lpips import LPIPS
 from qa_harness.metrics.lpips_net import ALEXNET
@@ -29,6 +29,9 @@ class FaceRegionsLPIPS(Metric):
     def __init__(self, landmarks: FaceAnalysis, lpips: LPIPS) -> None:
         self.landmarks = landmarks
         self.lpips = lpips
+
+    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
+        return named_boxes(self.landmarks(batch.target, suite_content=True).points)
 
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         if batch.target is None:

@@ -2,8 +2,9 @@
 
 Reads records only. Sections: header, gate verdict, metric x condition heat map, per-condition
 tables with pass/fail, worst-K clips of each failing condition with frame strips (source | ground
-truth | output | error heat map, from the run's thumbnails when it logged any) and per-frame curves,
-per-clip metric distributions, and every clip with its status.
+truth | output | error heat map, from the run's thumbnails when it logged any; eye and mouth crops
+where a face-region metric ran) and per-frame curves, per-clip metric distributions, and every clip
+with its status.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from qa_harness.gate.paired import RunRecords, clip_values
 from qa_harness.gate.selectors import parse_selector
 from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
-from qa_harness.thumbs import ThumbSource, available_frames, data_uri, strip_images
+from qa_harness.thumbs import ThumbSource, available_frames, data_uri, region_images, strip_images
 
 STRIP_FRAMES = 3
 STRIP_KINDS = (("source", "source"), ("target", "ground truth"), ("output", "output"), ("error", "error"))
@@ -251,8 +252,22 @@ def _strip(thumbs: ThumbSource | None, pair_id: str, per_frame: pd.Series, highe
             f"frame {frame}: {per_frame[frame]:.4g} | "
             + " | ".join(label for kind, label in STRIP_KINDS if kind in images),
         )
-        cells.append(tag("div", tag("figure", join([pictures, caption])), class_="frame"))
+        cells.append(tag("div", tag("figure", join([pictures, caption, _crops(pair_dir, frame)])), class_="frame"))
     return tag("div", join(cells), class_="strip")
+
+
+def _crops(pair_dir, frame: int) -> Html:
+    """The frame's eye/mouth crops (ground truth, output) when a face-region metric placed them."""
+    regions = region_images(pair_dir, frame)
+    if not regions:
+        return Html("")
+    pictures = join(
+        img(data_uri(images[kind]), f"{region} {label} frame {frame}", cls="crop")
+        for region, images in regions.items()
+        for kind, label in (("target", "ground truth"), ("output", "output"))
+    )
+    caption = tag("figcaption", "crops (ground truth, output): " + ", ".join(regions))
+    return join([tag("div", pictures, class_="crops"), caption])
 
 
 def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:

@@ -20,7 +20,8 @@ th{background:#f4f4f4}td.t,th.t{text-align:left}.pass{color:#17692b;font-weight:
 border-radius:6px;display:inline-block}.verdict.pass{background:#e3f4e6}.verdict.fail{background:#fbe4e4}
 .strip{display:flex;gap:14px;flex-wrap:wrap;margin:4px 0 12px}.frame figure{margin:0}
 .frame figcaption{font-size:11px;color:#555}.frame img{width:96px;height:96px;image-rendering:auto;
-margin-right:2px}.note{color:#666;font-size:12px}img.plot{max-width:100%}code{background:#f4f4f4;padding:0 3px}
+margin-right:2px}.frame img.crop{width:48px;height:48px}.crops{margin-top:3px}
+.note{color:#666;font-size:12px}img.plot{max-width:100%}code{background:#f4f4f4;padding:0 3px}
 """
 
 

@@ -4,11 +4,13 @@ A "good model" is simulated as the ground truth with a mild blur and seeded sens
 different seed = a clean re-run of the same model); regressions are injected on top of its output.
 Each clip's first frames are split into segments, each segment one pair, so a condition has enough
 clips for the per-clip bootstrap. Frames are decoded with PyAV at 128 px; metrics are qa_harness's
-own l1/psnr/ssim (tested against scikit-image on main).
+own l1/psnr/ssim (tested against scikit-image) and its eye/mouth region metrics (`face_regions`, on
+MediaPipe landmarks of the ground truth), so frozen eyes or a frozen mouth can be injected and caught.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,13 +20,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from qa_harness.catalog import METRICS
+from qa_harness.catalog import LANDMARKS, METRICS
 from qa_harness.gate.paired import RunRecords
-from qa_harness.metrics.base import MetricContext
+from qa_harness.metrics._face_analysis import FaceAnalysis
+from qa_harness.metrics._face_geometry import region_boxes
+from qa_harness.metrics.base import FrameBatch, MetricContext
+from qa_harness.metrics.face_regions import FaceRegions
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.psnr import psnr
 from qa_harness.metrics.ssim import ssim
-from qa_harness.thumbs import thumb_frames, write_thumbs
+from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
+from tests.helpers.face import paste_regions
 
 CLIPS = Path(__file__).resolve().parents[2] / "data" / "clips"
 RES, SEGMENTS, SEG_LEN = 128, 8, 4
@@ -38,12 +44,25 @@ CLIP_TAGS = {
     "vrt_face5": {"pose": "frontal", "occlusion": "glasses", "lighting": "normal"},
 }
 SUITE, SUITE_VERSION = "repo-clips", "v-test-0001"
+CPU = torch.device("cpu")
 #: Which way is better, as the real metrics declare it (an evaluation run records this in summary.json).
 DIRECTIONS = {
     c.name: c.higher_is_better
-    for name in ("l1", "psnr", "ssim")
-    for c in METRICS.get(name)(MetricContext(torch.device("cpu"))).columns
+    for columns in [METRICS.get(name)(MetricContext(CPU)).columns for name in ("l1", "psnr", "ssim")]
+    + [FaceRegions.columns]
+    for c in columns
 }
+
+
+@functools.cache
+def landmarks() -> FaceAnalysis:
+    """MediaPipe landmarks, memoised by frame content (the ground truth is analysed once per session)."""
+    return FaceAnalysis(LANDMARKS.get("mediapipe")(device=CPU), cache_dir=None, suite_version="")
+
+
+def face_batch(output: torch.Tensor, truth: torch.Tensor) -> FrameBatch:
+    return FrameBatch(pair=None, frames=torch.arange(len(truth)), output=output, driving=truth,
+                      source=truth[0], target=truth)
 
 Degrade = Callable[[str, dict, torch.Tensor], torch.Tensor]
 
@@ -86,6 +105,17 @@ def colour_shift(x: torch.Tensor, amount: float) -> torch.Tensor:
     return (x + torch.tensor([amount, 0.0, -amount]).view(1, 3, 1, 1)).clamp(0, 1)
 
 
+def freeze(x: torch.Tensor, region: str) -> torch.Tensor:
+    """Eyes (or mouth) of each segment's first frame pasted into the segment's other frames: a model
+    that does not move them. Boxes from the landmarks of `x` itself."""
+    out = x.clone()
+    boxes = region_boxes(landmarks()(x, suite_content=True).points, region)
+    for start in range(0, len(x), SEG_LEN):
+        seg = slice(start, start + SEG_LEN)
+        out[seg] = paste_regions(x[seg], x[start : start + 1], [box[seg] for box in boxes])
+    return out
+
+
 def flicker(x: torch.Tensor, amount: float) -> torch.Tensor:
     """Brightness alternating frame to frame by +-amount."""
     sign = torch.tensor([1.0 if i % 2 else -1.0 for i in range(len(x))]).view(-1, 1, 1, 1)
@@ -98,6 +128,8 @@ REGRESSIONS: dict[str, Degrade] = {
     "shift_2px": lambda pair, tags, x: shift(x, 2),
     "flicker": lambda pair, tags, x: flicker(x, 0.06),
     "extreme_pose_only": lambda pair, tags, x: blur(x, 1.5) if tags["pose"] == "extreme" else x,
+    "frozen_eyes": lambda pair, tags, x: freeze(x, "eye"),
+    "frozen_mouth": lambda pair, tags, x: freeze(x, "mouth"),
 }
 
 
@@ -121,6 +153,9 @@ def make_run(
         if degrade is not None:
             output = degrade(clip, CLIP_TAGS[clip], output)
         values = {"l1": l1(output, frames), "psnr": psnr(output, frames), "ssim": ssim(output, frames)}
+        regions = FaceRegions(landmarks())
+        values.update(regions.frame_values(face_batch(output, frames)))
+        boxes = regions.region_boxes(face_batch(output, frames))
         for s in range(SEGMENTS):
             pair_id = (rename or {}).get(f"{clip}#{s}", f"{clip}#{s}")
             if pair_id in fail:
@@ -139,6 +174,8 @@ def make_run(
                 for i in thumb_frames(SEG_LEN, k=3):
                     f = segment[i]
                     write_thumbs(thumbs, pair_id, f, source=frames[segment[0]], target=frames[f], output=output[f])
+                    write_region_thumbs(thumbs, pair_id, f, {k: v[f].tolist() for k, v in boxes.items()},
+                                        target=frames[f], output=output[f])
             for f in segment:
                 row = {
                     "run_id": run_id,

@@ -10,6 +10,7 @@ from PIL import Image
 from qa_harness.cli import main
 from qa_harness.compare import BETTER, SAME, TOO_FEW, WORSE, CompareSettings, compare_runs, holm, render_markdown
 from qa_harness.plots import pareto_front
+from tests.gate.gate_runs import DIRECTIONS
 
 
 def test_holm_matches_hand_computation():
@@ -26,9 +27,9 @@ def test_pareto_front():
 
 def test_same_model_twice_has_no_detectable_difference(baseline_run, rerun):
     table = compare_runs([baseline_run, rerun])
-    assert set(table["metric"]) == {"l1", "psnr", "ssim"}
+    assert set(table["metric"]) == set(DIRECTIONS)  # l1, psnr, ssim and the eye/mouth region metrics
     tested = table[table["verdict"] != TOO_FEW]
-    assert len(tested) == len(table) == 3 * 9  # all + nine condition values, per metric
+    assert len(tested) == len(table) == len(DIRECTIONS) * 9  # all + nine condition values, per metric
     assert (tested["verdict"] == SAME).all(), tested[tested["verdict"] != SAME]
 
 
@@ -49,6 +50,15 @@ def test_degraded_run_is_worse_in_the_degraded_cells_only(baseline_run, regresse
     assert reverse.loc[("ssim", "pose=extreme"), "verdict"] == BETTER
     md = render_markdown(table.reset_index(), {baseline_run.run_id: "base", "extreme_pose_only": "extreme"})
     assert "### `extreme`:" in md and "- **worse**: ssim on `pose=extreme`" in md
+
+
+def test_frozen_mouth_is_worse_on_mouth_metrics_only(baseline_run, regressed_runs):
+    table = compare_runs([baseline_run, regressed_runs["frozen_mouth"]]).set_index(["metric", "condition"])
+    # conditions of 8 clips cannot reach significance after Holm over 63 cells (Wilcoxon's smallest p is 2/256)
+    big = table["clips"] >= 16
+    for metric in ("mouth_ssim", "mouth_l1"):
+        assert (table.loc[big].loc[metric, "verdict"] == WORSE).all() and big.loc[metric].sum() == 6
+    assert (table.loc["eye_ssim", "verdict"] == SAME).all() and (table.loc["eye_l1", "verdict"] == SAME).all()
 
 
 def test_compare_command_logs_table_markdown_and_pareto(store, tmp_path, capsys):

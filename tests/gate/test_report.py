@@ -15,27 +15,21 @@ from qa_harness import plots
 from qa_harness.cli import main
 from qa_harness.report.build import build_report
 from qa_harness.thumbs import (
+    REGION_SIZE,
     THUMB_SIZE,
     available_frames,
     folder_source,
+    region_images,
     strip_images,
     thumb_dir,
     thumb_frames,
+    write_region_thumbs,
     write_thumbs,
 )
 from tests.gate.gate_runs import REGRESSIONS, log_run, make_run
+from tests.helpers.browser import chromium_page, images, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EVIL = "<img src=x onerror=alert(1)>"
 
 
@@ -68,36 +62,25 @@ def test_report_is_self_contained_small_and_logged(report_file):
     assert out.stat().st_size < 1_000_000  # thumbnails, not frames
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
     assert "<script" not in html.lower() and EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "FAIL: policy default" in html and "pose=extreme (fails on ssim, psnr, l1)" in html
+    assert "FAIL: policy default" in html and "pose=extreme (fails on ssim, psnr, l1, eye_ssim, mouth_ssim)" in html
     assert [a.path for a in client.list_artifacts(run_id, "report")] == ["report/report.html"]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)")
+@needs_chromium
 def test_report_renders_in_headless_chromium(report_file):
-    from playwright.sync_api import sync_playwright
-
     out, _, _ = report_file
-    events: list[tuple[str, str]] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.on("console", lambda m: events.append(("console." + m.type, m.text)))
-        page.on("pageerror", lambda e: events.append(("pageerror", str(e))))
-        page.on("dialog", lambda d: (events.append(("dialog", d.message)), d.dismiss()))
-        page.on("request", lambda r: r.url != out.as_uri() and events.append(("request", r.url)))
-        page.goto(out.as_uri())
-        page.wait_for_load_state("load")
-        images = page.evaluate("Array.from(document.images).map(i => [i.className, i.complete, i.naturalWidth])")
+    with chromium_page(out) as (page, events):
+        shown = images(page)
         page.locator("details").evaluate("d => d.open = true")
         evil_cells = page.locator("td", has_text=EVIL).count()
         injected = page.locator("img[src='x']").count()
         shots = ROOT / "test-artifacts"
         shots.mkdir(exist_ok=True)
         page.screenshot(path=str(shots / "report.png"), full_page=True)
-        browser.close()
     assert events == []  # no console errors or warnings, no script, no dialog, no network request
-    assert len(images) >= 10 and all(complete and width > 0 for _, complete, width in images)
-    assert sum(cls == "thumb" for cls, _, _ in images) >= 4 * 3  # strips: source | truth | output | error
+    assert len(shown) >= 10 and all(complete and width > 0 for _, complete, width in shown)
+    assert sum(cls == "thumb" for cls, _, _ in shown) >= 4 * 3  # strips: source | truth | output | error
+    assert sum(cls == "crop" for cls, _, _ in shown) >= 6 * 3  # two eyes and the mouth: truth | output
     assert evil_cells == 1 and injected == 0
     assert Image.open(shots / "report.png").size[0] == 1300
 
@@ -134,6 +117,27 @@ def test_thumbnail_contract(tmp_path, truth):
     assert all(im.size == (THUMB_SIZE, THUMB_SIZE) for im in decoded.values())
     assert np.asarray(decoded["error"]).mean() > 20  # a mirrored output differs visibly from its truth
     assert set(strip_images(source("cross"), 0)) == {"source", "output"}  # cross protocol: no truth, no error map
+
+
+def test_region_crop_contract(tmp_path, truth):
+    frame = truth["d12"][5]
+    nan = float("nan")
+    boxes = {"mouth": [64.0, 90.0, 30.0], "eye_left": [40.0, 50.0, 20.0], "eye_right": [nan, nan, nan]}
+    write_thumbs(tmp_path, EVIL, 5, source=frame, target=frame, output=frame)
+    write_region_thumbs(tmp_path, EVIL, 5, boxes, target=frame, output=frame.flip(-1))
+    pair_dir = folder_source(tmp_path)(EVIL)
+    assert available_frames(pair_dir) == [5]  # crops are not frames
+    regions = region_images(pair_dir, 5)
+    assert list(regions) == ["eye_left", "mouth"] and all(set(r) == {"target", "output"} for r in regions.values())
+    crop = np.asarray(Image.open(io.BytesIO(regions["mouth"]["target"])), dtype=np.float32)
+    whole = Image.fromarray((frame.numpy().transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8))
+    cut = lambda box: np.asarray(  # noqa: E731
+        whole.crop(box).resize((REGION_SIZE, REGION_SIZE), Image.Resampling.BILINEAR), dtype=np.float32
+    )
+    assert crop.shape == (REGION_SIZE, REGION_SIZE, 3)
+    assert np.abs(crop - cut((49, 75, 79, 105))).mean() < 4 < np.abs(crop - cut((59, 85, 89, 115))).mean()
+    with pytest.raises(ValueError, match="region name '../x'"):
+        write_region_thumbs(tmp_path, "p", 0, {"../x": [1.0, 1.0, 1.0]}, target=frame)
 
 
 def test_plot_text_is_literal():
