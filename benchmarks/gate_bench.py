@@ -3,7 +3,8 @@
 The records are synthetic but shaped like a real run: 200 pairs x 50 frames, three condition axes,
 l1/psnr/ssim per frame, a baseline and a candidate whose extreme-pose clips regressed; the candidate
 has thumbnails (3 frames per pair, written by `qa_harness.thumbs.write_thumbs` from real
-frames of data/clips) as the runner logs them. Gate and report read tables only, as in production.
+frames of data/clips) and eye/mouth crops (placed from MediaPipe landmarks) as the runner logs
+them. Gate and report read tables only, as in production.
 
     python benchmarks/gate_bench.py [--pairs 200] [--frames 50] [--mlflow]
 """
@@ -11,6 +12,7 @@ frames of data/clips) as the runner logs them. Gate and report read tables only,
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import tempfile
@@ -30,7 +32,7 @@ from qa_harness.gate.output import render_junit, render_markdown  # noqa: E402
 from qa_harness.gate.paired import RunRecords  # noqa: E402
 from qa_harness.gate.policy import load_policy  # noqa: E402
 from qa_harness.report.build import build_report  # noqa: E402
-from qa_harness.thumbs import folder_source, thumb_frames, write_thumbs  # noqa: E402
+from qa_harness.thumbs import folder_source, thumb_frames, write_region_thumbs, write_thumbs  # noqa: E402
 
 AXES = {
     "pose": ["frontal", "moderate", "extreme"],
@@ -87,16 +89,24 @@ def write_all_thumbs(folder: Path, pairs: int, frames: int) -> None:
             for _, f in zip(range(8), container.decode(video=0), strict=False)
         ]
     images = [np.asarray(r, dtype=np.float32).transpose(2, 0, 1) / 255.0 for r in real]
+    boxes = face_boxes(images)
     for p in range(pairs):
         for f in thumb_frames(frames, k=3):
-            write_thumbs(
-                folder,
-                f"clip{p:04d}",
-                f,
-                source=images[0],
-                target=images[f % 8],
-                output=np.clip(images[f % 8] * 0.95, 0, 1),
-            )
+            target, output = images[f % 8], np.clip(images[f % 8] * 0.95, 0, 1)
+            write_thumbs(folder, f"clip{p:04d}", f, source=images[0], target=target, output=output)
+            write_region_thumbs(folder, f"clip{p:04d}", f, boxes[f % 8], target=target, output=output)
+
+
+def face_boxes(images: list[np.ndarray]) -> list[dict[str, list[float]]]:
+    """Eye and mouth boxes per frame from MediaPipe landmarks, placed as the face-region metrics place them."""
+    import torch
+
+    from qa_harness.catalog import LANDMARKS
+    from qa_harness.metrics._face_geometry import named_boxes
+
+    detector = LANDMARKS.get("mediapipe")(device=torch.device("cpu"))
+    boxes = named_boxes(detector.detect(torch.from_numpy(np.stack(images))).points)
+    return [{name: box[i].tolist() for name, box in boxes.items()} for i in range(len(images))]
 
 
 def log_to_mlflow(uri: str, run: RunRecords, folder: Path) -> str:
@@ -115,6 +125,10 @@ def log_to_mlflow(uri: str, run: RunRecords, folder: Path) -> str:
     run.frames.to_parquet(records / "frames.parquet", index=False)
     run.clips.to_parquet(records / "clips.parquet", index=False)
     client.log_artifacts(run_id, str(records), artifact_path="records")
+    summary = folder / f"{run.name}-summary" / "summary.json"  # the metrics' directions
+    summary.parent.mkdir()
+    summary.write_text(json.dumps({"higher_is_better": dict(run.higher_is_better)}))
+    client.log_artifact(run_id, str(summary))
     return run_id
 
 
@@ -168,7 +182,8 @@ def main() -> None:
         started = time.perf_counter()
         write_all_thumbs(thumbs, args.pairs, args.frames)
         thumbs_s = time.perf_counter() - started
-        thumbs_bytes = sum(p.stat().st_size for p in thumbs.rglob("*.jpg"))
+        thumb_files = list(thumbs.rglob("*.jpg"))
+        thumbs_bytes = sum(p.stat().st_size for p in thumb_files)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
         result = evaluate_gate(policy, candidate, baseline)
@@ -196,7 +211,7 @@ def main() -> None:
     print(
         f"report: {report_s:.2f} s, Python peak {report_peak / 2**20:.1f} MiB, size {len(html.encode()) / 1024:.0f} KiB"
     )
-    print(f"thumbnails: {thumbs_s:.2f} s to write {args.pairs * 3 * 3} files, {thumbs_bytes / 1024:.0f} KiB")
+    print(f"thumbnails and crops: {thumbs_s:.2f} s to write {len(thumb_files)} files, {thumbs_bytes / 1024:.0f} KiB")
     print(f"process peak RSS: {rss_after:.0f} MiB (before gate/report {rss_before:.0f} MiB)")
 
 
