@@ -16,14 +16,12 @@ import pandas as pd
 
 from qa_harness import tracking
 from qa_harness.evaluate import EvalConfig, run_evaluation
-from qa_harness.summary import condition_table
+from qa_harness.summary import condition_table, headline
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SUITE = REPO / "suites" / "demo.yaml"
 DEMO_POLICY = REPO / "gates" / "default.yaml"
 DEMO_MODELS = ("identity", "landmark_tps", "driving")
-#: The terminal table's columns (every metric is in the records, MLflow and the report).
-TABLE_METRICS = ("ssim", "psnr", "l1", "lpips", "akd", "aed", "eye_ssim", "mouth_ssim")
 
 
 def run_demo(*, out: Path, tracking_uri: str | None = None) -> int:
@@ -42,9 +40,10 @@ def run_demo(*, out: Path, tracking_uri: str | None = None) -> int:
         print(f"   MLflow run {result.run_id}: {result.frames_per_second:.1f} frames/s", flush=True)
         for name in result.unavailable_metrics:
             print(f"   metric {name} unavailable here (its weight file is absent; see the warning above)")
-    print(f"\nMean per clip, by condition (clip count in brackets), for {', '.join(TABLE_METRICS)}:")
+    metrics = headline(list(dict.fromkeys(m for t in tables.values() for m in t["metric"])))
+    print("\nMean per clip, by condition (clip count in brackets); all metrics are in MLflow and the report:")
     with pd.option_context("display.width", 200, "display.max_columns", None):
-        print(condition_table(tables, TABLE_METRICS).to_string())
+        print(condition_table(tables, metrics).to_string())
     print(f"\nRun folders: {out}/<model>/  (frames.parquet, clips.parquet, aggregate.csv)")
     _gate_and_report(runs, out=out, uri=uri)
     if uri.startswith("sqlite:///"):

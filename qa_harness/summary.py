@@ -10,19 +10,31 @@ import pandas as pd
 from qa_harness.aggregate import ALL
 from qa_harness.records import RunResult
 
+#: The columns terminal tables show when a run has more (all are in aggregate.csv, MLflow and the report).
+HEADLINE_METRICS = ("ssim", "psnr", "l1", "lpips", "akd", "aed", "eye_ssim", "mouth_ssim")
 
-def condition_table(tables: dict[str, pd.DataFrame], metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Rows: condition (axis=value); columns: model x metric mean (clip count in brackets)."""
-    wide = []
+
+def headline(metrics: Sequence[str]) -> list[str]:
+    """The headline metrics among `metrics`, in headline order; all of them when none is a headline one."""
+    return [m for m in HEADLINE_METRICS if m in metrics] or list(metrics)
+
+
+def condition_table(tables: dict[str, pd.DataFrame], metrics: Sequence[str]) -> pd.DataFrame:
+    """Rows: condition (axis=value), then run label when there are several; columns: those of `metrics`
+    the runs have, in that order; cells: the mean per clip with the clip count in brackets."""
+    present = [m for m in metrics if any((t["metric"] == m).any() for t in tables.values())]
+    rows = []
     for label, table in tables.items():
-        t = table if metrics is None else table[table["metric"].isin(metrics)]
-        t = t.assign(condition=[ALL if a == ALL else f"{a}={v}" for a, v in zip(t["axis"], t["value"], strict=True)])
-        cell = [f"{m:.4g} ({int(n)})" if pd.notna(m) else "-" for m, n in zip(t["mean"], t["clips"], strict=True)]
-        t = t.assign(cell=cell, column=[f"{label}:{m}" if len(tables) > 1 else m for m in t["metric"]])
-        wide.append(t.pivot(index="condition", columns="column", values="cell"))
-    out = pd.concat(wide, axis=1).fillna("-")
-    order = [ALL] + sorted(i for i in out.index if i != ALL)
-    return out.loc[[i for i in order if i in out.index]]
+        t = table[table["metric"].isin(present)]
+        for (axis, value), group in t.groupby(["axis", "value"], sort=False, dropna=False):
+            row = {"condition": ALL if axis == ALL else f"{axis}={value}", "run": label}
+            for m, n, metric in zip(group["mean"], group["clips"], group["metric"], strict=True):
+                row[metric] = f"{m:.4g} ({int(n)})" if pd.notna(m) else "-"
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=["condition", "run", *present]).fillna("-")
+    order = {c: i for i, c in enumerate([ALL, *sorted(set(out["condition"]) - {ALL})])}
+    out = out.sort_values("condition", key=lambda c: c.map(order), kind="stable")
+    return out.set_index(["condition", "run"]) if len(tables) > 1 else out.drop(columns="run").set_index("condition")
 
 
 def print_result(result: RunResult, *, file=sys.stdout) -> None:
@@ -32,7 +44,11 @@ def print_result(result: RunResult, *, file=sys.stdout) -> None:
     print(f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s",
           file=file)
     if not table.empty:
-        print(condition_table({"run": table}).to_string(), file=file)
+        metrics = list(dict.fromkeys(table["metric"]))
+        shown = headline(metrics)
+        print(condition_table({"run": table}, shown).to_string(), file=file)
+        if len(shown) < len(metrics):
+            print(f"(+{len(metrics) - len(shown)} more metrics in {result.out_dir / 'aggregate.csv'})", file=file)
     for outcome in result.failed:
         print(f"FAILED {outcome.pair_id}: {outcome.error}", file=file)
     for name, reason in result.unavailable_metrics.items():
