@@ -48,8 +48,9 @@ class RunRecords:
         """True when higher values of `metric` are better, as this run recorded it."""
         if metric not in self.higher_is_better:
             raise QaHarnessError(
-                f"run {self.run_id} does not record whether higher or lower {metric!r} is better "
-                "(summary.json 'higher_is_better'); give 'higher_is_better' in the policy rule"
+                f"run {self.run_id} does not record whether higher or lower {metric!r} is better (its "
+                "summary.json artifact, written by `qa-harness evaluate`, has no 'higher_is_better' entry for "
+                "it); a gate policy rule can state it as 'higher_is_better'"
             )
         return self.higher_is_better[metric]
 

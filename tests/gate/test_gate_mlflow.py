@@ -3,6 +3,7 @@ exit codes, JUnit/Markdown files, verdict logged to the candidate, --promote mov
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -84,6 +85,11 @@ def test_errors_exit_2_with_message(store, tmp_path, capsys, baseline_run):
     assert _gate(uri, "--candidate", other, "--baseline", ids["baseline"], "--no-log") == 2
     assert "different suites" in capsys.readouterr().err
     assert _gate(uri, "--candidate", other, "--baseline", ids["baseline"], "--no-log", "--allow-suite-mismatch") == 0
+    blind = log_run(uri, dataclasses.replace(baseline_run, higher_is_better={}), tmp_path / "blind")
+    assert _gate(uri, "--candidate", blind, "--baseline", ids["baseline"], "--no-log") == 2
+    assert f"run {blind} does not record whether higher or lower 'ssim' is better" in capsys.readouterr().err
+    assert main(["report", blind, "--out", str(tmp_path / "r.html"), "--no-log", "--tracking-uri", uri]) == 2
+    assert "summary.json artifact, written by `qa-harness evaluate`" in capsys.readouterr().err
 
 
 def test_malformed_policy_exits_2_in_a_real_process(tmp_path):
