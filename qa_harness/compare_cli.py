@@ -21,7 +21,8 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
         metavar="RUN",
         help="run ids or models:/<name>@<alias>; the first is the reference (at least two)",
     )
-    p.add_argument("--metrics", help="comma-separated metrics (default: all in the reference run)")
+    p.add_argument("--metrics", help="comma-separated metrics (default: all in the reference run; "
+                   "the Pareto plot then shows the headline ones)")
     p.add_argument("--conditions", default="all,each", help="comma-separated selectors (default all,each)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
     p.add_argument("--label-param", help="run param shown on the Pareto plot, e.g. model_option.iterations")
@@ -48,6 +49,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     from qa_harness.errors import QaHarnessError
     from qa_harness.gate import io
     from qa_harness.records import metric_columns
+    from qa_harness.summary import headline
 
     if len(args.runs) < 2:
         raise QaHarnessError("compare needs at least two runs (the first is the reference)")
@@ -63,10 +65,11 @@ def run_compare_command(args: argparse.Namespace) -> int:
     markdown = render_markdown(table, names)
     metrics = settings.metrics or tuple(metric_columns(runs[0].frames))
     points = cost_points(runs, metrics, label_param=args.label_param)
+    plotted = metrics if settings.metrics else headline(metrics)  # one plot row per metric
     files = {
         "cells.csv": table.to_csv(index=False).encode(),
         "summary.md": markdown.encode(),
-        "pareto.png": plots.pareto_plot(points, {m: runs[0].direction(m) for m in metrics}),
+        "pareto.png": plots.pareto_plot(points, {m: runs[0].direction(m) for m in plotted}),
     }
     shown = table[["run_name", "metric", "condition", "clips", "delta", "ci_low", "ci_high", "p_holm", "verdict"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}") if not table.empty else "no cells")

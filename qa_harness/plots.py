@@ -106,10 +106,15 @@ def heatmap(values: pd.DataFrame, *, title: str, colours: pd.DataFrame | None) -
     return to_png(fig)
 
 
-def distributions(samples: Mapping[str, Mapping[str, np.ndarray]], *, title: str) -> bytes:
-    """Per-clip value histograms: one panel per metric, one series per run label."""
-    fig, axes = _figure(3.2 * len(samples), 2.4, cols=len(samples))
-    for ax, (metric, series) in zip(axes[0], samples.items(), strict=True):
+def distributions(samples: Mapping[str, Mapping[str, np.ndarray]], *, title: str, per_row: int = 4) -> bytes:
+    """Per-clip value histograms: one panel per metric (`per_row` to a row), one series per run label."""
+    cols = min(per_row, len(samples))
+    rows = -(-len(samples) // cols)
+    fig, axes = _figure(3.2 * cols, 2.4 * rows, rows=rows, cols=cols)
+    panels = axes.flatten()
+    for ax in panels[len(samples) :]:
+        ax.set_visible(False)
+    for ax, (metric, series) in zip(panels, samples.items(), strict=False):
         for label, values in series.items():
             ax.hist(values[np.isfinite(values)], bins=20, alpha=0.5, label=_text(label))
         ax.set_title(_text(metric), fontsize=8)

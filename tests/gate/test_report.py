@@ -143,3 +143,9 @@ def test_region_crop_contract(tmp_path, truth):
 def test_plot_text_is_literal():
     png = plots.curves([("price $x^2$ 100%", np.arange(3), np.ones(3))], metric="l1", higher_is_better=False)
     assert png.startswith(b"\x89PNG")
+
+
+def test_distributions_wrap_into_rows():
+    samples = {f"metric_{i}": {"candidate": np.linspace(0, 1, 10)} for i in range(9)}
+    width, height = Image.open(io.BytesIO(plots.distributions(samples, title="t"))).size
+    assert width < 4.5 * 3.2 * plots.DPI and height > 2.5 * 2.4 * plots.DPI  # 4 panels to a row, 3 rows
