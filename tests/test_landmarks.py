@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +17,8 @@ from qa_harness.errors import CheckpointError, WeightsUnavailableError
 from qa_harness.landmarks.base import Landmarks
 from qa_harness.metrics._face_geometry import inter_ocular
 from tests.helpers.face import decode, source_and_target, write_fan_weights
+
+REPO = Path(__file__).resolve().parents[1]
 
 CPU = torch.device("cpu")
 OFFLINE_BACKENDS = ["mediapipe", "dlib"]
@@ -56,6 +64,27 @@ def no_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(tmp_path / "ours"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return tmp_path
+
+
+def test_mediapipe_start_up_chatter_goes_to_the_debug_log() -> None:
+    """Built and run on faces in a fresh process: nothing on stderr (MediaPipe's C++ graph would print
+    TFLite and "feedback manager" lines there), the lines are in the debug log instead."""
+    code = (
+        "import logging, torch\n"
+        "logging.basicConfig(level=logging.DEBUG, format='%(name)s %(message)s',\n"
+        "                    handlers=[logging.FileHandler('log')])\n"
+        "from qa_harness.catalog import LANDMARKS\n"
+        "from tests.helpers.face import source_and_target\n"
+        "detector = LANDMARKS.get('mediapipe')(device=torch.device('cpu'))\n"
+        "assert detector.detect(source_and_target()[1][:2]).found.all()\n"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        result = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        logged = (Path(folder) / "log").read_text()
+    assert result.stderr == ""
+    assert "qa_harness.landmarks.mediapipe_mesh mediapipe:" in logged
 
 
 def test_fan_absent_weights_name_both_files_and_folders(no_weights) -> None:

@@ -14,6 +14,12 @@ Face Mesh exposes no per-face score, so confidence is 1.0 where a face passed mi
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +52,29 @@ IBUG68_FROM_MESH: tuple[tuple[int, ...], ...] = (
 # fmt: on
 # (68, 2) vertex pairs; a single vertex is averaged with itself
 _PAIRS = np.array([(v[0], v[-1]) for v in IBUG68_FROM_MESH])
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def native_stderr_to_debug_log() -> Iterator[None]:
+    """Send what is written to file descriptor 2 meanwhile to the debug log.
+
+    Why: MediaPipe's C++ graph writes start-up chatter (TFLite delegate, "feedback manager", NORM_RECT
+    warnings) straight to fd 2 when it is built and on its first face; Python logging settings do not
+    reach it, and to a user it reads like an error. Used only around those two moments.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                log.debug("mediapipe: %s", line)
 
 
 def mesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:
@@ -59,21 +88,28 @@ class MediaPipeMesh(LandmarkBackend):
     def __init__(self, *, min_detection_confidence: float = 0.5) -> None:
         mp = require_package("mediapipe")
         self.version = f"{mp.__version__}-facemesh478-static-{min_detection_confidence}"
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-        )
+        with native_stderr_to_debug_log():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+            )
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # waits for the graph's threads to start
+        self._found_a_face = False  # the graph's first face still makes it print a warning
+
 
     def detect(self, frames: Tensor) -> Landmarks:
         images = to_uint8_images(frames)
         n, h, w = images.shape[:3]
         points, found, confidence = empty_arrays(n)
         for i, image in enumerate(images):
-            result = self._mesh.process(image)
+            quiet = native_stderr_to_debug_log() if not self._found_a_face else contextlib.nullcontext()
+            with quiet:
+                result = self._mesh.process(image)
             if not result.multi_face_landmarks:
                 continue
+            self._found_a_face = True
             mesh = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark])
             points[i] = mesh_to_ibug68(mesh)
             found[i], confidence[i] = True, 1.0
