@@ -27,7 +27,7 @@ DEMO_MODELS = ("identity", "landmark_tps", "driving")
 def run_demo(*, out: Path, tracking_uri: str | None = None) -> int:
     """Evaluate the demo models, print the per-condition table and how to open MLflow; exit code."""
     uri = tracking_uri or tracking.default_tracking_uri()
-    tables, runs, failed = {}, {}, 0
+    tables, runs, failed, unavailable = {}, {}, 0, set()
     for model in DEMO_MODELS:
         print(f"== evaluating '{model}' on {DEMO_SUITE.name}", flush=True)
         result = run_evaluation(EvalConfig(
@@ -38,12 +38,14 @@ def run_demo(*, out: Path, tracking_uri: str | None = None) -> int:
         runs[model] = result.run_id
         failed += len(result.failed)
         print(f"   MLflow run {result.run_id}: {result.frames_per_second:.1f} frames/s", flush=True)
-        for name in result.unavailable_metrics:
-            print(f"   metric {name} unavailable here (its weight file is absent; see the warning above)")
+        unavailable |= set(result.unavailable_metrics)
     metrics = headline(list(dict.fromkeys(m for t in tables.values() for m in t["metric"])))
     print("\nMean per clip, by condition (clip count in brackets); all metrics are in MLflow and the report:")
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(condition_table(tables, metrics).to_string())
+    if unavailable:
+        print(f"Not scored here: {', '.join(sorted(unavailable))} (a weight file is absent; the warning above "
+              "says which file to put where)")
     print(f"\nRun folders: {out}/<model>/  (frames.parquet, clips.parquet, aggregate.csv)")
     _gate_and_report(runs, out=out, uri=uri)
     if uri.startswith("sqlite:///"):

@@ -188,3 +188,20 @@ def test_measured_per_frame_tags_reach_every_record(write_suite, tmp_path, track
     assert set(d20["cond:lighting"]) == {"dim"}  # clip tags stay where no frame tag overrides them
     table = pd.read_csv(result.out_dir / "aggregate.csv")
     assert {"extreme", "frontal", "moderate"} <= set(table[table["axis"] == "pose"]["value"])
+
+
+def test_an_absent_weight_file_is_warned_about_once_per_process(caplog):
+    import logging
+
+    import torch
+
+    from qa_harness.executors.worker import build_metrics
+    from qa_harness.metrics.base import MetricContext
+
+    ctx = MetricContext(device=torch.device("cpu"))
+    with caplog.at_level(logging.DEBUG, logger="qa_harness.executors.worker"):
+        for _ in range(3):  # e.g. the demo's three models, or a matrix
+            metrics, unavailable = build_metrics(("ssim", "lpips"), ctx)
+            assert [m.name for m in metrics] == ["ssim"] and "alexnet-owt-7be5be79.pth" in unavailable["lpips"]
+    levels = [r.levelname for r in caplog.records if "metric lpips unavailable" in r.getMessage()]
+    assert levels == ["WARNING", "DEBUG", "DEBUG"]

@@ -56,6 +56,11 @@ class MetricsInfo:
     higher_is_better: dict[str, bool] = field(default_factory=dict)
 
 
+#: Reasons already warned about in this process: a matrix or the demo builds a worker per run, and
+#: one warning per absent file is enough (later ones go to the debug log).
+_WARNED: set[str] = set()
+
+
 def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
     """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
     metrics, unavailable = [], {}
@@ -64,7 +69,9 @@ def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metr
         try:
             metrics.append(build(ctx))
         except WeightsUnavailableError as err:
-            log.warning("metric %s unavailable: %s", name, err)
+            level = logging.DEBUG if str(err) in _WARNED else logging.WARNING
+            _WARNED.add(str(err))
+            log.log(level, "metric %s unavailable: %s", name, err)
             unavailable[name] = str(err)
     return metrics, unavailable
 
