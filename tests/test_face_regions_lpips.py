@@ -15,7 +15,7 @@ import torch
 from qa_harness.catalog import METRICS
 from qa_harness.metrics._face_geometry import region_boxes, region_crops
 from qa_harness.metrics.base import MetricContext
-from qa_harness.metrics.face_regions_lpips import CROP
+from qa_harness.metrics.face_regions_lpips import FaceRegionsLPIPS
 from qa_harness.metrics.lpips_net import ALEXNET
 from tests.helpers.face import make_batch, paste_regions, source_and_target
 from tests.helpers.torchvision_bypass import import_lpips, torchvision_models
@@ -53,7 +53,7 @@ def test_region_lpips_catches_frozen_eyes_and_matches_the_package(alex_backbone)
     assert (values["eye_lpips"] > 0.05).all()
 
     reference = import_lpips().LPIPS(net="alex", verbose=False)
-    outputs, targets = (region_crops(x, points, "eye", size=CROP) for x in (frozen, target))
+    outputs, targets = (region_crops(x, points, "eye", size=FaceRegionsLPIPS.crop_size) for x in (frozen, target))
     crops = zip(outputs, targets, strict=True)
     with torch.no_grad():
         expected = torch.stack([reference(o * 2 - 1, t * 2 - 1).flatten() for o, t in crops]).mean(dim=0)

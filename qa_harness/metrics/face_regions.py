@@ -11,6 +11,8 @@ Region LPIPS is the separate metric `face_regions_lpips` (it needs the AlexNet w
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 from torch import Tensor
 
@@ -20,10 +22,44 @@ from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.ssim import ssim
 
+Crops = list[tuple[Tensor, Tensor]]  # (output, ground truth) crops of one region: two for the eyes
 
-class FaceRegions(Metric):
-    name = "face_regions"
+
+class RegionMetric(Metric):
+    """A full-reference metric scored inside the eye and mouth boxes of the ground truth's landmarks;
+    subclasses say how a region's crops are scored. Also names those boxes for the report's crops."""
+
     needs_reference = True
+    #: Side of the resampled crops; None: EYE_CROP and MOUTH_CROP of `_face_geometry`.
+    crop_size: int | None = None
+
+    def __init__(self, landmarks: FaceAnalysis) -> None:
+        self.landmarks = landmarks
+
+    @abstractmethod
+    def score(self, region: str, crops: Crops) -> dict[str, Tensor]:
+        """Column name -> (N,) values of one region."""
+
+    def _points(self, batch: FrameBatch) -> Tensor:
+        if batch.target is None:
+            raise ValueError(f"{self.name}: needs ground truth (pair '{batch.pair.id}' has none)")
+        return self.landmarks(batch.target, suite_content=True).points
+
+    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
+        return named_boxes(self._points(batch))
+
+    def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
+        points = self._points(batch)
+        values: dict[str, Tensor] = {}
+        for region in REGIONS:
+            outputs = region_crops(batch.output, points, region, size=self.crop_size)
+            targets = region_crops(batch.target, points, region, size=self.crop_size)
+            values |= self.score(region, list(zip(outputs, targets, strict=True)))
+        return values
+
+
+class FaceRegions(RegionMetric):
+    name = "face_regions"
     columns = tuple(
         Column(
             f"{region}_{kind}", higher_is_better=kind == "ssim", low=-1.0 if kind == "ssim" else 0.0, high=1.0
@@ -32,28 +68,11 @@ class FaceRegions(Metric):
         for kind in ("ssim", "l1")
     )
 
-    def __init__(self, landmarks: FaceAnalysis) -> None:
-        self.landmarks = landmarks
-
-    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
-        return named_boxes(self.landmarks(batch.target, suite_content=True).points)
-
-    def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
-        if batch.target is None:
-            raise ValueError(f"{self.name}: needs ground truth (pair '{batch.pair.id}' has none)")
-        points = self.landmarks(batch.target, suite_content=True).points
-        values: dict[str, Tensor] = {}
-        for region in REGIONS:
-            pairs = list(
-                zip(
-                    region_crops(batch.output, points, region),
-                    region_crops(batch.target, points, region),
-                    strict=True,
-                )
-            )
-            values[f"{region}_ssim"] = torch.stack([ssim(o, t) for o, t in pairs]).mean(dim=0)
-            values[f"{region}_l1"] = torch.stack([l1(o, t) for o, t in pairs]).mean(dim=0)
-        return values
+    def score(self, region: str, crops: Crops) -> dict[str, Tensor]:
+        return {
+            f"{region}_ssim": torch.stack([ssim(o, t) for o, t in crops]).mean(dim=0),
+            f"{region}_l1": torch.stack([l1(o, t) for o, t in crops]).mean(dim=0),
+        }
 
 
 def build(ctx: MetricContext) -> FaceRegions:

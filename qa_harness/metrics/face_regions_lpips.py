@@ -13,39 +13,25 @@ import torch
 from torch import Tensor
 
 from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
-from qa_harness.metrics._face_geometry import REGIONS, named_boxes, region_crops
-from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+from qa_harness.metrics._face_geometry import REGIONS
+from qa_harness.metrics.base import Column, MetricContext
+from qa_harness.metrics.face_regions import Crops, RegionMetric
 from qa_harness.metrics.lpips import LPIPS
 from qa_harness.metrics.lpips_net import ALEXNET
 
-CROP = 64
 
-
-class FaceRegionsLPIPS(Metric):
+class FaceRegionsLPIPS(RegionMetric):
     name = "face_regions_lpips"
-    needs_reference = True
     columns = tuple(Column(f"{region}_lpips", higher_is_better=False, low=0.0) for region in REGIONS)
+    crop_size = 64
 
     def __init__(self, landmarks: FaceAnalysis, lpips: LPIPS) -> None:
-        self.landmarks = landmarks
+        super().__init__(landmarks)
         self.lpips = lpips
 
-    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
-        return named_boxes(self.landmarks(batch.target, suite_content=True).points)
-
-    def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
-        if batch.target is None:
-            raise ValueError(f"{self.name}: needs ground truth (pair '{batch.pair.id}' has none)")
-        points = self.landmarks(batch.target, suite_content=True).points
-        values = {}
-        for region in REGIONS:
-            outputs = region_crops(batch.output, points, region, size=CROP)
-            targets = region_crops(batch.target, points, region, size=CROP)
-            distances = [
-                self.lpips.distance(o, t).to(batch.output.device) for o, t in zip(outputs, targets, strict=True)
-            ]
-            values[f"{region}_lpips"] = torch.stack(distances).mean(dim=0)
-        return values
+    def score(self, region: str, crops: Crops) -> dict[str, Tensor]:
+        distances = [self.lpips.distance(o, t).to(o.device) for o, t in crops]
+        return {f"{region}_lpips": torch.stack(distances).mean(dim=0)}
 
 
 def build(ctx: MetricContext) -> FaceRegionsLPIPS:
