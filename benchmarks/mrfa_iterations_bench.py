@@ -27,26 +27,9 @@ sys.path.insert(0, str(ROOT))
 from reference_models.mrfa import SPEC  # noqa: E402
 from reference_models.mrfa.raft import NUM_LEVELS  # noqa: E402
 from reference_models.spec import build_reference  # noqa: E402
-from tests.parity.common import clip_frames, seed_weights  # noqa: E402
+from tests.parity.common import clip_frames, conv_macs, seed_weights  # noqa: E402
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def conv_macs(network: torch.nn.Module, run) -> tuple[torch.Tensor, int]:
-    """`run()`'s result and the multiply-accumulates of the convolutions it executed."""
-    total = 0
-
-    def count(module, inputs, output):
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output.numel() * module.in_channels // module.groups * kh * kw
-
-    hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
-    try:
-        return run(), total
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 def main() -> None:

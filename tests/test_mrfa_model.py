@@ -167,31 +167,12 @@ def test_animator_relative_mode_on_real_clip(tiny_files, network):
     assert (out[1:] - still).abs().mean() > 5e-4  # measured 1.1e-3 with the seeded weights
 
 
-def conv_macs(network: torch.nn.Module, run) -> tuple[torch.Tensor, int]:
-    """`run()`'s result and the multiply-accumulates of every convolution it executed (the bulk of
-    MRFA's cost), counted with forward hooks."""
-    total = 0
-
-    def count(module, inputs, output):
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output.numel() * module.in_channels // module.groups * kh * kw
-
-    hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
-    try:
-        result = run()
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return result, total
-
-
 def test_iterations_change_output_and_cost(record, network):
     source, driving = (x[:1] for x in frames(record))
     predictions, macs = {}, {}
     for iterations in (0, 3, 6):
         with torch.inference_mode():
-            out, macs[iterations] = conv_macs(network, lambda n=iterations: network(source, driving,
+            out, macs[iterations] = common.conv_macs(network, lambda n=iterations: network(source, driving,
                                                                                     iterations=n))
         predictions[iterations] = out.prediction
     assert macs[0] < macs[3] < macs[6]

@@ -87,3 +87,22 @@ def load_fixture(model: str, config: str) -> dict:
 
 def max_abs(a: Tensor, b: Tensor) -> float:
     return (a.double() - b.double()).abs().max().item()
+
+
+def conv_macs(network: nn.Module, run) -> tuple[object, int]:
+    """`run()`'s result and the multiply-accumulates of every convolution it executed (the bulk of
+    MRFA's cost), counted with forward hooks."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += output.numel() * module.in_channels // module.groups * kh * kw
+
+    hooks = [m.register_forward_hook(count) for m in network.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        result = run()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return result, total
