@@ -12,7 +12,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
         help="self-contained HTML report of a run: where (condition, clip, frame) it fails",
         description="Write one self-contained HTML file (images embedded, nothing fetched) with the gate "
         "verdict, a metric x condition heat map, per-condition tables, the worst clips of each failing "
-        "condition with frame strips, per-frame curves and distributions; log it to the run.",
+        "condition with frame strips (and eye/mouth crops where a face-region metric ran), per-frame curves "
+        "and distributions; log it to the run.",
     )
     p.add_argument("run", metavar="RUN", help="MLflow run id or models:/<name>@<alias>")
     p.add_argument("--baseline", help="baseline run id or models:/<name>@<alias>")
