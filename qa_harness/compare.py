@@ -20,7 +20,6 @@ from scipy import stats
 
 from qa_harness.gate.paired import RunRecords, check_same_suite, clip_values, paired_bootstrap, paired_values
 from qa_harness.gate.selectors import parse_selector
-from qa_harness.records import metric_columns
 
 BETTER, WORSE, SAME, TOO_FEW = "better", "worse", "no detectable difference", "too few clips"
 
@@ -62,7 +61,7 @@ def compare_runs(
     reference, others = runs[0], runs[1:]
     for run in others:
         check_same_suite(run, reference, allow_mismatch=allow_suite_mismatch)
-    metrics = settings.metrics or tuple(metric_columns(reference.frames))
+    metrics = settings.metrics or tuple(reference.scored_metrics())
     specs = [parse_selector(text) for text in settings.conditions]
     rows = []
     for run in others:

@@ -48,7 +48,6 @@ def run_compare_command(args: argparse.Namespace) -> int:
     )
     from qa_harness.errors import QaHarnessError
     from qa_harness.gate import io
-    from qa_harness.records import metric_columns
     from qa_harness.summary import headline
 
     if len(args.runs) < 2:
@@ -63,7 +62,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     table = compare_runs(runs, settings, allow_suite_mismatch=args.allow_suite_mismatch)
     names = {r.run_id: r.name for r in runs}
     markdown = render_markdown(table, names)
-    metrics = settings.metrics or tuple(metric_columns(runs[0].frames))
+    metrics = settings.metrics or tuple(runs[0].scored_metrics())
     points = cost_points(runs, metrics, label_param=args.label_param)
     plotted = metrics if settings.metrics else headline(metrics)  # one plot row per metric
     files = {

@@ -83,17 +83,17 @@ def pareto_plot(points: pd.DataFrame, metrics: Mapping[str, bool]) -> bytes:
     return to_png(fig)
 
 
-def heatmap(values: pd.DataFrame, *, title: str, colours: pd.DataFrame | None) -> bytes:
+def heatmap(values: pd.DataFrame, *, title: str, colours: pd.DataFrame) -> bytes:
     """Annotated heat map of a metric x condition table (rows metrics, columns conditions).
 
-    Cells show `values`; colours come from `colours` (same shape, e.g. per-row scores, since metrics
-    have different units) or, without it, from `values` centred on zero (a change table). Green = better.
+    Cells show `values`; colours come from `colours` (same shape; scores scaled per row, since metrics
+    have different units), centred on zero. Green = better.
     """
     fig, axes = _figure(max(4.0, 0.9 * values.shape[1] + 1.5), max(2.0, 0.45 * values.shape[0] + 1.0))
     ax = axes[0][0]
     data = values.to_numpy(float)
-    shade = data if colours is None else colours.to_numpy(float)
-    shade = np.where(np.isfinite(shade), shade, np.nan)  # a zero baseline gives an infinite % change
+    shade = colours.to_numpy(float)
+    shade = np.where(np.isfinite(shade), shade, np.nan)
     bound = float(np.nanmax(np.abs(shade))) if np.isfinite(shade).any() else 1.0
     image = ax.imshow(shade, cmap="RdYlGn", vmin=-bound or -1.0, vmax=bound or 1.0, aspect="auto")
     ax.set_xticks(range(values.shape[1]), [_text(c) for c in values.columns], rotation=40, ha="right", fontsize=7)

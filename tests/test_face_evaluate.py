@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from qa_harness.cli import main
+from qa_harness.compare import compare_runs
+from qa_harness.errors import QaHarnessError
 from qa_harness.evaluate import EvalConfig, run_evaluation
+from qa_harness.gate import io
 from qa_harness.metrics._face_analysis import identity_analysis, landmark_analysis
 from qa_harness.records import RunResult
 from qa_harness.thumbs import available_frames, region_images, thumb_dir, thumb_frames
@@ -38,7 +42,8 @@ def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(wri
         assert not result.failed and not result.unavailable_metrics
         return result
 
-    perfect = pd.read_parquet(run("driving").records_path)
+    perfect_run = run("driving")
+    perfect = pd.read_parquet(perfect_run.records_path)
     cache = suite.parent / ".qa_cache" / "face"
     stored = {p: p.stat().st_mtime_ns for p in cache.rglob("*.npz")}
     # landmarks: 2 driving batches; identity: 2 driving batches, the clip's frame 0 and the photo
@@ -67,5 +72,18 @@ def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(wri
     eye = region_images(recon_dir, 7)["eye_left"]
     assert eye["target"] != eye["output"]  # the identity model's eyes stay those of frame 0
     html = tmp_path / "report.html"
-    assert main(["report", still_run.run_id, "--out", str(html), "--no-log", "--tracking-uri", tracking_uri]) == 0
+    report = ["report", still_run.run_id, "--baseline", perfect_run.run_id, "--out", str(html), "--no-log"]
+    assert main([*report, "--tracking-uri", tracking_uri]) == 0  # a baseline of zeros (akd, l1): deltas, not %
     assert html.read_text().count('class="crop"') >= 3 * 2 * 3  # worst clip's 3 frames: 3 regions x truth, output
+
+    # directions as the metrics declare them; raw EAR/MAR trajectories are descriptive, not scores
+    client = io.client_for(tracking_uri)
+    runs = [io.load_run(client, r.run_id) for r in (perfect_run, still_run)]
+    recorded = runs[1].higher_is_better
+    assert recorded["ear_output"] is None and recorded["blink_f1"] is True and recorded["akd"] is False
+    assert "ear_output" not in runs[1].scored_metrics() and "eye_ssim" in runs[1].scored_metrics()
+    compared = set(compare_runs(runs)["metric"])
+    assert compared == set(runs[0].scored_metrics()) and {"eye_ssim", "akd"} <= compared
+    assert not compared & {"ear_output", "ear_target", "mar_output", "mar_target"}
+    with pytest.raises(QaHarnessError, match="'ear_output' is a descriptive column"):
+        runs[1].direction("ear_output")

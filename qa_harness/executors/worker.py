@@ -53,7 +53,7 @@ class MetricsInfo:
     direction (so that the gate, compare and the report read directions from the run, not a registry)."""
 
     unavailable: dict[str, str] = field(default_factory=dict)
-    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    higher_is_better: dict[str, bool | None] = field(default_factory=dict)  # None: descriptive column
 
 
 #: Reasons already warned about in this process: a matrix or the demo builds a worker per run, and

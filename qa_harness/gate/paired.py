@@ -16,7 +16,7 @@ from scipy import stats
 
 from qa_harness.errors import QaHarnessError
 from qa_harness.gate.selectors import Selector
-from qa_harness.records import METRIC_PREFIX
+from qa_harness.records import METRIC_PREFIX, metric_columns
 
 AGGREGATORS: dict[str, Callable[..., np.ndarray]] = {
     "mean": lambda x, axis=-1: np.mean(x, axis=axis),
@@ -38,8 +38,9 @@ class RunRecords:
     clips: pd.DataFrame | None = None  # one row per pair: pair_id, status, frames, seconds, error, ...
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
-    #: Metric column -> True when higher is better, as recorded by `evaluate` (summary.json).
-    higher_is_better: Mapping[str, bool] = field(default_factory=dict)
+    #: Metric column -> True when higher is better, as recorded by `evaluate` (summary.json); None for a
+    #: descriptive column (a value reported for context, not a quality score).
+    higher_is_better: Mapping[str, bool | None] = field(default_factory=dict)
 
     def has_metric(self, metric: str) -> bool:
         return METRIC_PREFIX + metric in self.frames.columns
@@ -52,7 +53,16 @@ class RunRecords:
                 "summary.json artifact, written by `qa-harness evaluate`, has no 'higher_is_better' entry for "
                 "it); a gate policy rule can state it as 'higher_is_better'"
             )
+        if self.higher_is_better[metric] is None:
+            raise QaHarnessError(
+                f"{metric!r} is a descriptive column of run {self.run_id}, not a quality score: neither higher nor "
+                "lower is better; a gate policy rule can still state 'higher_is_better'"
+            )
         return self.higher_is_better[metric]
+
+    def scored_metrics(self) -> list[str]:
+        """The metric columns that are quality scores (descriptive ones left out), in record order."""
+        return [m for m in metric_columns(self.frames) if self.higher_is_better.get(m, False) is not None]
 
     def failed_clips(self) -> list[str]:
         if self.clips is None or "status" not in self.clips:

@@ -21,10 +21,14 @@ from qa_harness.records import Pair
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One value a metric reports: its name, direction and range (for reports and gate defaults)."""
+    """One value a metric reports: its name, direction and range (for reports and gate defaults).
+
+    `higher_is_better=None` marks a descriptive value, not a quality score (e.g. the output's raw eye
+    aspect ratio, kept for the clip-level trajectory scores): reports and compare leave it out.
+    """
 
     name: str
-    higher_is_better: bool
+    higher_is_better: bool | None
     low: float = float("-inf")
     high: float = float("inf")
 

@@ -36,8 +36,8 @@ class EarMar(Metric):
             key: f"{self.prefix}{key.replace('ref', ref)}"
             for key in ("ear_output", "ear_ref", "mar_output", "mar_ref")
         }
-        self.columns = tuple(
-            Column(name, higher_is_better=True, low=0.0) for name in self._frame_cols.values()
+        self.columns = tuple(  # raw trajectories: descriptive; their clip-level agreement is the score
+            Column(name, higher_is_better=None, low=0.0) for name in self._frame_cols.values()
         )
         clip = ["ear_corr", "mar_corr", "blink_f1", "mouth_open_f1"]
         if self.needs_reference:

@@ -45,7 +45,7 @@ def build_report(
     seed: int = 0,
 ) -> str:
     """The report as one HTML string (images as data URIs; nothing fetched when it is opened)."""
-    metrics = metric_columns(candidate.frames)
+    metrics = candidate.scored_metrics()  # descriptive columns are listed per clip only
     directions = {m: candidate.direction(m) for m in metrics}
     table_c = aggregate(candidate.frames, candidate.clips, seed=seed)
     table_c = table_c[table_c["metric"].isin(metrics)]
@@ -121,12 +121,15 @@ def _heatmap(table_c: pd.DataFrame, table_b: pd.DataFrame | None, directions: di
     ]
     if table_b is not None:
         base = _wide(table_b, "mean").reindex(index=means.index, columns=means.columns)
-        change = (means - base) / base.abs() * 100.0
+        change = means - base  # in metric units: a % change is undefined where the baseline is 0 (l1, akd)
         sign = pd.Series({m: 1.0 if directions[m] else -1.0 for m in change.index})
+        scale = change.abs().max(axis=1).replace(0.0, 1.0)
         figures.append(
             _png(
                 plots.heatmap(
-                    change.mul(sign, axis=0), title="change vs baseline, % (positive = better)", colours=None
+                    change,
+                    title="candidate - baseline (colour: scaled per row, green = better)",
+                    colours=change.mul(sign, axis=0).div(scale, axis=0),
                 ),
                 "change heat map",
             )
@@ -205,7 +208,7 @@ def _worst(
             )
         )
     shown: set[str] = set()
-    for condition, metric, why in _focus(gate, metric_columns(candidate.frames)):
+    for condition, metric, why in _focus(gate, candidate.scored_metrics()):
         selector = parse_selector(condition).concrete
         higher = directions[metric]
         values = clip_values(candidate.frames, metric, selector)
@@ -273,7 +276,7 @@ def _crops(pair_dir, frame: int) -> Html:
 def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
     everything = parse_selector(ALL).concrete
     samples = {}
-    for metric in metric_columns(candidate.frames):
+    for metric in candidate.scored_metrics():
         series = {"candidate": clip_values(candidate.frames, metric, everything).to_numpy(float)}
         if baseline is not None and baseline.has_metric(metric):
             series["baseline"] = clip_values(baseline.frames, metric, everything).to_numpy(float)
