@@ -23,7 +23,8 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--candidate", required=True, help="candidate run: MLflow run id or models:/<name>@<alias>")
     p.add_argument(
         "--baseline",
-        help="baseline run: MLflow run id or models:/<name>@<alias> (relative rules are skipped without one)",
+        help="baseline run: MLflow run id or models:/<name>@<alias> (without one, relative rules are skipped; "
+        "a policy of relative rules only is then an error)",
     )
     p.add_argument("--policy", type=Path, default=Path("gates/default.yaml"), help="gate policy file")
     p.add_argument(
@@ -61,6 +62,11 @@ def run_gate_command(args: argparse.Namespace) -> int:
         if parsed is None:
             raise QaHarnessError("--promote needs --model-name, or a --baseline of the form models:/<name>@<alias>")
         model_name = parsed[0]
+    if not args.baseline and all(rule.threshold is None for rule in policy.rules):
+        raise QaHarnessError(
+            f"{args.policy}: every rule limits the regression against a baseline, so without --baseline nothing "
+            "would be checked; give --baseline RUN|models:/<name>@<alias>"
+        )
     client = io.client_for(args.tracking_uri)
     candidate = io.load_run(client, args.candidate)
     baseline = io.load_run(client, args.baseline) if args.baseline else None

@@ -79,6 +79,8 @@ def test_errors_exit_2_with_message(store, tmp_path, capsys, baseline_run):
     assert "'models:/animator@nope' not found" in capsys.readouterr().err
     assert _gate(uri, "--candidate", ids["good"], "--promote", "production") == 2
     assert "--promote needs --model-name" in capsys.readouterr().err
+    assert _gate(uri, "--candidate", ids["good"], "--no-log") == 2  # the default policy is relative only
+    assert "without --baseline nothing would be checked" in capsys.readouterr().err
     other = log_run(
         uri, baseline_run.__class__(**{**baseline_run.__dict__, "suite_version": "v-other"}), tmp_path / "o"
     )
