@@ -81,6 +81,11 @@ def test_errors_exit_2_with_message(store, tmp_path, capsys, baseline_run):
     assert "--promote needs --model-name" in capsys.readouterr().err
     assert _gate(uri, "--candidate", ids["good"], "--no-log") == 2  # the default policy is relative only
     assert "without --baseline nothing would be checked" in capsys.readouterr().err
+    starved = tmp_path / "starved.yaml"
+    starved.write_text("version: 1\nmin_clips: 1000\nrules:\n  - {metric: ssim, max_regression: 0.01}\n")
+    args = ["--candidate", ids["good"], "--baseline", ids["baseline"], "--policy", str(starved)]
+    assert main(["gate", "--tracking-uri", uri, *args]) == 2  # every check skipped: no verdict, not a pass
+    assert "no rule of" in capsys.readouterr().err
     other = log_run(
         uri, baseline_run.__class__(**{**baseline_run.__dict__, "suite_version": "v-other"}), tmp_path / "o"
     )
