@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from qa_harness.gate.paired import (
     AGGREGATORS,
@@ -51,6 +52,8 @@ class Check:
     regression_low: float = math.nan
     regression_high: float = math.nan
     higher_is_better: bool | None = None  # None: not known (the metric is not in the run)
+    #: A failing check's clips that weigh most: `pair_id (value)`, largest regression first.
+    worst_clips: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -153,7 +156,7 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
     problems: list[str] = []
     notes: list[str] = []
     n_clips = len(cand)
-    base_value, interval = math.nan, None
+    base_value, interval, base_clips = math.nan, None, None
     if relative and baseline is not None and baseline.has_metric(rule.metric):
         base_clips = clip_values(baseline.frames, rule.metric, selector)
         base_value = float(agg(base_clips.to_numpy(float))) if len(base_clips) else math.nan
@@ -202,6 +205,7 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
     return Check(
         **base,
         status=status,
+        worst_clips=_worst_clips(cand, base_clips, rule.higher_is_better) if problems else (),
         message="; ".join(problems or notes),
         n_clips=n_clips,
         candidate=cand_value,
@@ -210,6 +214,15 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
         regression_low=regression.low if regression else math.nan,
         regression_high=regression.high if regression else math.nan,
     )
+
+
+def _worst_clips(cand: pd.Series, base: pd.Series | None, higher_is_better: bool, k: int = 3) -> tuple[str, ...]:
+    """The `k` clips with the largest regression against the baseline (without one: the worst values)."""
+    badness = -cand if higher_is_better else cand
+    if base is not None:
+        badness = (badness - (-base if higher_is_better else base)).dropna()  # paired clips only
+    worst = badness.sort_values(ascending=False, kind="stable").index[:k]
+    return tuple(f"{pair_id} ({cand[pair_id]:.4g})" for pair_id in worst)
 
 
 def _as_regression(delta: Interval, higher_is_better: bool) -> Interval:

@@ -54,6 +54,10 @@ _HEADER = [
 ]
 
 
+def _worst(c: Check) -> str:
+    return f"; worst clips: {', '.join(c.worst_clips)}" if c.worst_clips else ""
+
+
 def render_table(result: GateResult) -> str:
     """Aligned text table for a terminal, then one line per failure with its message."""
     rows = [_HEADER] + [_row(c) for c in _sorted(result)]
@@ -66,7 +70,7 @@ def render_table(result: GateResult) -> str:
         + (f" vs baseline {result.baseline}" if result.baseline else "")
         + f": {len(result.failures)} of {len(result.checks)} checks failed"
     )
-    lines += [f"  FAIL {c.name}: {c.message}" for c in result.failures]
+    lines += [f"  FAIL {c.name}: {c.message}{_worst(c)}" for c in result.failures]
     return "\n".join(lines)
 
 
@@ -87,7 +91,7 @@ def render_junit(result: GateResult) -> str:
     for c in result.checks:
         case = ET.SubElement(suite, "testcase", classname=c.rule, name=c.condition)
         if c.status == "fail":
-            ET.SubElement(case, "failure", message=c.message, type="GateFailure").text = c.message
+            ET.SubElement(case, "failure", message=c.message, type="GateFailure").text = c.message + _worst(c)
         elif c.status == "skip":
             ET.SubElement(case, "skipped", message=c.message)
         else:
@@ -124,7 +128,8 @@ def render_markdown(result: GateResult) -> str:
     if result.failures:
         lines += ["### Failures", ""]
         lines += [
-            f"- **{_md_cell(c.rule)}** on `{_md_cell(c.condition)}`: {_md_cell(c.message)}" for c in result.failures
+            f"- **{_md_cell(c.rule)}** on `{_md_cell(c.condition)}`: {_md_cell(c.message + _worst(c))}"
+            for c in result.failures
         ]
         lines.append("")
     lines += ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
@@ -151,11 +156,18 @@ def result_to_json(result: GateResult) -> str:
     )
 
 
+def _from_json(key: str, value: object) -> object:
+    if key == "worst_clips":
+        return tuple(value)
+    if value is None and key not in ("threshold", "max_regression", "higher_is_better"):
+        return math.nan  # numbers written as null
+    return value
+
+
 def result_from_json(text: str) -> GateResult:
     """Inverse of `result_to_json` (for the report, which reads a logged verdict)."""
     data = json.loads(text)
     checks = tuple(
-        Check(**{k: (math.nan if v is None and k not in ("threshold", "max_regression") else v) for k, v in c.items()})
-        for c in data["checks"]
+        Check(**{k: _from_json(k, v) for k, v in c.items()}) for c in data["checks"]
     )
     return GateResult(data["policy"], data["candidate"], data["baseline"], checks)

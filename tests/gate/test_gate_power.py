@@ -73,6 +73,9 @@ def test_regression_on_one_condition_is_named_by_that_condition(policy, regresse
         axis, value = check.condition.split("=")
         pairs = set(frames.loc[frames[f"cond:{axis}"] == value, "pair_id"])
         assert pairs & degraded_pairs["extreme_pose_only"], check.name
+    for check in result.failures:  # the clips named as worst are degraded ones
+        named = {text.rsplit(" (", 1)[0] for text in check.worst_clips}
+        assert len(named) == 3 and named <= degraded_pairs["extreme_pose_only"], check.name
 
 
 def test_failed_clips_fail_the_gate(policy, truth, baseline_run):
@@ -132,8 +135,12 @@ def test_outputs_junit_markdown_json(policy, regressed_runs, baseline_run):
     assert md.count("\n| ") == len(result.checks) + 1  # header + one row per check
     table = render_table(result)
     assert "FAIL ssim-mean[pose=extreme]" in table
+    assert "; worst clips: " in md and "; worst clips: " in table
     again = result_from_json(result_to_json(result))
     assert again.verdict == "fail" and [c.name for c in again.failures] == [c.name for c in result.failures]
+    assert [(c.worst_clips, c.higher_is_better) for c in again.checks] == [
+        (c.worst_clips, c.higher_is_better) for c in result.checks
+    ]
 
 
 def test_missing_metric_and_unknown_axis_are_reported_not_hidden(tmp_path, rerun, baseline_run):
