@@ -137,9 +137,10 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any], r
 
 def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str, info: MetricsInfo,
             device: torch.device, fps: float) -> RunResult:
-    frames, clips = store.gather([p.id for p in suite.pairs])
+    done = store.finished()
+    frames, clips = store.gather([p.id for p in suite.pairs], done)
     table = aggregate(frames, clips, seed=cfg.seed)
-    outcomes = tuple(store.finished()[p.id] for p in suite.pairs)
+    outcomes = tuple(done[p.id] for p in suite.pairs)
     failed = [o for o in outcomes if o.status == "failed"]
     summary = {
         "run_id": run_id, "suite": suite.name, "suite_version": suite.version, "model": cfg.model,

@@ -90,9 +90,9 @@ class RunStore:
             _atomic_write_bytes(self.pairs_dir / f"{key}.parquet", table.to_parquet(index=False))
         _atomic_write_bytes(self.pairs_dir / f"{key}.json", json.dumps(asdict(outcome)).encode())
 
-    def gather(self, pair_order: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """All frame records in suite order, and the per-pair table; both also written to disk."""
-        outcomes = self.finished()
+    def gather(self, pair_order: list[str], outcomes: dict[str, ClipOutcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """All frame records of the `outcomes` (from `finished`) in suite order, and the per-pair table; both
+        also written to disk."""
         parts = [
             pd.read_parquet(self.pairs_dir / f"{self.key(pid)}.parquet")
             for pid in pair_order
