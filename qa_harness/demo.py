@@ -16,6 +16,7 @@ import pandas as pd
 
 from qa_harness import tracking
 from qa_harness.evaluate import EvalConfig, run_evaluation
+from qa_harness.suites.manifest import load_suite
 from qa_harness.summary import condition_table, headline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,12 +29,13 @@ def run_demo(*, out: Path, tracking_uri: str | None = None) -> int:
     """Evaluate the demo models, print the per-condition table and how to open MLflow; exit code."""
     uri = tracking_uri or tracking.default_tracking_uri()
     tables, runs, failed, unavailable = {}, {}, 0, set()
+    suite = load_suite(DEMO_SUITE)
     for model in DEMO_MODELS:
         print(f"== evaluating '{model}' on {DEMO_SUITE.name}", flush=True)
         result = run_evaluation(EvalConfig(
             suite=DEMO_SUITE, model=model, out_dir=out / model, overwrite=True, tracking_uri=uri,
             run_name=f"demo/{model}",
-        ))
+        ), suite=suite)
         tables[model] = pd.read_csv(result.out_dir / "aggregate.csv")
         runs[model] = result.run_id
         failed += len(result.failed)

@@ -69,9 +69,12 @@ def _fingerprint(cfg: EvalConfig, suite: Suite, metric_names: tuple[str, ...], c
     }
 
 
-def run_evaluation(cfg: EvalConfig) -> RunResult:
-    """Evaluate `cfg.model` on `cfg.suite`; finished pairs of an interrupted run are kept with --resume."""
-    suite = load_suite(cfg.suite)
+def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
+    """Evaluate `cfg.model` on `cfg.suite`; finished pairs of an interrupted run are kept with --resume.
+
+    `suite`: `cfg.suite` already loaded, so several runs on one suite (a matrix) hash its media once.
+    """
+    suite = suite or load_suite(cfg.suite)
     metric_names = cfg.metrics or suite.metrics or DEFAULT_METRICS
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work

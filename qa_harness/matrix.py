@@ -35,6 +35,7 @@ from qa_harness.catalog import METRICS
 from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.records import RunResult
 from qa_harness.registry import UnknownNameError
+from qa_harness.suites.manifest import load_suite
 from qa_harness.yamlfile import YamlDoc, check_keys, load_yaml
 
 TOP_REQUIRED = {"suite", "runs"}
@@ -180,6 +181,7 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
                                                                           options.get("cpus_per_worker", 1.0)))
     results: dict[str, RunResult] = {}
     try:
+        suite = load_suite(matrix.base.suite)  # once for all runs: loading hashes every media file
         with session:
             for run in matrix.runs:
                 cfg = replace(matrix.base, model=run.model, checkpoint=run.checkpoint, model_options=run.options or {},
@@ -187,7 +189,7 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
                               run_name=f"{matrix.name}/{run.name}", executor=executor,
                               executor_options=options if executor == "ray" else {}, parent_run_id=parent,
                               progress=progress)
-                results[run.name] = run_evaluation(cfg)
+                results[run.name] = run_evaluation(cfg, suite=suite)
         comparison = out / "comparison.csv"
         comparison.write_text(_comparison(results, matrix).to_csv(index=False))
         tracking.finish_group_run(tracking_uri=uri, run_id=parent, files=[comparison, matrix.path])
