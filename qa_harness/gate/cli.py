@@ -50,7 +50,7 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
 def run_gate_command(args: argparse.Namespace) -> int:
     from qa_harness.errors import QaHarnessError
     from qa_harness.gate import io
-    from qa_harness.gate.evaluate import FAILED_CLIPS_RULE, evaluate_gate
+    from qa_harness.gate.evaluate import evaluate_gate
     from qa_harness.gate.output import render_junit, render_markdown, render_table
     from qa_harness.gate.paired import check_same_suite
     from qa_harness.gate.policy import load_policy
@@ -74,7 +74,7 @@ def run_gate_command(args: argparse.Namespace) -> int:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
     result = evaluate_gate(policy, candidate, baseline)
     print(render_table(result))
-    if all(c.status == "skip" for c in result.checks if c.rule != FAILED_CLIPS_RULE):
+    if not result.decided:
         raise QaHarnessError(
             f"no rule of {args.policy} could be checked (every check was skipped; the table says why), so there "
             "is no verdict"

@@ -79,6 +79,11 @@ class GateResult:
     def verdict(self) -> str:
         return "pass" if self.passed else "fail"
 
+    @property
+    def decided(self) -> bool:
+        """False when every rule's check was skipped: nothing was checked, so a pass would mean nothing."""
+        return any(c.status != "skip" for c in self.checks if c.rule != FAILED_CLIPS_RULE)
+
 
 def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | None = None) -> GateResult:
     """All checks of `policy` on `candidate` (relative ones against `baseline`; skipped without one)."""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from qa_harness import plots
 from qa_harness.aggregate import ALL, aggregate
-from qa_harness.gate.evaluate import FAILED_CLIPS_RULE, Check, GateResult
+from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.paired import RunRecords, clip_values
 from qa_harness.gate.selectors import parse_selector
 from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
@@ -84,6 +84,9 @@ def _verdict(gate: GateResult | None) -> Html:
                 ),
             ]
         )
+    if not gate.decided:
+        note = f"No verdict: every check of policy {gate.policy} was skipped (see the tables below for why)."
+        return join([tag("h2", "Gate verdict"), tag("p", note, class_="note")])
     failures = [tag("li", join([tag("b", c.name), esc(": " + c.message)])) for c in gate.failures]
     return join(
         [
@@ -183,7 +186,9 @@ def _focus(gate: GateResult | None, metrics: list[str]) -> list[tuple[str, str, 
     the worst clips overall by the first metric."""
     failing: dict[str, list[str]] = {}
     for check in gate.failures if gate else ():
-        if check.rule != FAILED_CLIPS_RULE and check.metric not in failing.setdefault(check.condition, []):
+        if check.metric not in metrics:  # failed-clips, or a metric the candidate does not have
+            continue
+        if check.metric not in failing.setdefault(check.condition, []):
             failing[check.condition].append(check.metric)
     if not failing:
         return [(ALL, metrics[0], "no failing condition: worst clips overall")] if metrics else []

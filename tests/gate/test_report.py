@@ -149,3 +149,20 @@ def test_distributions_wrap_into_rows():
     samples = {f"metric_{i}": {"candidate": np.linspace(0, 1, 10)} for i in range(9)}
     width, height = Image.open(io.BytesIO(plots.distributions(samples, title="t"))).size
     assert width < 4.5 * 3.2 * plots.DPI and height > 2.5 * 2.4 * plots.DPI  # 4 panels to a row, 3 rows
+
+
+def test_report_of_an_undecided_gate_and_of_a_failing_missing_metric(tmp_path, rerun, baseline_run):
+    from qa_harness.gate.evaluate import evaluate_gate
+    from qa_harness.gate.policy import load_policy
+
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nrules:\n  - {metric: ssim, max_regression: 0.01}\n")
+    undecided = evaluate_gate(load_policy(path), rerun, None)  # relative only, no baseline: nothing checked
+    assert not undecided.decided
+    html = build_report(rerun, gate=undecided)
+    assert "No verdict: every check of policy p was skipped" in html and "PASS: policy" not in html
+    path.write_text("version: 1\nrules:\n  - {metric: lpips, max_regression: 0.01, conditions: [all, each]}\n")
+    missing = evaluate_gate(load_policy(path), rerun, baseline_run)  # fails: lpips is not in the records
+    assert missing.decided and not missing.passed
+    html = build_report(rerun, baseline=baseline_run, gate=missing)
+    assert "FAIL: policy p" in html and "no failing condition: worst clips overall" in html
