@@ -53,20 +53,24 @@ def prefetch(iterator: Iterator[Tensor], depth: int = 2) -> Iterator[Tensor]:
     done = object()
     stop = threading.Event()
 
+    def put(item: object) -> bool:
+        """Hand `item` over unless the consumer stopped (then the thread must not block on a full queue)."""
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            items.put(done)
+            put(done)
         except BaseException as err:  # handed to the consumer, which re-raises it
-            items.put(err)
+            put(err)
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
