@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from qa_harness.gate.output import md_cell
 from qa_harness.gate.paired import RunRecords, check_same_suite, clip_values, paired_bootstrap, paired_values
 from qa_harness.gate.selectors import parse_selector
 
@@ -130,10 +131,6 @@ def cost_points(runs: Sequence[RunRecords], metrics: Sequence[str], *, label_par
     return pd.DataFrame(rows)
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-
-
 def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
     """Markdown: per compared run, the cells that differ, then a full table of every cell."""
     if table.empty:
@@ -141,7 +138,7 @@ def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
     lines = [
         "## Comparison",
         "",
-        f"Reference run `{_cell(names[table['reference'].iat[0]])}`. Paired per-clip "
+        f"Reference run `{md_cell(names[table['reference'].iat[0]])}`. Paired per-clip "
         "deltas (run - reference), bootstrap CI, Wilcoxon signed-rank p Holm-corrected over all "
         f"{len(table)} cells.",
         "",
@@ -149,11 +146,11 @@ def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
     for run, group in table.groupby("run", sort=False):
         differ = group[group["verdict"].isin([BETTER, WORSE])]
         lines.append(
-            f"### `{_cell(names[run])}`: {sum(differ['verdict'] == WORSE)} worse, "
+            f"### `{md_cell(names[run])}`: {sum(differ['verdict'] == WORSE)} worse, "
             f"{sum(differ['verdict'] == BETTER)} better, {len(group) - len(differ)} other"
         )
         lines += [
-            f"- **{v}**: {_cell(m)} on `{_cell(c)}` (delta {d:+.4g}, CI {lo:+.4g} .. {hi:+.4g}, p_holm {p:.2g})"
+            f"- **{v}**: {md_cell(m)} on `{md_cell(c)}` (delta {d:+.4g}, CI {lo:+.4g} .. {hi:+.4g}, p_holm {p:.2g})"
             for v, m, c, d, lo, hi, p in differ[
                 ["verdict", "metric", "condition", "delta", "ci_low", "ci_high", "p_holm"]
             ].itertuples(index=False)
@@ -175,7 +172,7 @@ def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
     ]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in table[cols].itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(f"{v:.4g}" if isinstance(v, float) else v) for v in row) + " |")
+        lines.append("| " + " | ".join(md_cell(f"{v:.4g}" if isinstance(v, float) else v) for v in row) + " |")
     return "\n".join(lines) + "\n"
 
 

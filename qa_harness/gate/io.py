@@ -53,29 +53,29 @@ def parse_model_uri(ref: str) -> tuple[str, str | None, str | None] | None:
     return match.group("name"), match.group("alias"), match.group("version")
 
 
-def resolve_run_id(client, ref: str) -> str:
-    """Run id of a run id or a `models:/` reference; errors say what was not found."""
+def resolve_run(client, ref: str):
+    """The MLflow run of a run id or a `models:/` reference; errors say what was not found."""
     from mlflow.exceptions import MlflowException
 
     parsed = parse_model_uri(ref)
     try:
         if parsed is None:
-            return client.get_run(ref).info.run_id
+            return client.get_run(ref)
         name, alias, version = parsed
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as err:
         raise QaHarnessError(f"{ref!r} not found in the tracking store {client.tracking_uri}: {err.message}") from err
     if not mv.run_id:
         raise QaHarnessError(f"{ref!r} (version {mv.version}) has no source run to read records from")
-    return mv.run_id
+    return client.get_run(mv.run_id)
 
 
 def load_run(client, ref: str) -> RunRecords:
     """The records, params and metrics of an evaluation run."""
     from mlflow.exceptions import MlflowException
 
-    run_id = resolve_run_id(client, ref)
-    run = client.get_run(run_id)
+    run = resolve_run(client, ref)
+    run_id = run.info.run_id
     params = dict(run.data.params)
     with tempfile.TemporaryDirectory() as tmp:
         try:

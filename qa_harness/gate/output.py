@@ -109,31 +109,32 @@ def render_junit(result: GateResult) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: object) -> str:
     """Escape what would break a Markdown table cell or render as HTML in a CI summary."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(result: GateResult) -> str:
     """Markdown summary: verdict line, the failures, then a table of every check."""
     icon = "✅" if result.passed else "❌"
     lines = [
-        f"## {icon} Quality gate `{_md_cell(result.policy)}`: **{result.verdict.upper()}**",
+        f"## {icon} Quality gate `{md_cell(result.policy)}`: **{result.verdict.upper()}**",
         "",
-        f"Candidate run `{_md_cell(result.candidate)}`"
-        + (f", baseline run `{_md_cell(result.baseline)}`" if result.baseline else ", no baseline")
+        f"Candidate run `{md_cell(result.candidate)}`"
+        + (f", baseline run `{md_cell(result.baseline)}`" if result.baseline else ", no baseline")
         + f". {len(result.failures)} of {len(result.checks)} checks failed.",
         "",
     ]
     if result.failures:
         lines += ["### Failures", ""]
         lines += [
-            f"- **{_md_cell(c.rule)}** on `{_md_cell(c.condition)}`: {_md_cell(c.message + _worst(c))}"
+            f"- **{md_cell(c.rule)}** on `{md_cell(c.condition)}`: {md_cell(c.message + _worst(c))}"
             for c in result.failures
         ]
         lines.append("")
     lines += ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
-    lines += ["| " + " | ".join(_md_cell(cell) for cell in _row(c)) + " |" for c in _sorted(result)]
+    lines += ["| " + " | ".join(md_cell(cell) for cell in _row(c)) + " |" for c in _sorted(result)]
     return "\n".join(lines) + "\n"
 
 
