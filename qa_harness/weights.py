@@ -105,10 +105,9 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], *, path: Path, w
 
 def file_digest(path: Path, *, length: int = 12) -> str:
     """Short sha256 of a weight file: part of a backend's version, so other weights miss a results cache."""
-    import hashlib
+    from qa_harness.suites.hashing import file_sha256
 
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:length]
+    return file_sha256(Path(path))[:length]
 
 
 def require_package(module: str, *, extra: str = "face") -> ModuleType:

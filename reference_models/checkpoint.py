@@ -13,7 +13,6 @@ to download from where and where to put it.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,16 +23,12 @@ import yaml
 from torch import nn
 
 from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
+from qa_harness.weights import weights_dir
 
 log = logging.getLogger(__name__)
 
 #: Longest list of parameter names quoted per category in an error message.
 _MAX_LISTED = 12
-
-
-def weights_dir() -> Path:
-    """`$QA_HARNESS_WEIGHTS`, or `~/.cache/qa_harness/weights`."""
-    return Path(os.environ.get("QA_HARNESS_WEIGHTS", Path.home() / ".cache" / "qa_harness" / "weights"))
 
 
 def locate_checkpoint(model: str, file_name: str, *, explicit: Path | str | None, hosting: str) -> Path:
