@@ -202,6 +202,11 @@ class AVDNetwork(AVDCore):
         return Keypoints(rec[:, :, :2], affine, torch.matmul(affine, affine.permute(0, 1, 3, 2)))
 
 
+def _as_keypoints(params: dict[str, Tensor]) -> Keypoints:
+    """The region predictor's output (shift, affine, covar) as the generator's Keypoints."""
+    return Keypoints(params["shift"], params.get("affine"), params.get("covar"))
+
+
 class MRAA(nn.Module):
     """All MRAA sub-networks under their checkpoint keys."""
 
@@ -232,14 +237,11 @@ class MRAA(nn.Module):
         return {"avd_network": self.avd_network}
 
     def regions(self, frames: Tensor) -> Keypoints:
-        params = self.region_predictor(frames)
-        return Keypoints(params["shift"], params.get("affine"), params.get("covar"))
+        return _as_keypoints(self.region_predictor(frames))
 
     def forward(self, source_image: Tensor, driving_image: Tensor) -> dict[str, Any]:
         """Reconstruction as official `reconstruction.py`: absolute regions, `bg_predictor` every frame."""
         source, driving = self.region_predictor(source_image), self.region_predictor(driving_image)
         bg_params = self.bg_predictor(source_image, driving_image)
-        generated = self.generator(
-            source_image, self.regions(driving_image), self.regions(source_image), bg_params
-        )
+        generated = self.generator(source_image, _as_keypoints(driving), _as_keypoints(source), bg_params)
         return {"source": source, "driving": driving, "bg_params": bg_params} | generated
