@@ -14,7 +14,9 @@ from torch import Tensor, nn
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 conv-BN layers with identity (or 1x1 conv-BN `downsample`) shortcut."""
+    """Two 3x3 conv-BN layers with identity (or 1x1 conv-BN `downsample`) shortcut (ResNet-18, HRNet)."""
+
+    expansion = 1
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
         super().__init__()

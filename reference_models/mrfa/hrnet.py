@@ -16,6 +16,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from reference_models.blocks.backbones import BasicBlock
+
 _STEM_CHANNELS = 64
 
 
@@ -27,27 +29,6 @@ def _conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, relu: bool = Fal
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
-
-
-class BasicBlock(nn.Module):
-    """Two 3x3 conv-BN layers with an identity (or 1x1 projected) shortcut."""
-
-    expansion = 1
-
-    def __init__(self, cin: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _projection(cin, planes * self.expansion, stride)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + shortcut)
 
 
 class Bottleneck(nn.Module):
