@@ -92,6 +92,14 @@ def kp2gaussian(mean: Tensor, spatial_size: tuple[int, int], kp_variance: float 
     return torch.exp(-0.5 * (diff**2).sum(-1) / kp_variance)
 
 
+def gaussian_difference(
+    driving: Tensor, source: Tensor, size: tuple[int, int], driving_var: float | Tensor, source_var: float | Tensor
+) -> Tensor:
+    """(B,K+1,h,w): driving minus source keypoint Gaussians, with a zero background channel first."""
+    heatmap = kp2gaussian(driving, size, driving_var) - kp2gaussian(source, size, source_var)
+    return torch.cat([heatmap.new_zeros(heatmap.shape[0], 1, *size), heatmap], dim=1)
+
+
 def softmax_heatmap(prediction: Tensor, temperature: float) -> Tensor:
     """(B,K,H,W) logits -> spatial softmax at `temperature`, same shape."""
     b, k, h, w = prediction.shape

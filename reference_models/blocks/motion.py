@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.keypoints import Keypoints, kp2gaussian, make_coordinate_grid
+from reference_models.blocks.keypoints import Keypoints, gaussian_difference, make_coordinate_grid
 from reference_models.blocks.layers import (
     AntiAliasInterpolation2d,
     Hourglass,
@@ -104,11 +104,7 @@ class DenseMotionNetwork(nn.Module):
         """(B,K+1,1,h,w): driving minus source Gaussians, with a zero background channel first."""
         driving_var = kp_driving.covar if self.use_covar_heatmap else self.kp_variance
         source_var = kp_source.covar if self.use_covar_heatmap else self.kp_variance
-        heatmap = kp2gaussian(kp_driving.value, size, driving_var) - kp2gaussian(
-            kp_source.value, size, source_var
-        )
-        zeros = heatmap.new_zeros(heatmap.shape[0], 1, *size)
-        return torch.cat([zeros, heatmap], dim=1).unsqueeze(2)
+        return gaussian_difference(kp_driving.value, kp_source.value, size, driving_var, source_var).unsqueeze(2)
 
     def sparse_motions(
         self, size: tuple[int, int], kp_driving: Keypoints, kp_source: Keypoints, bg_param: Tensor | None

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.keypoints import kp2gaussian, make_coordinate_grid
+from reference_models.blocks.keypoints import gaussian_difference, make_coordinate_grid
 from reference_models.blocks.layers import (
     AntiAliasInterpolation2d,
     Hourglass,
@@ -131,10 +131,7 @@ class TPSDenseMotionNetwork(nn.Module):
         if self.scale_factor != 1:
             source_image = self.down(source_image)
         b, _, h, w = source_image.shape
-        heatmap = kp2gaussian(kp_driving, (h, w), self.kp_variance) - kp2gaussian(
-            kp_source, (h, w), self.kp_variance
-        )
-        heatmap = torch.cat([heatmap.new_zeros(b, 1, h, w), heatmap], dim=1)
+        heatmap = gaussian_difference(kp_driving, kp_source, (h, w), self.kp_variance, self.kp_variance)
         with without_autocast(source_image.device):
             kp_1, kp_2 = kp_driving.float().view(b, -1, 5, 2), kp_source.float().view(b, -1, 5, 2)
             splines = TPS(kp_1, kp_2).transform_frame((h, w))
