@@ -147,25 +147,6 @@ def records_to_frame(records: Iterable[FrameRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def frame_to_records(table: pd.DataFrame) -> list[FrameRecord]:
-    """Inverse of `records_to_frame` (NaN metrics are kept as NaN)."""
-    metric_cols = [c for c in table.columns if c.startswith(METRIC_PREFIX)]
-    cond_cols = [c for c in table.columns if c.startswith(COND_PREFIX)]
-    return [
-        FrameRecord(
-            run_id=row["run_id"],
-            suite=row["suite"],
-            suite_version=row["suite_version"],
-            pair_id=row["pair_id"],
-            protocol=row["protocol"],
-            frame=int(row["frame"]),
-            metrics={c[len(METRIC_PREFIX):]: float(row[c]) for c in metric_cols},
-            conditions={c[len(COND_PREFIX):]: row[c] for c in cond_cols if isinstance(row[c], str)},
-        )
-        for row in table.to_dict("records")
-    ]
-
-
 def metric_columns(table: pd.DataFrame) -> list[str]:
     """Metric names (without prefix) present in a records table."""
     return [c[len(METRIC_PREFIX):] for c in table.columns if c.startswith(METRIC_PREFIX)]

@@ -82,8 +82,7 @@ def start_run(
         tags["mlflow.parentRunId"] = parent_run_id
     run = client.create_run(_experiment_id(client, tracking_uri, experiment), run_name=run_name, tags=tags)
     run_id = run.info.run_id
-    for key, value in params.items():
-        client.log_param(run_id, key, "" if value is None else str(value))
+    _log_params(client, run_id, params)
     table = pd.DataFrame(
         [{"pair_id": p.id, "protocol": p.protocol, "source": p.source.id, "driving": p.driving.id,
           "driving_sha256": p.driving.sha256, **{f"tag.{k}": v for k, v in p.conditions.items()}}
@@ -158,9 +157,17 @@ def start_group_run(
         return resume_run_id
     run = client.create_run(_experiment_id(client, tracking_uri, experiment), run_name=run_name,
                             tags={"qa_harness.kind": "matrix"})
-    for key, value in params.items():
-        client.log_param(run.info.run_id, key, "" if value is None else str(value))
+    _log_params(client, run.info.run_id, params)
     return run.info.run_id
+
+
+def _log_params(client, run_id: str, params: dict[str, Any]) -> None:
+    """Params in batches (one store round trip per 100, MLflow's limit), None logged as ''."""
+    from mlflow.entities import Param
+
+    entities = [Param(key, "" if value is None else str(value)) for key, value in params.items()]
+    for start in range(0, len(entities), 100):
+        client.log_batch(run_id, params=entities[start : start + 100])
 
 
 def finish_group_run(*, tracking_uri: str, run_id: str, files: list[Path]) -> None:
