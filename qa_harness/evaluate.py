@@ -115,7 +115,7 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any], r
     todo = [p for p in suite.pairs if p.id not in done]
     if done:
         log.info("resuming: %d of %d pairs already finished", len(done), len(suite.pairs))
-    expected = sum(min(p.driving.frame_count, suite.max_frames or p.driving.frame_count) for p in todo)
+    expected = sum(suite.frames_of(p) for p in todo)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     started, frames, finished = time.perf_counter(), 0, len(done)

@@ -83,6 +83,10 @@ class Suite:
     pairs: tuple[Pair, ...]
     metrics: tuple[str, ...] = ()
 
+    def frames_of(self, pair: Pair) -> int:
+        """Driving frames evaluated for `pair`: the clip's, capped at `max_frames`."""
+        return min(pair.driving.frame_count, self.max_frames or pair.driving.frame_count)
+
 
 @dataclass(frozen=True, slots=True)
 class FrameRecord:

@@ -125,7 +125,7 @@ def evaluate_pair(
     columns: dict[str, list[np.ndarray]] = {}
     frames_done = 0
     try:
-        for clip in {pair.source.id: pair.source, pair.driving.id: pair.driving}.values():
+        for clip in (pair.source, pair.driving):
             if clip.problem:
                 raise ClipError(clip.problem)
         chunks = prefetch(iter_frames(
@@ -137,7 +137,7 @@ def evaluate_pair(
             pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
-        total = min(pair.driving.frame_count, job.suite.max_frames or pair.driving.frame_count)
+        total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
         for driving in _chain(first, chunks, device):
             n = driving.shape[0]
