@@ -29,11 +29,12 @@ def bootstrap_ci(values: np.ndarray, *, seed: int, n_boot: int = 1000, level: fl
     return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
-def _stats(values: np.ndarray, frames: int, seed: int) -> dict[str, float]:
+def _stats(values: np.ndarray, frames: int, seed: int | None) -> dict[str, float]:
+    """Statistics over clips; `seed=None` skips the bootstrap (CI columns NaN)."""
     v = values[~np.isnan(values)]
     if len(v) == 0:
         return dict.fromkeys(STAT_COLUMNS, float("nan")) | {"clips": 0, "frames": frames}
-    low, high = bootstrap_ci(v, seed=seed)
+    low, high = bootstrap_ci(v, seed=seed) if seed is not None else (float("nan"), float("nan"))
     return {
         "clips": len(v), "frames": frames, "mean": float(v.mean()), "median": float(np.median(v)),
         "p10": float(np.quantile(v, 0.1)), "p90": float(np.quantile(v, 0.9)), "ci_low": low, "ci_high": high,
@@ -63,8 +64,11 @@ def _clip_level(frames: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFrame:
     return table.join(modes).reset_index()
 
 
-def aggregate(frames: pd.DataFrame, clips: pd.DataFrame | None = None, *, seed: int = 0) -> pd.DataFrame:
-    """The ConditionTable: one row per metric x (axis, value), with ('all', 'all') for the whole run."""
+def aggregate(frames: pd.DataFrame, clips: pd.DataFrame | None = None, *, seed: int | None = 0) -> pd.DataFrame:
+    """The ConditionTable: one row per metric x (axis, value), with ('all', 'all') for the whole run.
+
+    `seed` seeds the bootstrap CI of the mean; None skips it (a reader that needs the other statistics only).
+    """
     if frames.empty:
         return pd.DataFrame(columns=["metric", "axis", "value", *STAT_COLUMNS])
     rows = []

@@ -43,3 +43,10 @@ def test_clip_level_metrics_without_tags():
                           "clip_metric:ear_corr": [0.9, 0.5]})
     table = aggregate(frames, clips).set_index(["metric", "axis", "value"])
     assert table.loc[("ear_corr", "all", "all"), "mean"] == pytest.approx(0.7)
+
+
+def test_without_a_seed_no_bootstrap_and_the_rest_unchanged():
+    frames = _frames([("a", 0, 0.2, "frontal"), ("b", 0, 0.4, "extreme"), ("c", 0, 0.9, "extreme")])
+    full, quick = aggregate(frames, seed=0), aggregate(frames, seed=None)
+    assert quick[["ci_low", "ci_high"]].isna().all().all() and full["ci_low"].notna().any()
+    pd.testing.assert_frame_equal(quick.drop(columns=["ci_low", "ci_high"]), full.drop(columns=["ci_low", "ci_high"]))

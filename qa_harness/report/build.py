@@ -49,7 +49,8 @@ def build_report(
     directions = {m: candidate.direction(m) for m in metrics}
     table_c = aggregate(candidate.frames, candidate.clips, seed=seed)
     table_c = table_c[table_c["metric"].isin(metrics)]
-    table_b = aggregate(baseline.frames, baseline.clips, seed=seed) if baseline is not None else None
+    # the baseline's means only: no bootstrap CIs
+    table_b = aggregate(baseline.frames, baseline.clips, seed=None) if baseline is not None else None
     parts = [
         _header(candidate, baseline),
         _verdict(gate),
