@@ -20,7 +20,7 @@ from scipy import stats
 
 from qa_harness.gate.output import md_cell
 from qa_harness.gate.paired import RunRecords, check_same_suite, clip_values, paired_bootstrap, paired_values
-from qa_harness.gate.selectors import parse_selector
+from qa_harness.gate.selectors import Selector, parse_selector
 
 BETTER, WORSE, SAME, TOO_FEW = "better", "worse", "no detectable difference", "too few clips"
 
@@ -64,17 +64,18 @@ def compare_runs(
         check_same_suite(run, reference, allow_mismatch=allow_suite_mismatch)
     metrics = settings.metrics or tuple(reference.scored_metrics())
     specs = [parse_selector(text) for text in settings.conditions]
+    selectors = list(dict.fromkeys(s for spec in specs for s in spec.expand(reference.frames)))
+    reference_values: dict[tuple[str, Selector], pd.Series] = {}  # shared by every compared run
     rows = []
     for run in others:
         for metric in metrics:
             if not (run.has_metric(metric) and reference.has_metric(metric)):
                 continue
             higher = reference.direction(metric)
-            selectors = list(dict.fromkeys(s for spec in specs for s in spec.expand(reference.frames)))
             for selector in selectors:
-                c, b, _ = paired_values(
-                    clip_values(run.frames, metric, selector), clip_values(reference.frames, metric, selector)
-                )
+                if (metric, selector) not in reference_values:
+                    reference_values[metric, selector] = clip_values(reference.frames, metric, selector)
+                c, b, _ = paired_values(clip_values(run.frames, metric, selector), reference_values[metric, selector])
                 row = {
                     "run": run.run_id,
                     "run_name": run.name,
@@ -125,7 +126,7 @@ def cost_points(runs: Sequence[RunRecords], metrics: Sequence[str], *, label_par
             "perf/peak_rss_mb": run.metrics.get("perf/peak_rss_mb", math.nan),
         }
         for metric in metrics:
-            values = clip_values(run.frames, metric, parse_selector("all").concrete) if run.has_metric(metric) else []
+            values = clip_values(run.frames, metric, Selector()) if run.has_metric(metric) else []
             row[metric] = float(np.mean(values)) if len(values) else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
