@@ -15,6 +15,11 @@ from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, me
 from qa_harness.store import CLIP_METRIC_PREFIX
 
 ALL = "all"
+
+
+def condition_label(axis: str, value: str) -> str:
+    """How a row of the condition table is named: `all`, or `axis=value` (as a gate selector prints it)."""
+    return ALL if axis == ALL else f"{axis}={value}"
 STAT_COLUMNS = ("clips", "frames", "mean", "median", "p10", "p90", "ci_low", "ci_high")
 
 

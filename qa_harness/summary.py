@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from qa_harness.aggregate import ALL
+from qa_harness.aggregate import ALL, condition_label
 from qa_harness.records import RunResult
 
 #: The columns terminal tables show when a run has more (all are in aggregate.csv, MLflow and the report).
@@ -27,7 +27,7 @@ def condition_table(tables: dict[str, pd.DataFrame], metrics: Sequence[str]) -> 
     for label, table in tables.items():
         t = table[table["metric"].isin(present)]
         for (axis, value), group in t.groupby(["axis", "value"], sort=False, dropna=False):
-            row = {"condition": ALL if axis == ALL else f"{axis}={value}", "run": label}
+            row = {"condition": condition_label(axis, value), "run": label}
             for m, n, metric in zip(group["mean"], group["clips"], group["metric"], strict=True):
                 row[metric] = f"{m:.4g} ({int(n)})" if pd.notna(m) else "-"
             rows.append(row)

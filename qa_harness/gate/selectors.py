@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from qa_harness.records import COND_PREFIX
+from qa_harness.records import COND_PREFIX, condition_columns
 
 _TERM = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(!=|=)\s*([^&=!]+?)\s*$")
 
@@ -83,7 +83,7 @@ class SelectorSpec:
 
 
 def condition_axes(frames: pd.DataFrame) -> list[str]:
-    return sorted(c[len(COND_PREFIX) :] for c in frames.columns if c.startswith(COND_PREFIX))
+    return sorted(condition_columns(frames))
 
 
 def parse_selector(text: str) -> SelectorSpec:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from qa_harness import plots
-from qa_harness.aggregate import ALL, aggregate
+from qa_harness.aggregate import ALL, aggregate, condition_label
 from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.paired import RunRecords, clip_values
 from qa_harness.gate.selectors import parse_selector
@@ -29,10 +29,6 @@ STRIP_KINDS = (("source", "source"), ("target", "ground truth"), ("output", "out
 
 def _png(data: bytes, alt: str) -> Html:
     return img(data_uri(data, "image/png"), alt)
-
-
-def _label(axis: str, value: str) -> str:
-    return ALL if axis == ALL else f"{axis}={value}"
 
 
 def build_report(
@@ -104,7 +100,8 @@ def _verdict(gate: GateResult | None) -> Html:
 
 
 def _wide(table_: pd.DataFrame, column: str) -> pd.DataFrame:
-    labelled = table_.assign(condition=[_label(a, v) for a, v in zip(table_["axis"], table_["value"], strict=True)])
+    labels = [condition_label(a, v) for a, v in zip(table_["axis"], table_["value"], strict=True)]
+    labelled = table_.assign(condition=labels)
     wide = labelled.pivot(index="metric", columns="condition", values=column)
     return wide[[ALL] + sorted(c for c in wide.columns if c != ALL)]
 
@@ -153,9 +150,10 @@ def _conditions(table_c: pd.DataFrame, table_b: pd.DataFrame | None, gate: GateR
     base = table_b.set_index(["metric", "axis", "value"])["mean"] if table_b is not None else None
     out = [tag("h2", "Per condition")]
     for (axis, value), group in table_c.groupby(["axis", "value"], sort=False):
+        label = condition_label(axis, value)
         rows = []
         for r in group.itertuples(index=False):
-            own = checks.get((r.metric, _label(axis, value)), [])
+            own = checks.get((r.metric, label), [])
             verdicts = join(
                 join([status(c.status), esc(f" {c.rule} "), tag("span", c.message, class_="note"), Html("<br>")])
                 for c in own
@@ -173,8 +171,8 @@ def _conditions(table_c: pd.DataFrame, table_b: pd.DataFrame | None, gate: GateR
                     verdicts,
                 ]
             )
-        any_fail = any(c.status == "fail" for m in group["metric"] for c in checks.get((m, _label(axis, value)), []))
-        title = join([esc(_label(axis, value) + " "), status("fail") if any_fail else Html("")])
+        any_fail = any(c.status == "fail" for m in group["metric"] for c in checks.get((m, label), []))
+        title = join([esc(label + " "), status("fail") if any_fail else Html("")])
         out += [
             tag("h3", title),
             table(["metric", "clips", "mean", "median", "p10", "p90", "95% CI", "baseline mean", "gate"], rows),
