@@ -65,9 +65,10 @@ class FAN2D(LandmarkBackend):
     def detect(self, frames: Tensor) -> Landmarks:
         from face_alignment.utils import crop
 
-        images = to_uint8_images(frames)
+        images = to_uint8_images(frames)  # the CPU crops are cut from these
         points, found, confidence = empty_arrays(len(images))
-        batch = torch.from_numpy(images).permute(0, 3, 1, 2).float().to(self._device)
+        # the same uint8 values, quantised where the frames are (no device -> CPU -> device round trip)
+        batch = (frames.detach().float().clamp(0, 1) * 255).round().to(self._device)
         hits, boxes, crops = [], [], []
         for i, frame_boxes in enumerate(self._detector.detect_from_batch(batch)):
             if len(frame_boxes) == 0:
