@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -22,19 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from qa_harness.atomic import write_atomic
 from qa_harness.errors import QaHarnessError
 from qa_harness.records import ClipOutcome, FrameRecord, records_to_frame
 
 CLIP_METRIC_PREFIX = "clip_metric:"
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class RunStore:
@@ -72,7 +63,7 @@ class RunStore:
         return meta
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        _atomic_write_bytes(self.out_dir / "run.json", json.dumps(meta, indent=2).encode())
+        write_atomic(self.out_dir / "run.json", json.dumps(meta, indent=2).encode())
 
     def finished(self) -> dict[str, ClipOutcome]:
         """Outcomes of the pairs already finished (ok or failed), by pair id."""
@@ -87,8 +78,8 @@ class RunStore:
         key = self.key(outcome.pair_id)
         if records:
             table = records_to_frame(records)
-            _atomic_write_bytes(self.pairs_dir / f"{key}.parquet", table.to_parquet(index=False))
-        _atomic_write_bytes(self.pairs_dir / f"{key}.json", json.dumps(asdict(outcome)).encode())
+            write_atomic(self.pairs_dir / f"{key}.parquet", table.to_parquet(index=False))
+        write_atomic(self.pairs_dir / f"{key}.json", json.dumps(asdict(outcome)).encode())
 
     def gather(self, pair_order: list[str], outcomes: dict[str, ClipOutcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """All frame records of the `outcomes` (from `finished`) in suite order, and the per-pair table; both
@@ -109,6 +100,6 @@ class RunStore:
             row.update({CLIP_METRIC_PREFIX + k: v for k, v in o.clip_metrics.items()})
             rows.append(row)
         clips = pd.DataFrame(rows)
-        _atomic_write_bytes(self.out_dir / "frames.parquet", frames.to_parquet(index=False))
-        _atomic_write_bytes(self.out_dir / "clips.parquet", clips.to_parquet(index=False))
+        write_atomic(self.out_dir / "frames.parquet", frames.to_parquet(index=False))
+        write_atomic(self.out_dir / "clips.parquet", clips.to_parquet(index=False))
         return frames, clips

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import logging
-import os
-import tempfile
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 from torch import Tensor
 
+from qa_harness.atomic import write_atomic
 from qa_harness.identity.base import Embeddings, IdentityBackend
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks
 from qa_harness.metrics.base import MetricContext
@@ -90,22 +90,16 @@ class FaceAnalysis:
         else:
             result = self._run(frames)
             if path is not None:
-                _write_atomic(path, result.to_numpy())
+                _write_npz(path, result.to_numpy())
         self._memory[key] = result
         return result
 
 
-def _write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz via a temporary file and rename, so a reader never sees half a file."""
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
     log.debug("face cache: wrote %s", path)
 
 
