@@ -92,3 +92,18 @@ def test_adapter_matches_official_in_both_modes(tmp_path):
             {name: expected[name]},
             label=f"fomm adapter relative={relative}",
         )
+
+
+def test_source_encoded_once_gives_the_same_frames():
+    """The adapter encodes the source once per batch and views it n times: identical to encoding n copies."""
+    network, fixture = tiny_network(SPEC)
+    frames = fixture["frames"]
+    source, driving = frames[:1], frames[1:]
+    n = driving.shape[0]
+    with torch.no_grad():
+        kp_source, kp_driving = network.kp_detector(source), network.kp_detector(driving)
+        sources = source.expand(n, -1, -1, -1)
+        levels = [level.expand(n, *level.shape[1:]) for level in network.generator.encode(source)]
+        once = network.generator(sources, kp_driving, kp_source.expand(n), levels)["prediction"]
+        copies = network.generator(sources, kp_driving, kp_source.expand(n))["prediction"]
+    torch.testing.assert_close(once, copies, atol=1e-6, rtol=0)

@@ -90,6 +90,12 @@ class ReferenceAnimator(Animator):
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         """(N,3,H,W) frames for the driving keypoints (already made relative if that mode is on)."""
 
+    @staticmethod
+    def source_levels(generator: nn.Module, source: Tensor, n: int) -> list[Tensor]:
+        """The (1,3,H,W) source encoded once and viewed `n` times: the generator's encoder need not run on n
+        identical copies of it (same values)."""
+        return [level.expand(n, *level.shape[1:]) for level in generator.encode(source)]
+
     def relative_motion(self, state: SourceState, kp_driving: Keypoints) -> Keypoints:
         return relative_keypoints(state.kp_source, kp_driving, state.kp_initial, state.scale)
 

@@ -26,7 +26,9 @@ class FOMMAnimator(ReferenceAnimator):
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         n = driving.shape[0]
         sources = state.source.expand(n, -1, -1, -1)
-        return self.network.generator(sources, kp_driving, state.kp_source.expand(n))["prediction"]
+        generator = self.network.generator
+        levels = self.source_levels(generator, state.source, n)
+        return generator(sources, kp_driving, state.kp_source.expand(n), levels)["prediction"]
 
 
 def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> FOMMAnimator:

@@ -29,7 +29,9 @@ class MRAAAnimator(ReferenceAnimator):
         n = driving.shape[0]
         sources = state.source.expand(n, -1, -1, -1)
         bg_params = None if self.relative else self.network.bg_predictor(sources, driving)
-        return self.network.generator(sources, kp_driving, state.kp_source.expand(n), bg_params)["prediction"]
+        generator = self.network.generator
+        levels = self.source_levels(generator, state.source, n)
+        return generator(sources, kp_driving, state.kp_source.expand(n), bg_params, levels)["prediction"]
 
 
 def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> MRAAAnimator:

@@ -77,13 +77,21 @@ class OcclusionAwareGenerator(nn.Module):
             return warped * occlusion
         return warped * occlusion + previous * (1 - occlusion)
 
-    def render(
-        self, source_image: Tensor, deformation: Tensor, occlusion: Tensor | None
-    ) -> dict[str, Tensor]:
-        """{'deformed': source warped by the deformation, 'prediction' (B,C,H,W) in [0,1]}."""
+    def encode(self, source_image: Tensor) -> list[Tensor]:
+        """The source's feature pyramid (first conv, then each down block): what `render` warps."""
         levels = [self.first(source_image)]
         for block in self.down_blocks:
             levels.append(block(levels[-1]))
+        return levels
+
+    def render(
+        self, source_image: Tensor, deformation: Tensor, occlusion: Tensor | None, levels: list[Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        """{'deformed': source warped by the deformation, 'prediction' (B,C,H,W) in [0,1]}.
+
+        `levels`: `encode(source_image)` when the caller already has it (one source, many driving frames).
+        """
+        levels = self.encode(source_image) if levels is None else levels
         out = self._warp_blend(levels[-1], None, deformation, occlusion)
         out = self.bottleneck(out)
         for i, block in enumerate(self.up_blocks):

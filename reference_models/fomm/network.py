@@ -46,8 +46,15 @@ class Generator(OcclusionAwareGenerator):
             **dense_motion_params,
         )
 
-    def forward(self, source_image: Tensor, kp_driving: Keypoints, kp_source: Keypoints) -> dict[str, Tensor]:
-        """{'mask', 'sparse_deformed', 'occlusion_map' (sigmoid), 'deformation', 'deformed', 'prediction'}."""
+    def forward(
+        self,
+        source_image: Tensor,
+        kp_driving: Keypoints,
+        kp_source: Keypoints,
+        source_levels: list[Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        """{'mask', 'sparse_deformed', 'occlusion_map' (sigmoid), 'deformation', 'deformed', 'prediction'};
+        `source_levels`: `encode(source_image)`, when the caller has it."""
         motion = self.dense_motion_network(source_image, kp_driving, kp_source)
         occlusion = torch.sigmoid(motion["occlusion"]) if "occlusion" in motion else None
         out = {
@@ -57,7 +64,7 @@ class Generator(OcclusionAwareGenerator):
         }
         if occlusion is not None:
             out["occlusion_map"] = occlusion
-        return out | self.render(source_image, motion["deformation"], occlusion)
+        return out | self.render(source_image, motion["deformation"], occlusion, source_levels)
 
 
 class FOMM(nn.Module):

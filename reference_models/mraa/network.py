@@ -117,15 +117,21 @@ class Generator(OcclusionAwareGenerator):
         )
 
     def forward(
-        self, source_image: Tensor, driving: Keypoints, source: Keypoints, bg_params: Tensor | None = None
+        self,
+        source_image: Tensor,
+        driving: Keypoints,
+        source: Keypoints,
+        bg_params: Tensor | None = None,
+        source_levels: list[Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        """{'optical_flow', 'occlusion_map' (sigmoid), 'deformed', 'prediction'}."""
+        """{'optical_flow', 'occlusion_map' (sigmoid), 'deformed', 'prediction'}; `source_levels`:
+        `encode(source_image)`, when the caller has it."""
         motion = self.pixelwise_flow_predictor(source_image, driving, source, bg_params)
         occlusion = torch.sigmoid(motion["occlusion"]) if "occlusion" in motion else None
         out = {"optical_flow": motion["deformation"]} | (
             {"occlusion_map": occlusion} if occlusion is not None else {}
         )
-        return out | self.render(source_image, motion["deformation"], occlusion)
+        return out | self.render(source_image, motion["deformation"], occlusion, source_levels)
 
 
 class BGMotionPredictor(nn.Module):
