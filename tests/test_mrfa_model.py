@@ -237,3 +237,16 @@ def test_cli_evaluate_mrfa_with_config_flag(tiny_files, tmp_path, write_suite):
     assert done.returncode == 0, done.stderr[-2000:]
     records = pd.read_parquet(tmp_path / "run" / "frames.parquet")
     assert len(records) == 2 and records["metric:ssim"].between(-1, 1).all()
+
+
+def test_source_encoded_once_gives_the_same_frames(record, network):
+    """The adapter encodes the source once per batch and views it n times: identical to encoding n copies."""
+    source, driving = frames(record)
+    source, n = source[:1], driving.shape[0]
+    with torch.inference_mode():
+        kp_source, kp_driving = network.keypoints(source).expand(n), network.keypoints(driving)
+        sources = source.expand(n, -1, -1, -1)
+        features = [f.expand(n, *f.shape[1:]) for f in network.decoder.generator.encode(source)]
+        once = network.animate(sources, kp_source, kp_driving, source_features=features).prediction
+        copies = network.animate(sources, kp_source, kp_driving).prediction
+    torch.testing.assert_close(once, copies, atol=1e-5, rtol=0)

@@ -105,3 +105,17 @@ def test_adapter_matches_official_reconstruction_and_demo_relative(tmp_path):
             {name: expected[name]},
             label=f"tpsmm adapter relative={relative}",
         )
+
+
+def test_source_encoded_once_gives_the_same_frames():
+    """The adapter encodes the source once per batch and views it n times: identical to encoding n copies."""
+    network, fixture = tiny_network(SPEC)
+    source, driving = fixture["frames"][:1], fixture["frames"][1:]
+    n = driving.shape[0]
+    with torch.no_grad():
+        kp_source, kp_driving = network.kp_detector(source), network.kp_detector(driving)
+        sources, kp_sources = source.expand(n, -1, -1, -1), kp_source.expand(n, -1, -1)
+        levels = [level.expand(n, *level.shape[1:]) for level in network.inpainting_network.encode(source)]
+        once = network.generate(sources, kp_driving, kp_sources, None, levels)["prediction"]
+        copies = network.generate(sources, kp_driving, kp_sources)["prediction"]
+    torch.testing.assert_close(once, copies, atol=1e-6, rtol=0)

@@ -61,8 +61,9 @@ class MRFAAnimator(ReferenceAnimator):
         bg_param = None
         if self.network.use_bg and not self.relative:
             bg_param = self.network.bg_predictor(sources, driving)
+        features = self.source_levels(self.network.decoder.generator, state.source, n)
         return self.network.animate(sources, state.kp_source.expand(n), kp_driving, bg_param=bg_param,
-                                    iterations=self.iterations)
+                                    iterations=self.iterations, source_features=features)
 
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         return self.refine(state, kp_driving, driving).prediction

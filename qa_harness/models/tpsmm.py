@@ -29,7 +29,8 @@ class TPSMMAnimator(ReferenceAnimator):
         bg_param = None
         if self.network.bg and not self.relative:
             bg_param = self.network.bg_predictor(sources, driving)
-        out = self.network.generate(sources, kp_driving.value, state.kp_source.expand(n).value, bg_param)
+        levels = self.source_levels(self.network.inpainting_network, state.source, n)
+        out = self.network.generate(sources, kp_driving.value, state.kp_source.expand(n).value, bg_param, levels)
         return out["prediction"]
 
 

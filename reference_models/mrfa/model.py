@@ -54,13 +54,15 @@ class MRFA(nn.Module):
         return self.encoder(frames)
 
     def animate(self, source: Tensor, kp_source: Keypoints, kp_driving: Keypoints, *,
-                bg_param: Tensor | None = None, iterations: int = NUM_LEVELS) -> Refined:
-        """The source moved to the driving keypoints; source and keypoints batched alike."""
+                bg_param: Tensor | None = None, iterations: int = NUM_LEVELS,
+                source_features: list[Tensor] | None = None) -> Refined:
+        """The source moved to the driving keypoints; source and keypoints batched alike (`source_features`:
+        `decoder.generator.encode(source)`, when the caller has it)."""
         deformation, occlusion = prior_motion(self.prior_model, self.dense_motion, source, kp_driving,
                                               kp_source, bg_param)
         return self.decoder(refinement_keypoints(self.prior_model, kp_source),
                             refinement_keypoints(self.prior_model, kp_driving), deformation, occlusion,
-                            self.down(source), source, iterations=iterations)
+                            self.down(source), source, iterations=iterations, source_features=source_features)
 
     def forward(self, source: Tensor, driving: Tensor, *, iterations: int = NUM_LEVELS) -> Refined:
         """Reconstruction as the official `forward(x, is_train=False)`: absolute driving keypoints, and the

@@ -199,12 +199,14 @@ class RaftFlow(nn.Module):
         return _resize(corr, r) if level > self.basic_level else corr
 
     def forward(self, kp_s: Tensor, kp_d: Tensor, deformation: Tensor, occlusion: Tensor, img: Tensor,
-                img_full: Tensor, *, iterations: int = NUM_LEVELS) -> Refined:
+                img_full: Tensor, *, iterations: int = NUM_LEVELS,
+                source_features: list[Tensor] | None = None) -> Refined:
         """kp (B,K,2) in [-1,1]; prior `deformation` (B,h,h,2) grid and `occlusion` (B,1,h,h) logits;
-        `img` the source downsampled to h x h, `img_full` the source (B,3,size,size)."""
+        `img` the source downsampled to h x h, `img_full` the source (B,3,size,size); `source_features`:
+        `generator.encode(img_full)`, when the caller has it (one source, many driving frames)."""
         if not 0 <= iterations <= NUM_LEVELS:
             raise ValueError(f"iterations must be in 0..{NUM_LEVELS}, got {iterations}")
-        features = self.generator.encode(img_full)
+        features = self.generator.encode(img_full) if source_features is None else source_features
         if self.prior_only:
             return self._prior_only(features, deformation, occlusion, img_full)
         b, dev, dt = img.shape[0], img.device, torch.float32

@@ -76,12 +76,22 @@ class InpaintingNetwork(nn.Module):
             )
         return features * occlusion
 
-    def forward(
-        self, source_image: Tensor, deformation: Tensor, occlusion: list[Tensor]
-    ) -> dict[str, Tensor]:
+    def encode(self, source_image: Tensor) -> list[Tensor]:
+        """The source's feature pyramid (first conv, then each down block): what `forward` warps."""
         levels = [self.first(source_image)]
         for block in self.down_blocks:
             levels.append(block(levels[-1]))
+        return levels
+
+    def forward(
+        self,
+        source_image: Tensor,
+        deformation: Tensor,
+        occlusion: list[Tensor],
+        levels: list[Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        """`levels`: `encode(source_image)` when the caller already has it (one source, many driving frames)."""
+        levels = self.encode(source_image) if levels is None else levels
         out = self._occlude(deform(levels[-1], deformation, align_corners=True), occlusion[0])
         for i in range(self.num_down_blocks):
             out = self.up_blocks[i](self.resblock[2 * i + 1](self.resblock[2 * i](out)))
@@ -133,12 +143,18 @@ class TPSMM(nn.Module):
         return {"avd_network": self.avd_network}
 
     def generate(
-        self, source_image: Tensor, kp_driving: Tensor, kp_source: Tensor, bg_param: Tensor | None = None
+        self,
+        source_image: Tensor,
+        kp_driving: Tensor,
+        kp_source: Tensor,
+        bg_param: Tensor | None = None,
+        source_levels: list[Tensor] | None = None,
     ) -> dict[str, Any]:
-        """Dense motion + inpainting; occlusion maps returned as probabilities (official outputs)."""
+        """Dense motion + inpainting; occlusion maps returned as probabilities (official outputs).
+        `source_levels`: `inpainting_network.encode(source_image)`, when the caller has it."""
         motion = self.dense_motion_network(source_image, kp_driving, kp_source, bg_param)
         occlusion = [torch.sigmoid(logits) for logits in motion["occlusion"]]
-        rendered = self.inpainting_network(source_image, motion["deformation"], occlusion)
+        rendered = self.inpainting_network(source_image, motion["deformation"], occlusion, source_levels)
         return {
             "contribution_maps": motion["contribution_maps"],
             "deformed_source": motion["deformed_source"],
