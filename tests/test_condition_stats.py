@@ -75,7 +75,7 @@ def test_a_regression_on_one_clip_is_caught_with_the_power_it_states():
     clean = clip_deltas(_deltas(rng, 8, 16, tau=0.002, noise=0.003))
     hit = clip_deltas(_deltas(rng, 1, 16, tau=0.0, noise=0.003, shift=0.05, prefix="x"))
     test = mean_test(hit, clean, min_clips=5)
-    assert (test.n_clips, test.n_frames, test.df) == (1, 16, 7.0) and "pooled from 8 clips outside" in test.variance
+    assert (test.n_clips, test.n_frames, test.df) == (1, 16, 7.0) and "variance from 8 clips outside" in test.variance
     assert test.p_value(0.005) < 1e-4
     low, high = test.interval(0.05 / 100)
     assert low > 0.005 and low < 0.05 < high

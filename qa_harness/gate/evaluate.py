@@ -24,8 +24,8 @@ import pandas as pd
 
 from qa_harness.gate.paired import AGGREGATORS, RunRecords, clip_values, paired_values
 from qa_harness.gate.policy import Policy, Rule
-from qa_harness.gate.selectors import Selector
-from qa_harness.records import METRIC_PREFIX, metric_columns
+from qa_harness.gate.selectors import Selector, condition_axes
+from qa_harness.records import COND_PREFIX, METRIC_PREFIX, metric_columns
 from qa_harness.runs.condition_stats import (
     ConditionTest,
     NotTestable,
@@ -123,7 +123,11 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
             if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
                 message = f"no condition values for {spec.text!r} in the candidate's records"
                 checks.append(_unchecked(rule, spec.text, "skip", message))
-            selectors += [s for s in expanded if s not in selectors]
+            for selector in expanded:
+                if absent := _absent(selector, candidate.frames):
+                    checks.append(_unchecked(rule, str(selector), "skip", absent))
+                elif selector not in selectors:
+                    selectors.append(selector)
         deltas = _Deltas(rule, candidate, baseline) if _relative(rule, baseline) else None
         pending += [_check(policy, rule, selector, candidate, baseline, deltas) for selector in selectors]
     checks += _decide(policy, pending)
@@ -132,6 +136,21 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
 
 def _relative(rule: Rule, baseline: RunRecords | None) -> bool:
     return rule.max_regression is not None and baseline is not None and baseline.has_metric(rule.metric)
+
+
+def _absent(selector: Selector, frames: pd.DataFrame) -> str:
+    """Why no frame can match `selector` (an axis or value the records do not have, e.g. a typo), or ""."""
+    for term in selector.terms:
+        column = COND_PREFIX + term.axis
+        known = condition_axes(frames) if column not in frames else sorted(set(frames[column].dropna().astype(str)))
+        wanted = term.axis if column not in frames else term.value
+        if wanted in known:
+            continue
+        close = difflib.get_close_matches(wanted, known, n=3)
+        what = f"axis {term.axis!r}" if column not in frames else f"value {term.axis}={term.value!r}"
+        return (f"{what} is not in the candidate's records (known: {', '.join(known) or 'none'})"
+                + (f"; did you mean {', '.join(close)}?" if close else ""))
+    return ""
 
 
 def _unchecked(rule: Rule, condition: str, status: Status, message: str) -> Check:
@@ -297,15 +316,20 @@ def _decide(policy: Policy, pending: list[_Pending]) -> list[Check]:
         status: Status = "fail" if p.problems else check.status
         texts = p.problems or p.notes
         message = "; ".join(texts + ([f"NOT GATED: {check.not_gated}"] if check.not_gated else []))
-        worst = _worst_clips(p.cand, p.base, check.higher_is_better) if status == "fail" and len(p.cand) else ()
+        worst = _worst_clips(p.cand, p.base, check) if status == "fail" and len(p.cand) else ()
         checks.append(dataclasses.replace(check, status=status, message=message, worst_clips=worst))
     return checks
 
 
-def _worst_clips(cand: pd.Series, base: pd.Series | None, higher_is_better: bool, k: int = 3) -> tuple[str, ...]:
-    """The `k` clips with the largest regression against the baseline (without one: the worst values)."""
+def _worst_clips(cand: pd.Series, base: pd.Series | None, check: Check, k: int = 3) -> tuple[str, ...]:
+    """The `k` clips with the largest regression against the baseline, of those beyond the check's limit
+    when the relative part failed (a clip of the condition that did not regress is not named); without
+    a baseline, the worst values."""
+    higher_is_better = check.higher_is_better
     badness = -cand if higher_is_better else cand
     if base is not None:
         badness = (badness - (-base if higher_is_better else base)).dropna()  # paired clips only
+        if check.max_regression is not None and (badness > check.max_regression).any():
+            badness = badness[badness > check.max_regression]
     worst = badness.sort_values(ascending=False, kind="stable").index[:k]
     return tuple(f"{pair_id} ({cand[pair_id]:.4g})" for pair_id in worst)

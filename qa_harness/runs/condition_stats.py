@@ -12,10 +12,10 @@ of `mu` is the mean of the clip means. Its variance has two parts:
 
 - within clips: from *segments* (contiguous blocks of frames) of each clip, so autocorrelated
   frames are not counted as independent evidence;
-- between clips: from the condition's own clips when it has `min_clips` of them; with fewer, the
-  larger of that and `tau2` *pooled* from the run's clips outside the condition (hierarchical
-  borrowing: those clips are not touched by a regression confined to the condition, and show how
-  much one clip moves between two runs of one model).
+- between clips: from the condition's own clips when it has `min_clips` of them; with fewer,
+  `tau2` *borrowed* from the run's clips outside the condition (hierarchical: those clips are not
+  touched by a regression confined to the condition, and show how much one clip moves between two
+  runs of one model, which is the null hypothesis).
 
 So a condition with one clip is still tested, fairly: its segments say how precisely the clip's
 change is measured, and the other clips say how much a clip changes by chance between runs; with a
@@ -124,32 +124,35 @@ def clip_deltas(deltas: pd.DataFrame) -> ClipDeltas:
     return ClipDeltas(mean, within, groups.size())
 
 
-def _between(clips: ClipDeltas) -> float:
-    """Method-of-moments estimate of the between-clip variance `tau2` (floored at 0)."""
-    return max(0.0, float(clips.mean.var(ddof=1) - clips.within.mean()))
+def _centred_squares(clips: ClipDeltas) -> float:
+    return float(((clips.mean - clips.mean.mean()) ** 2).sum()) if len(clips) else 0.0
 
 
 def mean_test(condition: ClipDeltas, reference: ClipDeltas, *, min_clips: int) -> ConditionTest:
     """The random-effects test of the mean regression of `condition` (see the module docstring).
 
-    `reference`: the run's clips outside the condition (whole clips), for the pooled between-clip
-    variance; when fewer than 2, the condition's own clips are the reference."""
+    With `min_clips` clips or more, the condition's own between-clip spread. With fewer, the between-clip
+    variance `tau2` of `reference` (the run's clips outside the condition, whole): the null hypothesis
+    is that the condition's clips moved no more than clips move between two runs of one model, and
+    those clips show how much that is; the spread of the condition's own clips is left out, since a
+    real regression hits its clips unevenly. With fewer than 2 clips outside, both groups are pooled,
+    each around its own mean."""
     k = len(condition)
     if k == 0:
         raise NotTestable("no paired frames in this condition")
     point, n_frames = float(condition.mean.mean()), int(condition.frames.sum())
-    own = (float(condition.mean.var(ddof=1)) / k, k - 1.0) if k >= 2 else None
-    if own is not None and k >= min_clips:
-        return ConditionTest(point, math.sqrt(own[0]), own[1], k, n_frames, f"between {k} clips")
-    pool = reference if len(reference) >= 2 else condition
-    if len(pool) < 2:
+    if k >= min_clips:
+        return ConditionTest(point, float(condition.mean.std(ddof=1)) / math.sqrt(k), k - 1.0, k, n_frames,
+                             f"between {k} clips")
+    groups = (reference,) if len(reference) >= 2 else (condition, reference)
+    df = sum(max(0, len(g) - 1) for g in groups)
+    if df < 1:
         raise NotTestable(f"{k} clip in the run, no between-clip variance to judge a change against (needs 2)")
-    pooled = ((k * _between(pool) + float(condition.within.sum())) / k**2, len(pool) - 1.0)
-    source = f"pooled from {len(pool)} clips" + (" outside" if pool is reference else "")
-    if own is not None and own[0] > pooled[0]:
-        return ConditionTest(point, math.sqrt(own[0]), own[1], k, n_frames, f"between {k} clips (> {source})")
-    variance = f"{k} clip(s), between-clip variance {source}"
-    return ConditionTest(point, math.sqrt(pooled[0]), pooled[1], k, n_frames, variance)
+    within = pd.concat([g.within for g in groups if len(g)])
+    tau2 = max(0.0, sum(_centred_squares(g) for g in groups) / df - float(within.mean()))
+    se = math.sqrt((k * tau2 + float(condition.within.sum())) / k**2)
+    source = f"from {len(reference)} clips outside" if len(groups) == 1 else f"with {len(reference)} clip(s) outside"
+    return ConditionTest(point, se, float(df), k, n_frames, f"{k} clip(s), between-clip variance {source}")
 
 
 def bootstrap_test(

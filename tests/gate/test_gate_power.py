@@ -121,7 +121,7 @@ def test_insufficient_clips_skip_or_fail(tmp_path, rerun, baseline_run):
         assert (p10.status, p10.n_clips) == (status, 8) and "8 clip(s), p10 over clips needs min_clips=9" in p10.message
         assert p10.not_gated == "8 clip(s), p10 over clips needs min_clips=9"
         assert (mean.status, mean.n_clips, mean.not_gated) == ("pass", 8, "")
-        assert "between-clip variance pooled from 40 clips outside" in mean.message
+        assert "between-clip variance from 40 clips outside" in mean.message
 
 
 def test_outputs_junit_markdown_json(policy, regressed_runs, baseline_run):
