@@ -4,8 +4,10 @@ Writes a copy of the manifest whose clips carry the clip labels of the chosen ax
 any hand-written ones; a measured tag replaces a hand-written tag of the same name, with a warning),
 whose `bins` key holds the bins used (so the suite version, a hash of the manifest, changes when a
 bin does), and a sidecar table `<manifest stem>.conditions.parquet` with one row per pair and
-driving frame and a `cond:<tag>` column per tag: the per-frame labels the runner puts into frame
-records. Rows are per pair, so that a cross pair's `pose_gap` is measured from its own source.
+driving frame, a `cond:<tag>` column per tag (the per-frame labels the runner puts into frame
+records) and an `<axis>.<measure>` column per measurement (degrees, shares, luma; NaN without a
+face), so bins can be re-drawn without re-tagging (`conditions.relabel`). Rows are per pair, so
+that a cross pair's `pose_gap` is measured from its own source.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from qa_harness.yamlfile import load_yaml
 
 log = logging.getLogger(__name__)
 DEFAULT_AXES = ("lighting", "pose", "occlusion")
+GAP = "pose.pose_gap"  # the measurement a cross pair takes from its own source
 
 
 def _cross_gap(source: ClipTags, driving: ClipTags) -> np.ndarray:
@@ -44,15 +47,23 @@ def _cross_gap(source: ClipTags, driving: ClipTags) -> np.ndarray:
 
 
 def _pair_rows(pair: Pair, tagged: dict[str, ClipTags], gap_bins: TagBins | None) -> list[dict]:
-    """One row per driving frame: the driving clip's frame labels; for a cross pair, `pose_gap` is
-    the gap to the other clip's source frame instead of to the driving clip's own first frame."""
+    """One row per driving frame: the driving clip's frame labels and measurements; for a cross
+    pair, `pose_gap` is the gap to the other clip's source frame instead of to the driving clip's
+    own first frame."""
     driving = tagged[pair.driving.id]
     labels = dict(driving.frame_labels)
+    measures = dict(driving.measures)
     if pair.protocol == "cross" and gap_bins is not None:
-        labels[gap_bins.tag] = tuple(gap_bins.label(float(g)) for g in _cross_gap(tagged[pair.source.id], driving))
+        measures[GAP] = _cross_gap(tagged[pair.source.id], driving)
+        labels[gap_bins.tag] = tuple(gap_bins.label(float(g)) for g in measures[GAP])
     frames = len(next(iter(labels.values())))
     return [
-        {"pair": pair.id, "frame": i, **{COND_PREFIX + t: values[i] for t, values in labels.items()}}
+        {
+            "pair": pair.id,
+            "frame": i,
+            **{COND_PREFIX + t: values[i] for t, values in labels.items()},
+            **{m: float(values[i]) for m, values in measures.items()},
+        }
         for i in range(frames)
     ]
 
