@@ -2,10 +2,11 @@
 looking-down detection and a leave-one-out check of the one calibrated constant.
 
 Each valid image (all raw angles within 99 degrees) goes through the library's path (`Tagger`
-observe, the `pose` axis, the shipped bins), as `qa-harness suites tag` does, twice: with the
-default backend's 3-D mesh (the tagger) and with its 68 points only (the PnP fallback that dlib and
-FAN get). The true angles get the same bins as the tags, so the confusion tables say how often an
-image lands in the wrong stratum. The angles are not calibrated; the `down` edge of the pitch bins
+observe, the `pose` axis, the shipped bins) at its own size (450 px) and as a default suite feeds it
+(evaluation's decoder at 256 px, as `qa-harness suites tag` does), each with the default backend's
+3-D mesh (the tagger) and with its 68 points only (the PnP fallback that dlib and FAN get). The
+true angles get the same bins as the tags, so the confusion tables say how often an image lands in
+the wrong stratum. The angles are not calibrated; the `down` edge of the pitch bins
 is: `down_edge` is the rule that chose it, run on all images and left-one-out.
 """
 
@@ -21,6 +22,7 @@ from qa_harness.landmarks.base import Landmarks
 from qa_harness.suites.axes.base import Observation
 from qa_harness.suites.media import read_frames
 from qa_harness.suites.tagging import Tagger, build_axes
+from qa_harness.video.io import iter_frames_uint8
 
 FOLDER = "aflw2000_subset"
 ANGLES = ("yaw", "pitch", "roll")
@@ -31,6 +33,7 @@ LEVEL = 5.0
 #: Share of looking-down faces the `down` edge must catch (8 of 9 here).
 DOWN_RECALL = 0.85
 EDGES = np.arange(-10.0, 0.5, 1.0)
+RESOLUTION = 256  # a suite's default evaluation resolution (suites/manifest.py)
 
 
 def true_measure(sample: PoseSample, measure: str) -> float:
@@ -40,14 +43,22 @@ def true_measure(sample: PoseSample, measure: str) -> float:
     return abs(value) if measure.startswith("abs_") else value
 
 
-def measure_all(tagger: Tagger, samples: list[PoseSample], *, mesh: bool) -> tuple[dict, dict]:
+def measure_all(
+    tagger: Tagger, samples: list[PoseSample], *, mesh: bool, resolution: int | None
+) -> tuple[dict, dict]:
     """Pose-tag every sample (one frame each): measurement -> values, tag -> labels. `mesh=False`
-    drops the backend's 3-D mesh, so the axis falls back to PnP on the 68 points."""
+    drops the backend's 3-D mesh, so the axis falls back to PnP on the 68 points; `resolution`
+    None: the image at its own size, else through evaluation's decoder at that size."""
     axis = tagger.axes[0]
     measures: dict[str, list[float]] = {}
     labels: dict[str, list[str]] = {}
     for sample in samples:
-        obs = tagger.observe(read_frames(sample.image))
+        frames = (
+            read_frames(sample.image)
+            if resolution is None
+            else next(iter_frames_uint8(sample.image, resolution=resolution))
+        )
+        obs = tagger.observe(frames)
         if not mesh:
             m = obs.landmarks
             obs = Observation(obs.frames, obs.faces, Landmarks(m.points, m.found, m.confidence))
@@ -95,30 +106,39 @@ def run(labels_root: Path) -> str:
     samples = load_aflw2000(folder)
     valid = [s for s in samples if s.valid]
     tagger = Tagger(build_axes(["pose"]))
-    measures, labels = measure_all(tagger, valid, mesh=True)
-    fallback, _ = measure_all(tagger, valid, mesh=False)
+    runs = {
+        (method, size): measure_all(tagger, valid, mesh=method == "mesh fit (tagger)", resolution=size)
+        for method in ("mesh fit (tagger)", "PnP on 68 points (dlib, FAN)")
+        for size in (None, RESOLUTION)
+    }
     rows = []
-    for method, values in (("mesh fit (tagger)", measures), ("PnP on 68 points (dlib, FAN)", fallback)):
+    for (method, size), (values, _) in runs.items():
         for angle in ANGLES:
             err = errors(values[angle], [getattr(s, angle) for s in valid])
-            rows.append([method, angle, str(err.mae), str(err.bias), err.mae.n, err.missing])
+            rows.append([method, size or "450 (own)", angle, err.mae, err.bias, err.mae.n, err.missing])
     pitch_bins = next(b for b in tagger.axes[0].bins if b.measure == "pitch")
     truth = np.array([s.pitch for s in valid])
+    down = [
+        [f"{size or 450} px, {name}", *rest]
+        for size in (None, RESOLUTION)
+        for name, *rest in down_rows(runs[("mesh fit (tagger)", size)][0]["pitch"], truth, pitch_bins.uppers[0])
+    ]
+    measures, labels = runs[("mesh fit (tagger)", RESOLUTION)]
     out = [
         "## Head pose (AFLW2000-3D)",
         "",
         f"{len(valid)} valid of {len(samples)} images in {folder.name}; estimate minus label, degrees, "
         "95 % bootstrap intervals (seed 0); `no face` images are left out of the means.",
         "",
-        table(["method", "angle", "mean abs error", "bias", "n", "no face"], rows),
+        table(["method", "px", "angle", "mean abs error", "bias", "n", "no face"], rows),
         "",
         f"Looking down (true pitch <= {DOWN:g}) tagged `down` (pitch below the edge), and faces within "
-        f"{LEVEL:g} degrees of level wrongly tagged `down`; Wilson 95 % intervals; faces found only:",
+        f"{LEVEL:g} degrees of level wrongly tagged `down`, by the mesh fit; Wilson 95 % intervals; "
+        "faces found only:",
         "",
-        table(
-            ["down edge", "looking down found", "recall", "level tagged down", "rate"],
-            down_rows(measures["pitch"], truth, pitch_bins.uppers[0]),
-        ),
+        table(["down edge", "looking down found", "recall", "level tagged down", "rate"], down),
+        "",
+        f"Confusion of binned labels, mesh fit at {RESOLUTION} px (what `suites tag` gives):",
     ]
     for bins in tagger.axes[0].bins:
         if bins.measure.removeprefix("abs_") not in ANGLES:
