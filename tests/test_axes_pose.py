@@ -127,14 +127,16 @@ def test_roll_follows_an_in_plane_rotation_of_a_real_frame(pose, degrees):
 
 
 @needs_aflw
-def test_pose_meets_the_accuracy_targets_on_aflw2000(pose):
+@pytest.mark.parametrize("resolution", [None, 256], ids=["own_size", "suite_256"])
+def test_pose_meets_the_accuracy_targets_on_aflw2000(pose, resolution):
     # Targets (issue 12): mean abs error <= 3.5 / 4.0 / 2.0 degrees (yaw / pitch / roll) and |bias|
     # <= 2 on the valid samples with a face; faces looking down >= 10 degrees tagged `down`
-    # (all but one: the fit's pitch error reaches 6 degrees).
+    # (all but one: the fit's pitch error reaches 6 degrees). At 256 px (a default suite) Face Mesh
+    # also finds a 62-degree profile and reads it 27 degrees short: yaw 3.48 / bias 1.97, at the limit.
     samples = [s for s in load_aflw2000(AFLW) if s.valid]
     rows = []
     for s in samples:
-        tags = pose.tag_clip(s.image)
+        tags = pose.tag_clip(s.image, resolution=resolution)
         rows.append([tags.measures[f"pose.{a}"][0] for a in ("yaw", "pitch", "roll")] + [tags.frame_labels["pitch"][0]])
     estimate = np.array([r[:3] for r in rows], dtype=np.float64)
     truth = np.array([(s.yaw, s.pitch, s.roll) for s in samples])

@@ -13,9 +13,10 @@ pipeline), so no face shape or neutral pitch was invented or tuned here:
   nose, eyes and mouth corners (`FIT_POINTS`, not the lips, which move with speech); camera focal
   length = image width, centre = image centre.
 On the 29 valid AFLW2000-3D samples (benchmarks/RESULTS.md, `python -m benchmarks.tags_bench
---section pose`) the mesh fit is within 2.5 / 3.6 / 1.0 degrees (yaw / pitch / roll mean abs error),
-bias under 1 degree; PnP on 68 points 2.2 / 3.6 / 1.1 with a pitch bias of +2.8. Face Mesh finds no
-face on profiles beyond about 60 degrees of yaw (3 of the 29), which then read NaN.
+--section pose`) the mesh fit's mean abs error is 2.5 / 3.6 / 1.0 degrees (yaw / pitch / roll) at
+the images' 450 px, bias under 1 degree, and 3.5 / 3.7 / 1.3 (yaw bias +2.0) resized to a suite's
+256 px; PnP on 68 points 2.2 / 3.6 / 1.1 with a pitch bias of +2.8. Face Mesh finds no face on
+profiles beyond about 60-70 degrees of yaw (2-3 of the 29; NaN) and reads the ones it finds short.
 
 Angles, degrees, of the head relative to the camera (`rotation` = head -> camera):
 - yaw: about the vertical axis; positive when the face turns towards the image right;
