@@ -133,13 +133,19 @@ def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from qa_harness.suites.facecrop import face_in_crop
     from qa_harness.suites.manifest import load_suite
 
     suite = load_suite(args.file)
-    problems = {c.id: c.problem for p in suite.pairs for c in (p.source, p.driving) if c.problem}
+    clips = {c.id: c for p in suite.pairs for c in (p.source, p.driving)}
+    problems = {c.id: c.problem for c in clips.values() if c.problem}
     print(f"{args.file}: suite '{suite.name}' version {suite.version}: {len(suite.pairs)} pairs")
     for clip_id, problem in problems.items():
         print(f"  clip {clip_id!r}: {problem}", file=sys.stderr)
+    for c in clips.values():  # a warning, not an error: a faceless crop is legal, rarely meant
+        if not c.problem and not face_in_crop(c.path, resolution=suite.resolution, crop=c.crop):
+            where = f"crop box {c.crop}" if c.crop else "the centred square (no crop box)"
+            print(f"  warning: clip {c.id!r}: no face found in its first frame through {where}", file=sys.stderr)
     return EXIT_ERROR if problems else EXIT_OK
 
 
