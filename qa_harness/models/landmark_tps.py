@@ -101,5 +101,5 @@ def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu",
         raise ConfigError(checkpoint, "", "landmark_tps is weight-free and takes no checkpoint")
     if unknown:
         raise ConfigError("landmark_tps", "options", f"unknown option(s) {sorted(unknown)}; known: landmarks, relative")
-    backend = LANDMARKS.get(landmarks)(device=torch.device(device))
+    backend = LANDMARKS.build(landmarks, device=torch.device(device))
     return LandmarkTPS(backend, relative=bool(relative))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from qa_harness.catalog import DEFAULT_LANDMARKS
+from qa_harness.catalog import DEFAULT_AXES, DEFAULT_LANDMARKS
 from qa_harness.records import COND_PREFIX, Pair
 from qa_harness.suites.axes.headpose import rotation_from_angles, rotation_gap
 from qa_harness.suites.bins import DEFAULT_BINS, TagBins
@@ -28,7 +28,6 @@ from qa_harness.suites.tagging import ClipTags, Tagger, build_axes
 from qa_harness.yamlfile import load_yaml
 
 log = logging.getLogger(__name__)
-DEFAULT_AXES = ("lighting", "pose", "occlusion")
 
 
 def _cross_gap(source: ClipTags, driving: ClipTags) -> np.ndarray:
