@@ -160,7 +160,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from qa_harness.demo import run_demo
 
-    return run_demo(out=args.out, tracking_uri=args.tracking_uri)
+    return run_demo(out=args.out, tracking_uri=args.tracking_uri, max_frames=args.max_frames)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "shipped in the repo), log to MLflow and print a per-condition table.")
     demo.add_argument("--out", type=Path, default=Path("qa_runs/demo"), help="folder for the demo runs")
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
+    demo.add_argument("--max-frames", type=int, help="cap driving frames per pair (a quick smoke run; "
+                      "the suite has 40)")
     demo.set_defaults(func=_cmd_demo)
     add_gate_parser(sub)
     add_compare_parser(sub)

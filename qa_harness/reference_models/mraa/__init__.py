@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference_models.spec import ReferenceSpec
+from qa_harness.reference_models.spec import ReferenceSpec
 
 
 def _build(model_params: dict):
-    from reference_models.mraa.network import MRAA
+    from qa_harness.reference_models.mraa.network import MRAA
 
     return MRAA(model_params)
 

@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from reference_models.blocks.avd import AVDCore
-from reference_models.blocks.generator import OcclusionAwareGenerator
-from reference_models.blocks.keypoints import Keypoints, heatmap_mean, make_coordinate_grid, softmax_heatmap
-from reference_models.blocks.layers import AntiAliasInterpolation2d, Encoder, Hourglass
-from reference_models.blocks.motion import DenseMotionNetwork
+from qa_harness.reference_models.blocks.avd import AVDCore
+from qa_harness.reference_models.blocks.generator import OcclusionAwareGenerator
+from qa_harness.reference_models.blocks.keypoints import Keypoints, heatmap_mean, make_coordinate_grid, softmax_heatmap
+from qa_harness.reference_models.blocks.layers import AntiAliasInterpolation2d, Encoder, Hourglass
+from qa_harness.reference_models.blocks.motion import DenseMotionNetwork
 
 
 class RegionPredictor(nn.Module):

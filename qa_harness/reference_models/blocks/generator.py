@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.layers import DownBlock2d, Norm, ResBlock2d, SameBlock2d, UpBlock2d, deform
+from qa_harness.reference_models.blocks.layers import DownBlock2d, Norm, ResBlock2d, SameBlock2d, UpBlock2d, deform
 
 
 class OcclusionAwareGenerator(nn.Module):

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.keypoints import Keypoints, gaussian_difference, make_coordinate_grid
-from reference_models.blocks.layers import (
+from qa_harness.reference_models.blocks.keypoints import Keypoints, gaussian_difference, make_coordinate_grid
+from qa_harness.reference_models.blocks.layers import (
     AntiAliasInterpolation2d,
     Hourglass,
     Norm,

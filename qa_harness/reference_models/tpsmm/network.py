@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from reference_models.blocks.avd import AVDCore
-from reference_models.blocks.backbones import ResNet18, ResNetBGMotionPredictor
-from reference_models.blocks.layers import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d, deform
-from reference_models.blocks.tps import TPSDenseMotionNetwork
+from qa_harness.reference_models.blocks.avd import AVDCore
+from qa_harness.reference_models.blocks.backbones import ResNet18, ResNetBGMotionPredictor
+from qa_harness.reference_models.blocks.layers import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d, deform
+from qa_harness.reference_models.blocks.tps import TPSDenseMotionNetwork
 
 
 class KPDetector(nn.Module):

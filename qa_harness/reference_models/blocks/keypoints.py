@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.layers import AntiAliasInterpolation2d, Hourglass, Norm
+from qa_harness.reference_models.blocks.layers import AntiAliasInterpolation2d, Hourglass, Norm
 
 
 @dataclass(frozen=True)

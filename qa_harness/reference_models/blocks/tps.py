@@ -14,15 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.keypoints import gaussian_difference, make_coordinate_grid
-from reference_models.blocks.layers import (
+from qa_harness.reference_models.blocks.keypoints import gaussian_difference, make_coordinate_grid
+from qa_harness.reference_models.blocks.layers import (
     AntiAliasInterpolation2d,
     Hourglass,
     Norm,
     UpBlock2d,
     without_autocast,
 )
-from reference_models.blocks.motion import background_grid, warp_copies
+from qa_harness.reference_models.blocks.motion import background_grid, warp_copies
 
 
 def _tps_kernel(squared_distance: Tensor) -> Tensor:

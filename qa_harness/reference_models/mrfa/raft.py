@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.keypoints import kp2gaussian
-from reference_models.blocks.layers import Hourglass, sample
-from reference_models.mrfa.generator import OcclusionAwareGenerator
+from qa_harness.reference_models.blocks.keypoints import kp2gaussian
+from qa_harness.reference_models.blocks.layers import Hourglass, sample
+from qa_harness.reference_models.mrfa.generator import OcclusionAwareGenerator
 
 #: Feature pyramid levels of the generator (5 up blocks -> 6 levels from size/32 to size).
 NUM_LEVELS = 6

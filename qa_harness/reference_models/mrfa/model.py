@@ -15,11 +15,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from reference_models.blocks.backbones import ResNetBGMotionPredictor
-from reference_models.blocks.keypoints import Keypoints
-from reference_models.blocks.layers import AntiAliasInterpolation2d
-from reference_models.mrfa.priors import build_prior, prior_motion, refinement_keypoints
-from reference_models.mrfa.raft import NUM_LEVELS, RaftFlow, Refined
+from qa_harness.reference_models.blocks.backbones import ResNetBGMotionPredictor
+from qa_harness.reference_models.blocks.keypoints import Keypoints
+from qa_harness.reference_models.blocks.layers import AntiAliasInterpolation2d
+from qa_harness.reference_models.mrfa.priors import build_prior, prior_motion, refinement_keypoints
+from qa_harness.reference_models.mrfa.raft import NUM_LEVELS, RaftFlow, Refined
 
 #: The `epoch` the official `MRFA.forward` defaults to at inference: the background motion predictor
 #: is used when `bg_start <= epoch` (celebvhq: bg_start 0, used; vox1: bg_start 1000, absent).

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_models.blocks.layers import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
+from qa_harness.reference_models.blocks.layers import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 
 
 class ChannelBlock2d(nn.Module):

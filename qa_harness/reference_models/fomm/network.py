@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from reference_models.blocks.generator import OcclusionAwareGenerator
-from reference_models.blocks.keypoints import Keypoints, KPDetector
-from reference_models.blocks.motion import DenseMotionNetwork
+from qa_harness.reference_models.blocks.generator import OcclusionAwareGenerator
+from qa_harness.reference_models.blocks.keypoints import Keypoints, KPDetector
+from qa_harness.reference_models.blocks.motion import DenseMotionNetwork
 
 
 class Generator(OcclusionAwareGenerator):

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from reference_models.blocks.keypoints import Keypoints
-from reference_models.mrfa.hrnet import HRNetBase
-from reference_models.mrfa.tokenpose import POS_EMBEDDINGS, TokenPoseHead
+from qa_harness.reference_models.blocks.keypoints import Keypoints
+from qa_harness.reference_models.mrfa.hrnet import HRNetBase
+from qa_harness.reference_models.mrfa.tokenpose import POS_EMBEDDINGS, TokenPoseHead
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference_models.spec import ReferenceSpec
+from qa_harness.reference_models.spec import ReferenceSpec
 
 
 def _build(model_params: dict):
-    from reference_models.fomm.network import FOMM
+    from qa_harness.reference_models.fomm.network import FOMM
 
     return FOMM(model_params)
 

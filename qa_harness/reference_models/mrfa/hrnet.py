@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from reference_models.blocks.backbones import BasicBlock
+from qa_harness.reference_models.blocks.backbones import BasicBlock
 
 _STEM_CHANNELS = 64
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference_models.spec import ReferenceSpec
+from qa_harness.reference_models.spec import ReferenceSpec
 
 
 def _build(model_params: dict):
-    from reference_models.tpsmm.network import TPSMM
+    from qa_harness.reference_models.tpsmm.network import TPSMM
 
     return TPSMM(model_params)
 

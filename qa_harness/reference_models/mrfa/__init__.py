@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reference_models.mrfa.checkpoint import HOSTING, unpack
-from reference_models.spec import ReferenceSpec
+from qa_harness.reference_models.mrfa.checkpoint import HOSTING, unpack
+from qa_harness.reference_models.spec import ReferenceSpec
 
 
 def _build(config: dict):
-    from reference_models.mrfa.model import MRFA
+    from qa_harness.reference_models.mrfa.model import MRFA
 
     return MRFA(config)
 

@@ -1,4 +1,4 @@
-"""MRFA checkpoints in the official layout (read through `reference_models.checkpoint`).
+"""MRFA checkpoints in the official layout (read through `qa_harness.reference_models.checkpoint`).
 
 The official trainer saves `Logger.save_cpk({'model': ddp_model, 'optimizer': optimizer})`
 (JialeTao/MRFA 20f935f, `logger.py`, `train.py`): a file `%08d-checkpoint.pth` holding

@@ -1,6 +1,6 @@
 """What the adapters need to know about one reference model, and the one function that builds and loads it.
 
-Each model package (`reference_models.fomm`, ...) defines a `SPEC`; `load_reference(SPEC, config=...,
+Each model package (`qa_harness.reference_models.fomm`, ...) defines a `SPEC`; `load_reference(SPEC, config=...,
 checkpoint=...)` reads the official YAML config (a name from the package's `configs/` or a path), builds the
 network from `model_params`, finds the checkpoint (explicit path or weight cache) and loads the official
 top-level keys with strict names and shapes.
@@ -15,7 +15,12 @@ from typing import Any
 
 from torch import nn
 
-from reference_models.checkpoint import load_subnetworks, load_yaml_config, locate_checkpoint, read_checkpoint
+from qa_harness.reference_models.checkpoint import (
+    load_subnetworks,
+    load_yaml_config,
+    locate_checkpoint,
+    read_checkpoint,
+)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from reference_models.blocks.backbones import ResNet18
-from reference_models.blocks.keypoints import Keypoints, KPDetector
-from reference_models.blocks.motion import DenseMotionNetwork
-from reference_models.blocks.tps import TPSDenseMotionNetwork
-from reference_models.mrfa.mtia import MTIAKeypointDetector
+from qa_harness.reference_models.blocks.backbones import ResNet18
+from qa_harness.reference_models.blocks.keypoints import Keypoints, KPDetector
+from qa_harness.reference_models.blocks.motion import DenseMotionNetwork
+from qa_harness.reference_models.blocks.tps import TPSDenseMotionNetwork
+from qa_harness.reference_models.mrfa.mtia import MTIAKeypointDetector
 
 PRIOR_MODELS = ("mtia", "fomm", "tpsm")
 #: Points per thin-plate spline in the TPS prior; the refinement uses each group's mean as one keypoint.
