@@ -22,10 +22,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from qa_harness.gate.paired import AGGREGATORS, RunRecords, clip_values, paired_values
 from qa_harness.gate.policy import Policy, Rule
-from qa_harness.gate.selectors import Selector, condition_axes
-from qa_harness.records import COND_PREFIX, METRIC_PREFIX, metric_columns
+from qa_harness.records import CLIP_METRIC_PREFIX, COND_PREFIX, METRIC_PREFIX
 from qa_harness.runs.condition_stats import (
     ConditionTest,
     NotTestable,
@@ -35,6 +33,9 @@ from qa_harness.runs.condition_stats import (
     mean_test,
     paired_deltas,
 )
+from qa_harness.runs.records import RunRecords
+from qa_harness.runs.selectors import Selector, condition_axes
+from qa_harness.runs.stats import AGGREGATORS, clip_level_table, clip_values, paired_values, worst_clips
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -110,7 +111,7 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
     for rule in policy.rules:
         if not candidate.has_metric(rule.metric):
             conditions = ",".join(spec.text for spec in rule.conditions)
-            close = difflib.get_close_matches(rule.metric, metric_columns(candidate.frames), n=3)
+            close = difflib.get_close_matches(rule.metric, candidate.frame_metrics() + candidate.clip_metrics(), n=3)
             hint = f" (did you mean: {', '.join(close)}?)" if close else ""
             message = f"metric {rule.metric!r} is not in the candidate's records{hint}"
             checks.append(_unchecked(rule, conditions, "skip" if rule.optional else "fail", message))
@@ -201,11 +202,16 @@ class _Pending:
 
 
 class _Deltas:
-    """Paired per-frame regressions of one rule's metric, and its whole-clip summaries (computed once)."""
+    """Paired per-frame regressions of one rule's metric, and its whole-clip summaries (computed once).
+    A per-clip metric (no frame values) is one "frame" per clip, with no within-clip variance."""
 
     def __init__(self, rule: Rule, candidate: RunRecords, baseline: RunRecords) -> None:
-        self.frames = paired_deltas(candidate.frames, baseline.frames, METRIC_PREFIX + rule.metric,
-                                    bool(rule.higher_is_better))
+        if candidate.is_clip_metric(rule.metric):
+            column = CLIP_METRIC_PREFIX + rule.metric
+            cand, base = (clip_level_table(r).reset_index().assign(frame=0) for r in (candidate, baseline))
+        else:
+            column, cand, base = METRIC_PREFIX + rule.metric, candidate.frames, baseline.frames
+        self.frames = paired_deltas(cand, base, column, bool(rule.higher_is_better))
         self.clips = clip_deltas(self.frames)
 
 
@@ -220,7 +226,7 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
         max_regression=rule.max_regression,
         higher_is_better=rule.higher_is_better,
     )
-    cand = clip_values(candidate.frames, rule.metric, selector)
+    cand = clip_values(candidate, rule.metric, selector)
     agg = AGGREGATORS[rule.aggregate]
     cand_value = float(agg(cand.to_numpy(float))) if len(cand) else math.nan
     problems: list[str] = []
@@ -235,7 +241,7 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
             else f"relative limit: metric {rule.metric!r} is not in the baseline's records"
         )
     elif rule.max_regression is not None:
-        base_clips = clip_values(baseline.frames, rule.metric, selector)
+        base_clips = clip_values(baseline, rule.metric, selector)
         base_value = float(agg(base_clips.to_numpy(float))) if len(base_clips) else math.nan
         try:
             test = _test(policy, rule, selector, cand, base_clips, deltas)
@@ -322,14 +328,10 @@ def _decide(policy: Policy, pending: list[_Pending]) -> list[Check]:
 
 
 def _worst_clips(cand: pd.Series, base: pd.Series | None, check: Check, k: int = 3) -> tuple[str, ...]:
-    """The `k` clips with the largest regression against the baseline, of those beyond the check's limit
-    when the relative part failed (a clip of the condition that did not regress is not named); without
-    a baseline, the worst values."""
-    higher_is_better = check.higher_is_better
-    badness = -cand if higher_is_better else cand
-    if base is not None:
-        badness = (badness - (-base if higher_is_better else base)).dropna()  # paired clips only
-        if check.max_regression is not None and (badness > check.max_regression).any():
-            badness = badness[badness > check.max_regression]
-    worst = badness.sort_values(ascending=False, kind="stable").index[:k]
-    return tuple(f"{pair_id} ({cand[pair_id]:.4g})" for pair_id in worst)
+    """`pair_id (value)` of the `k` clips that weigh most (`runs.stats.worst_clips`), of those beyond the
+    check's limit when its relative part failed (a clip of the condition that did not regress is not named)."""
+    if base is not None and check.max_regression is not None:
+        regression = (base - cand if check.higher_is_better else cand - base).dropna()
+        if (regression > check.max_regression).any():
+            cand = cand[regression[regression > check.max_regression].index]
+    return tuple(f"{p} ({cand[p]:.4g})" for p in worst_clips(cand, base, bool(check.higher_is_better), k).ranked)

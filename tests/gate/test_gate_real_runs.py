@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from qa_harness.cli import main
-from qa_harness.gate import io
 from qa_harness.gate.evaluate import evaluate_gate
 from qa_harness.gate.output import render_junit, render_markdown, render_table, result_to_json
 from qa_harness.gate.policy import load_policy
+from qa_harness.runs import mlflow_io as io
 from tests.gate.real_runs import ROOT, build_suite, evaluate
 
 POLICY = ROOT / "gates" / "default.yaml"

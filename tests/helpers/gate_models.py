@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from qa_harness.gate.selectors import parse_selector
 from qa_harness.models.base import Animator
 from qa_harness.records import COND_PREFIX
+from qa_harness.runs.selectors import parse_selector
 from qa_harness.suites.manifest import load_suite
 from qa_harness.video.io import iter_frames
 
