@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from qa_harness.gate.policy import Policy, Rule
-from qa_harness.records import CLIP_METRIC_PREFIX, COND_PREFIX, METRIC_PREFIX
+from qa_harness.records import COND_PREFIX
 from qa_harness.runs.condition_stats import (
     ConditionTest,
     NotTestable,
@@ -31,11 +31,11 @@ from qa_harness.runs.condition_stats import (
     clip_deltas,
     correct,
     mean_test,
-    paired_deltas,
+    run_deltas,
 )
 from qa_harness.runs.records import RunRecords
 from qa_harness.runs.selectors import Selector, condition_axes
-from qa_harness.runs.stats import AGGREGATORS, clip_level_table, clip_values, paired_values, worst_clips
+from qa_harness.runs.stats import AGGREGATORS, clip_values, paired_values, worst_clips
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -202,16 +202,10 @@ class _Pending:
 
 
 class _Deltas:
-    """Paired per-frame regressions of one rule's metric, and its whole-clip summaries (computed once).
-    A per-clip metric (no frame values) is one "frame" per clip, with no within-clip variance."""
+    """Paired regressions of one rule's metric (`run_deltas`) and their whole-clip summaries, computed once."""
 
     def __init__(self, rule: Rule, candidate: RunRecords, baseline: RunRecords) -> None:
-        if candidate.is_clip_metric(rule.metric):
-            column = CLIP_METRIC_PREFIX + rule.metric
-            cand, base = (clip_level_table(r).reset_index().assign(frame=0) for r in (candidate, baseline))
-        else:
-            column, cand, base = METRIC_PREFIX + rule.metric, candidate.frames, baseline.frames
-        self.frames = paired_deltas(cand, base, column, bool(rule.higher_is_better))
+        self.frames = run_deltas(candidate, baseline, rule.metric, bool(rule.higher_is_better))
         self.clips = clip_deltas(self.frames)
 
 

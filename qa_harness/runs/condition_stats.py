@@ -38,6 +38,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_PREFIX
+from qa_harness.runs.records import RunRecords
+from qa_harness.runs.stats import clip_level_table
+
 #: Segments per clip for the within-clip variance (fewer when a clip has fewer than 2 frames a segment).
 SEGMENTS, MIN_SEGMENT = 5, 2
 #: Power at which the minimum detectable effect is stated.
@@ -100,6 +104,15 @@ def paired_deltas(candidate: pd.DataFrame, baseline: pd.DataFrame, column: str, 
     diff = merged[column].to_numpy(float) - merged["_base"].to_numpy(float)
     merged["delta"] = -diff if higher_is_better else diff
     return merged[np.isfinite(merged["delta"].to_numpy())].drop(columns="_base")
+
+
+def run_deltas(candidate: RunRecords, baseline: RunRecords, metric: str, higher_is_better: bool) -> pd.DataFrame:
+    """`paired_deltas` of one metric of two runs; a per-clip metric (no frame values) is one row per clip
+    (frame 0), so it has no within-clip variance."""
+    if candidate.is_clip_metric(metric):
+        cand, base = (clip_level_table(r).reset_index().assign(frame=0) for r in (candidate, baseline))
+        return paired_deltas(cand, base, CLIP_METRIC_PREFIX + metric, higher_is_better)
+    return paired_deltas(candidate.frames, baseline.frames, METRIC_PREFIX + metric, higher_is_better)
 
 
 def _within(values: np.ndarray) -> float:

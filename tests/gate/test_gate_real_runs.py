@@ -138,3 +138,22 @@ def test_every_condition_is_gated_or_listed_as_not_gated(real, baseline, tmp_pat
     code = main(["gate", "--candidate", candidate.run_id, "--baseline", baseline.run_id, "--policy", str(policy),
                  "--tracking-uri", uri, "--no-log"])
     assert code == 1
+
+
+def test_compare_calls_a_real_regression_on_six_clips_and_names_runs_apart(real, baseline, capsys):
+    run, uri = real
+    clean, blurred = run("candidate", 1), run("candidate", 2, defect_where="all", defect_blur=1.1)
+    code = main(["compare", baseline.run_id, clean.run_id, blurred.run_id, "--tracking-uri", uri, "--no-log",
+                 "--conditions", "all"])
+    out = capsys.readouterr().out
+    assert code == 0
+    from qa_harness.compare import WORSE, compare_runs, display_names
+
+    names = display_names([baseline, clean, blurred])
+    assert names[clean.run_id] == f"candidate ({clean.run_id[:8]})" != names[blurred.run_id]
+    assert names[clean.run_id] in out and names[blurred.run_id] in out
+    table = compare_runs([baseline, clean, blurred]).set_index(["run", "metric", "condition"])
+    worse = table.loc[blurred.run_id].loc[("ssim", "all")]
+    assert worse["verdict"] == WORSE and worse["clips"] == 6 and worse["ci_high"] < 0, worse
+    assert -0.08 < worse["delta"] < -0.03  # ~0.05 SSIM lost on every clip: called on 6 clips after correction
+    assert (table.loc[clean.run_id, "verdict"] != WORSE).all()
