@@ -38,8 +38,10 @@ def test_gate_and_report_on_evaluate_runs(write_suite, tmp_path, tracking_uri, c
     assert main(["gate", "--candidate", driving_again, "--baseline", driving, *common]) == 0
     assert main(["gate", "--candidate", identity, "--baseline", driving, *common]) == 1
     out = capsys.readouterr().out
-    for rule in ("ssim-mean", "psnr-mean", "l1-mean"):
-        assert f"FAIL {rule}[all]" in out
+    # identity's SSIM/L1 loss ranges from ~0 (nearly still clips) to 0.3 between these 6 clips of 6 frames, so
+    # their means are not significant after the correction over the gate's checks (the table's `detectable`
+    # says so); PSNR (100 dB for the baseline's exact frames) fails on all clips
+    assert "FAIL psnr-mean[all]" in out and "NOT GATED: eye-ssim-mean[all,each]" in out
     run = io.load_run(io.client_for(tracking_uri), identity)  # the layout evaluate writes, as the gate reads it
     assert (run.suite, len(run.suite_version), len(run.frames)) == ("six", 16, 36)
     assert list(run.clips["status"]) == ["ok"] * 6 and run.metrics["perf/frames_per_second"] > 0
