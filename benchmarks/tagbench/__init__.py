@@ -5,3 +5,4 @@ from qa_harness.registry import Registry
 
 SECTIONS = Registry("tag benchmark section")
 SECTIONS.add("pose", "benchmarks.tagbench.pose:run")
+SECTIONS.add("occlusion", "benchmarks.tagbench.occlusion:run")
