@@ -13,11 +13,12 @@ is still skin. The reference is the median of the band and its spread the MAD (x
 it is bluer or yellower than the skin by over `FOREIGN_Z` spreads, or less red by over `FOREIGN_Z`
 spreads; redder is allowed, because lips and flushed cheeks are redder than the forehead. White
 masks on pale skin differ in brightness, not colour: a pixel brighter than `BRIGHT` times the band's
-75th luma percentile (the lit skin; the eyes and brows are darker) is foreign too.
+75th luma percentile (the lit skin) is foreign too.
 The inner mouth (teeth, tongue) is left out where landmarks give it.
 
 Not measured (NaN): grey images (no colour: R, G and B within `GREY_LEVELS` on average over the
-face) and faces under `MIN_EYE_DISTANCE` pixels between the eyes (too few pixels to compare).
+face), faces under `MIN_EYE_DISTANCE` pixels between the eyes (too few pixels to compare) and
+upper faces mostly dark (covered or unlit: no skin to learn from).
 A hand is skin, so this measure does not see hands: `hands` does.
 """
 
@@ -28,6 +29,10 @@ import numpy as np
 
 FOREIGN_Z = 2.5
 BRIGHT = 1.6
+#: Band pixels darker than `DARK` times the band's 90th luma percentile, or than `MIN_LUMA`, are not
+#: skin (sunglasses, pupils, deep shadow: their colour is noise); under `MIN_SKIN` of the band left
+#: means the upper face is covered too (NaN: no reference).
+DARK, MIN_LUMA, MIN_SKIN = 0.35, 25.0, 0.25
 REC601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 MIN_SPREAD = 0.05
 GREY_LEVELS = 2.0
@@ -90,11 +95,15 @@ def foreign_share(frame: np.ndarray, keypoints: np.ndarray, points: np.ndarray |
     face = band | lower
     if np.abs(rgb[face] - rgb[face][:, 1:2]).max(axis=1).mean() < GREY_LEVELS:
         return float("nan")
+    y = frame.astype(np.float32) @ REC601
+    lit = y >= max(DARK * np.percentile(y[band], 90), MIN_LUMA)
+    skin_band = band & lit
+    if skin_band.sum() < max(16, MIN_SKIN * band.sum()):
+        return float("nan")
     chroma = log_chroma(frame)
-    skin = chroma[band]
+    skin = chroma[skin_band]
     median = np.median(skin, axis=0)
     spread = np.maximum(1.4826 * np.median(np.abs(skin - median), axis=0), MIN_SPREAD)
     z = (chroma[lower] - median) / spread
     foreign = (z[:, 0] < -FOREIGN_Z) | (np.abs(z[:, 1]) > FOREIGN_Z)
-    y = frame.astype(np.float32) @ REC601
-    return float((foreign | (y[lower] > BRIGHT * np.percentile(y[band], 75))).mean())
+    return float((foreign | (y[lower] > BRIGHT * np.percentile(y[skin_band], 75))).mean())

@@ -47,7 +47,7 @@ from qa_harness.suites.skin import foreign_share
 HEAD_CENTRE = np.array([0.0, -10.0, 90.0])
 PARTS = (range(17, 22), range(22, 27), range(36, 42), range(42, 48), range(48, 60))
 FLAT_CONTRAST = 0.05
-FLAT_MIN_LUMA = 20.0
+FLAT_MIN_LUMA = 10.0
 LIPS = np.arange(48, 68)
 #: Eye distances from the mouth centre within which a pose hand point covers the mouth (both hands
 #: over the mouth and nose put the knuckles 0.7-0.9 eye distances below the mouth centre).
