@@ -11,6 +11,7 @@ media type of the harness, so the benchmark decodes it). Reported per |azimuth| 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,44 +19,70 @@ import numpy as np
 
 from benchmarks.tagbench.stats import confusion, proportion, table
 from qa_harness.labelled import read_manifest
+from qa_harness.suites.bins import load_bins
 from qa_harness.suites.tagging import Tagger, build_axes
 
 FOLDER = "yale_b_cropped"
 SIDE = {"image_left": "left", "image_right": "right", "frontal": "even"}
 BANDS = ((0, 1), (1, 25), (25, 60), (60, 95), (95, 181))
+#: |azimuth| from which the side is the issue's target (>= 90 % agreement).
+SIDE_LIT = 25
 
 
-def run(labels_root: Path) -> str:
-    folder = Path(labels_root) / FOLDER
-    if not (folder / "manifest.csv").is_file():
-        return f"## Lighting\n\nskipped: no {folder} (Extended Yale B samples)\n"
+@dataclass(frozen=True, slots=True)
+class SideResult:
+    """Per image: light azimuth (degrees), the lit side's expected tag, the `lighting_side` tag."""
+
+    azimuth: np.ndarray
+    true: list[str]
+    tagged: list[str]
+    subjects: int
+
+    def agreement(self, low: float, high: float = 181.0) -> tuple[int, int]:
+        """(agreeing, images) with low <= |azimuth| < high."""
+        idx = [i for i, a in enumerate(np.abs(self.azimuth)) if low <= a < high]
+        return sum(self.tagged[i] == self.true[i] for i in idx), len(idx)
+
+
+def available(labels_root: Path) -> bool:
+    return (Path(labels_root) / FOLDER / "manifest.csv").is_file()
+
+
+def evaluate(labels_root: Path) -> SideResult:
+    """Tag the side light of every Yale B image under `labels_root`."""
     tagger = Tagger(build_axes(["lighting"]))
-    rows = read_manifest(folder / "manifest.csv")
-    azimuth = np.array([float(r["light_azimuth_deg"]) for r in rows])
-    true = [SIDE[r["lit_side"]] for r in rows]
+    rows = read_manifest(Path(labels_root) / FOLDER / "manifest.csv")
     tagged = []
     for row in rows:
         grey = cv2.imread(row["path"], cv2.IMREAD_GRAYSCALE)
-        tagged.append(tagger.tag_frames(np.repeat(grey[None, :, :, None], 3, axis=3)).clip_labels["lighting_side"])
+        tags = tagger.tag_frames(np.repeat(grey[None, :, :, None], 3, axis=3))
+        tagged.append(tags.clip_labels["lighting_side"])
+    azimuth = np.array([float(r["light_azimuth_deg"]) for r in rows])
+    true = [SIDE[r["lit_side"]] for r in rows]
+    return SideResult(azimuth, true, tagged, len({r["subject"] for r in rows}))
+
+
+def run(labels_root: Path) -> str:
+    if not available(labels_root):
+        return f"## Lighting\n\nskipped: no {Path(labels_root) / FOLDER} (Extended Yale B samples)\n"
+    r = evaluate(labels_root)
     band_rows = []
     for low, high in BANDS:
-        idx = [i for i, a in enumerate(np.abs(azimuth)) if low <= a < high]
-        hits = sum(tagged[i] == true[i] for i in idx)
-        band_rows.append([f"{low}-{high - 1}", str(proportion(hits, len(idx))), f"{hits} of {len(idx)}"])
-    side = [i for i, a in enumerate(np.abs(azimuth)) if a >= 25]
-    hits = sum(tagged[i] == true[i] for i in side)
-    bins = next(b for b in tagger.axes[0].bins if b.tag == "lighting_side")
+        hits, n = r.agreement(low, high)
+        band_rows.append([f"{low}-{high - 1}", str(proportion(hits, n)), f"{hits} of {n}"])
+    hits, n = r.agreement(SIDE_LIT)
+    labels = next(b for b in load_bins()["lighting"] if b.tag == "lighting_side").labels
     out = [
         "## Lighting side (Extended Yale B)",
         "",
-        f"{len(rows)} grey faces, {len({r['subject'] for r in rows})} subjects. `lighting_side` against "
-        f"the lit side; |azimuth| >= 25 degrees: **{proportion(hits, len(side))}** ({hits} of {len(side)}).",
+        f"{len(r.true)} grey faces, {r.subjects} subjects. `lighting_side` against the lit side; "
+        f"abs azimuth >= {SIDE_LIT} degrees: **{proportion(hits, n)}** ({hits} of {n}).",
         "",
         table(["abs azimuth (deg)", "agreement [95 % CI]", "counts"], band_rows),
         "",
         "All images, rows = lit side, columns = tag:",
         "",
-        confusion(tagged, true, bins.labels),
+        confusion(r.tagged, r.true, labels),
         "",
     ]
     return "\n".join(out)

@@ -13,9 +13,10 @@ separate held-out set, so the intervals are the honest width of what is known.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.tagbench.stats import detection, proportion, table
+from benchmarks.tagbench.stats import Detection, detection, proportion, table
 from qa_harness.labelled import read_manifest
 from qa_harness.suites.tagging import ClipTags, Tagger, build_axes
 
@@ -44,25 +45,67 @@ def _measures(tags: ClipTags) -> str:
     return f"{m['mouth']:.2f} ({m['mouth_object']:.2f} / {m['hand_at_mouth']:.0f})"
 
 
-def run(labels_root: Path) -> str:
-    masks, hands = Path(labels_root) / "face_mask", Path(labels_root) / "hand_over_face"
-    if not (masks / "manifest.csv").is_file() or not (hands / "manifest.csv").is_file():
-        return f"## Occlusion\n\nskipped: no {masks} or {hands} (labelled face-mask and hand photos)\n"
+@dataclass(frozen=True, slots=True)
+class OcclusionResult:
+    """Per-photo tags of both folders and the mask detection counts (what `run` prints, for tests)."""
+
+    masks: Detection
+    mask_tags: dict[str, ClipTags]
+    masked: dict[str, bool]
+    hand_tags: dict[str, ClipTags]
+    hand_notes: dict[str, str]
+
+    @property
+    def masked_misses(self) -> list[str]:
+        return [
+            f for f, m in self.masked.items() if m and self.mask_tags[f].clip_labels["occlusion_mouth"] != "covered"
+        ]
+
+    @property
+    def missing(self) -> list[str]:
+        return [f for f, t in self.mask_tags.items() if t.clip_labels["face"] == "missing"]
+
+    @property
+    def clean(self) -> list[str]:
+        return [f for f, m in self.masked.items() if not m and f not in NOT_CLEAN]
+
+    @property
+    def false_alarms(self) -> dict[str, list[str]]:
+        return {f: occluded_tags(self.mask_tags[f]) for f in self.clean if occluded_tags(self.mask_tags[f])}
+
+
+def available(labels_root: Path) -> bool:
+    root = Path(labels_root)
+    return (root / "face_mask" / "manifest.csv").is_file() and (root / "hand_over_face" / "manifest.csv").is_file()
+
+
+def evaluate(labels_root: Path) -> OcclusionResult:
+    """Tag every photo of `face_mask` and `hand_over_face` under `labels_root`."""
     tagger = Tagger(build_axes(["occlusion"]))
-    rows = read_manifest(masks / "manifest.csv")
-    tagged = {row["file"]: tagger.tag_clip(Path(row["path"])) for row in rows}
-    truth = [row["mouth_nose_covered"] == "1" for row in rows]
-    mouth = [tagged[row["file"]].clip_labels["occlusion_mouth"] == "covered" for row in rows]
-    det = detection(mouth, truth)
-    missing = [f for f, t in tagged.items() if t.clip_labels["face"] == "missing"]
-    clean = [f for f, covered in zip(tagged, truth, strict=True) if not covered and f not in NOT_CLEAN]
-    false_alarms = {f: occluded_tags(tagged[f]) for f in clean if occluded_tags(tagged[f])}
-    masked_misses = [f for f, covered, hit in zip(tagged, truth, mouth, strict=True) if covered and not hit]
+    masks = read_manifest(Path(labels_root) / "face_mask" / "manifest.csv")
+    mask_tags = {row["file"]: tagger.tag_clip(Path(row["path"])) for row in masks}
+    masked = {row["file"]: row["mouth_nose_covered"] == "1" for row in masks}
+    covered = [mask_tags[f].clip_labels["occlusion_mouth"] == "covered" for f in masked]
+    hands = read_manifest(Path(labels_root) / "hand_over_face" / "manifest.csv")
+    return OcclusionResult(
+        masks=detection(covered, list(masked.values())),
+        mask_tags=mask_tags,
+        masked=masked,
+        hand_tags={row["file"]: tagger.tag_clip(Path(row["path"])) for row in hands},
+        hand_notes={row["file"]: row["note_by_eye"] for row in hands},
+    )
+
+
+def run(labels_root: Path) -> str:
+    if not available(labels_root):
+        return f"## Occlusion\n\nskipped: no face_mask or hand_over_face labels under {labels_root}\n"
+    r = evaluate(labels_root)
+    det = r.masks
     out = [
         "## Occlusion (face_mask, hand_over_face)",
         "",
-        f"`occlusion_mouth=covered` against `mouth_nose_covered` on {len(rows)} photos "
-        f"({sum(truth)} masked); Wilson 95 % intervals; `face=missing` counts as not covered.",
+        f"`occlusion_mouth=covered` against `mouth_nose_covered` on {len(r.masked)} photos "
+        f"({sum(r.masked.values())} masked); Wilson 95 % intervals; `face=missing` counts as not covered.",
         "",
         table(
             ["", "value [95 % CI]", "counts"],
@@ -72,24 +115,22 @@ def run(labels_root: Path) -> str:
             ],
         ),
         "",
-        f"Masked photos not tagged covered: {', '.join(masked_misses) or 'none'}; "
-        f"`face=missing`: {', '.join(missing) or 'none'}.",
+        f"Masked photos not tagged covered: {', '.join(r.masked_misses) or 'none'}; "
+        f"`face=missing`: {', '.join(r.missing) or 'none'}.",
         "",
-        f"Faces with nothing over them tagged occluded (any occlusion tag): {len(false_alarms)} of "
-        f"{len(clean)} ({', '.join(f'{f}: {v}' for f, v in false_alarms.items()) or 'none'}); "
+        f"Faces with nothing over them tagged occluded (any occlusion tag): {len(r.false_alarms)} of "
+        f"{len(r.clean)} ({', '.join(f'{f}: {v}' for f, v in r.false_alarms.items()) or 'none'}); "
         f"left out by eye: {'; '.join(f'{f} ({why})' for f, why in NOT_CLEAN.items())}.",
         "",
     ]
     hand_rows = []
-    for row in read_manifest(hands / "manifest.csv"):
-        tags = tagger.tag_clip(Path(row["path"]))
-        expected = "covered" if row["file"] in MOUTH_COVERED else "(not required)"
-        hand_rows.append(
-            [row["file"], row["note_by_eye"], expected, tags.clip_labels["occlusion_mouth"], _measures(tags)]
-            + [tags.clip_labels["occlusion_hand"], tags.clip_labels["occlusion"]]
-        )
+    for file, tags in r.hand_tags.items():
+        expected = "covered" if file in MOUTH_COVERED else "(not required)"
+        labels = tags.clip_labels
+        hand_rows.append([file, r.hand_notes[file], expected, labels["occlusion_mouth"], _measures(tags)])
+        hand_rows[-1] += [labels["occlusion_hand"], labels["occlusion"]]
     header = ["photo", "what", "mouth expected", "occlusion_mouth", "mouth (object / pose hand)"]
     out += [table([*header, "occlusion_hand", "occlusion"], hand_rows), ""]
-    hits = sum(r[3] == "covered" for r in hand_rows if r[0] in MOUTH_COVERED)
+    hits = sum(row[3] == "covered" for row in hand_rows if row[0] in MOUTH_COVERED)
     out += [f"Mouth-covered hand photos tagged covered: {proportion(hits, len(MOUTH_COVERED))}.", ""]
     return "\n".join(out)
