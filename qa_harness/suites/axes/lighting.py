@@ -18,7 +18,8 @@ Measured on Rec.601 luma Y (0-255) of 8-bit RGB:
   grey-world estimate this replaced read both as `strong`). `NEUTRAL_SKIN` (Cb -11 %, Cr +17.5 % of
   Y) is the median over 58 labelled faces of many skin tones under everyday light (face_mask
   without masks, AFLW2000, HandOverFace; 90 % of them lie within 14.6 % of it, which sets the
-  `neutral` edge). A masked face measures its mask; a grey image has no cast to measure (NaN, `unknown`);
+  `neutral` edge at 16, all within 19.9, which sets `strong` from 22). A masked face measures its
+  mask; a grey image has no cast to measure (NaN, `unknown`);
 - `noise`: standard deviation of sensor noise on Y over the whole frame, by Immerkaer's estimator
   ("Fast noise variance estimation", CVIU 1996): the mean |Laplacian-difference| response times
   sqrt(pi/2)/6. Low light brings noise; compression removes it.

@@ -12,7 +12,7 @@ other evidence:
   an ellipsoid head around it (`HEAD_CENTRE`), and is hidden when that normal, turned by the head
   pose, points away from the camera (the far cheek and jaw of a turned head);
 - `hand`: share of points inside the outline of a hand found by MediaPipe Hands;
-- `hand_at_mouth`: 1 when a MediaPipe Pose hand point (wrist or knuckle, visibility >= 0.5) lies
+- `hand_at_mouth`: 1 when a MediaPipe Pose hand point (wrist or knuckle, visibility >= 0.8) lies
   within `HAND_REACH` eye distances of the mouth: hands over the mouth whose palms Hands cannot see
   (`hands`);
 - `mouth_object`: share of the lower face (nose to chin) whose colour is not the skin of the same
