@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,18 @@ def test_benchmark_skips_with_a_reason_without_labels(tmp_path):
         cwd=REPO, capture_output=True, text=True, check=False,
     )
     assert run.returncode == 0 and "skipped: no labelled data" in run.stdout
+
+
+def test_every_registered_section_imports_with_a_run_function():
+    from benchmarks.tagbench import SECTIONS
+
+    assert "pose" in SECTIONS
+    for name in SECTIONS.names():
+        assert callable(SECTIONS.get(name)), name
+
+
+@pytest.mark.skipif(not (LABELS / "face_mask").is_dir(), reason=f"labelled face_mask samples absent ({LABELS})")
+def test_shared_csv_manifests_read_with_every_file_present():
+    rows = read_manifest(LABELS / "face_mask" / "manifest.csv")
+    assert len(rows) == 50 and {r["mouth_nose_covered"] for r in rows} == {"0", "1"}
+    assert all(Path(r["path"]).is_file() for r in rows)

@@ -4,8 +4,9 @@ face but the detector did.
 Why: Face Mesh runs its own face detector on the whole frame, which misses small faces in wide shots
 and many masked or turned faces (on the labelled face-mask photos it missed 6 of 25 masked faces that
 BlazeFace found). Given a crop of twice the detector's box, resized to `CROP_SIDE` pixels, it found 4
-of those 6. Points found in the crop are mapped back to the frame; frames still without landmarks
-stay not found (an axis then reports what it cannot measure).
+of those 6. Points (and the 3-D mesh, where the backend gives one) found in the crop are mapped back
+to the frame; frames still without landmarks stay not found (an axis then reports what it cannot
+measure).
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ def landmarks_in_crops(
     again = backend.detect(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255)
     points, found = landmarks.points.numpy().copy(), landmarks.found.numpy().copy()
     confidence = landmarks.confidence.numpy().copy()
+    mesh = None if landmarks.mesh is None or again.mesh is None else landmarks.mesh.numpy().copy()
     for k, (i, m) in enumerate(zip(todo, matrices, strict=True)):
         if bool(again.found[k]):
             scale, offset = m[0, 0], m[:, 2]
             points[i] = (again.points[k].numpy() - offset) / scale
             found[i], confidence[i] = True, float(again.confidence[k])
-    return Landmarks.from_numpy(points, found, confidence)
+            if mesh is not None:  # x, y in pixels; z on the scale of x, so it scales back the same
+                mesh[i] = (again.mesh[k].numpy() - np.array([*offset, 0.0])) / scale
+    return Landmarks.from_numpy(points, found, confidence, mesh)

@@ -43,8 +43,9 @@ from qa_harness.suites.axes.lighting import luma
 from qa_harness.suites.hands import BodyHands, HandFinder, inside_any
 from qa_harness.suites.skin import foreign_share
 
-#: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals.
-HEAD_CENTRE = np.array([0.0, -10.0, 90.0])
+#: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals:
+#: just behind the canonical face's jaw ends (z 96 mm behind the nose tip), so a frontal face hides none.
+HEAD_CENTRE = np.array([0.0, -10.0, 105.0])
 PARTS = (range(17, 22), range(22, 27), range(36, 42), range(42, 48), range(48, 60))
 FLAT_CONTRAST = 0.05
 FLAT_MIN_LUMA = 10.0
@@ -52,7 +53,7 @@ LIPS = np.arange(48, 68)
 #: Eye distances from the mouth centre within which a pose hand point covers the mouth (both hands
 #: over the mouth and nose put the knuckles 0.7-0.9 eye distances below the mouth centre).
 HAND_REACH = 1.0
-#: `mouth` from which the lip points count as hidden (the `occlusion_mouth` edge of suites/bins.yaml).
+#: `mouth` from which the lip points count as hidden (the `occlusion_mouth` edge of the bins file).
 MOUTH_COVERED = 0.25
 
 
