@@ -59,12 +59,12 @@ class Tagger:
 
     def observe(self, frames: np.ndarray) -> Observation:
         """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them
-        (a second pass on the detector's crops where the backend missed a face: `recrop`)."""
-        faces, landmarks = detect_faces(frames), None
+        (and with a second pass on the detector's crops where the backend missed a face: `recrop`)."""
+        faces, landmarks, cropped = detect_faces(frames), None, None
         if self.backend is not None:
             landmarks = self.backend.detect(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
-            landmarks = landmarks_in_crops(self.backend, frames, faces, landmarks)
-        return Observation(frames=frames, faces=faces, landmarks=landmarks)
+            cropped = landmarks_in_crops(self.backend, frames, faces, landmarks)
+        return Observation(frames=frames, faces=faces, landmarks=landmarks, crop_landmarks=cropped)
 
     def _label(self, per_chunk: list[list[dict[str, np.ndarray]]]) -> ClipTags:
         merged: dict[str, dict] = {"frame_labels": {}, "clip_labels": {}, "clip_values": {}, "measures": {}}

@@ -124,8 +124,8 @@ class OcclusionAxis(ConditionAxis):
         if self._hands is None:
             self._hands, self._body = HandFinder(), BodyHands()
         height, width = obs.frames.shape[1:3]
-        points_all = obs.landmarks.points.numpy()
-        found = obs.landmarks.found.numpy()
+        marks = obs.crop_landmarks if obs.crop_landmarks is not None else obs.landmarks
+        points_all, found = marks.points.numpy(), marks.found.numpy()
         out = {m: np.full(len(found), np.nan) for m in self.measures}
         for i, frame in enumerate(obs.frames):
             out["missing"][i] = float(not (found[i] or obs.faces.found[i]))
