@@ -115,6 +115,8 @@ class ClipOutcome:
     seconds: float
     error: str = ""
     clip_metrics: Mapping[str, float] = field(default_factory=dict)
+    #: Fraction of the model's output values outside [0, 1] (clamped before scoring; see guards.py).
+    output_out_of_range: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

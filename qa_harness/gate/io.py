@@ -76,6 +76,7 @@ def load_run(client, ref: str) -> RunRecords:
 
     run = resolve_run(client, ref)
     run_id = run.info.run_id
+    _check_finished(run, ref)
     params = dict(run.data.params)
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -92,6 +93,7 @@ def load_run(client, ref: str) -> RunRecords:
             summary = json.loads(Path(client.download_artifacts(run_id, SUMMARY_ARTIFACT, tmp)).read_text())
         except (MlflowException, OSError, ValueError):
             summary = {}
+    _check_complete(run_id, ref, frames, clips, summary)
     return RunRecords(
         run_id=run_id,
         name=run.info.run_name or run_id,
@@ -103,6 +105,31 @@ def load_run(client, ref: str) -> RunRecords:
         metrics=dict(run.data.metrics),
         higher_is_better=summary.get("higher_is_better", {}),
     )
+
+
+def _check_finished(run, ref: str) -> None:
+    """Only a FINISHED run has all its records: a RUNNING (live, or killed with kill -9), FAILED or KILLED one
+    may hold some pairs only, and a verdict on part of a suite is a lie."""
+    status = run.info.status
+    if status == "FINISHED":
+        return
+    reason = run.data.tags.get("qa_harness.error", "")
+    hint = {"RUNNING": "it is still running, or its process died (continue it with evaluate --resume)",
+            "FAILED": "it stopped on an error (fix it, then evaluate --resume)",
+            "KILLED": "it was interrupted (continue it with evaluate --resume)"}.get(status, "")
+    raise QaHarnessError(f"run {run.info.run_id} ({ref}) is {status}, not FINISHED: {hint}"
+                         + (f"; error: {reason}" if reason else ""))
+
+
+def _check_complete(run_id: str, ref: str, frames: pd.DataFrame, clips: pd.DataFrame | None, summary: dict) -> None:
+    """The records hold as many frames and pairs as the run's summary counted (nothing lost on the way)."""
+    counts = summary.get("counts", {})
+    found = {"frames/total": len(frames), "clips/total": None if clips is None else len(clips)}
+    for key, have in found.items():
+        want = counts.get(key)
+        if want is not None and have is not None and int(want) != have:
+            raise QaHarnessError(f"run {run_id} ({ref}): its records are incomplete: {have} rows where its "
+                                 f"summary counted {key} = {int(want)}")
 
 
 def log_gate_result(client, run_id: str, result, *, policy_path: Path, baseline_ref: str | None) -> None:
