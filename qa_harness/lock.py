@@ -47,7 +47,7 @@ class RunLock:
             ) from None
         previous = _read_owner(fd)
         if previous:
-            log.info("%s: taking over the lock of an ended run (%s)", self.path, _describe(previous))
+            log.warning("%s: taking over the lock of an ended run (%s)", self.path, _describe(previous))
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(owner).encode(), 0)

@@ -104,3 +104,24 @@ def run_id_of(out: Path) -> str:
     import json
 
     return json.loads((out / "run.json").read_text())["mlflow_run_id"]
+
+
+SLOW = "tests.faults.plugins:faulty"  # with QA_TEST_DELAY: the driving frames, slowly
+THRESHOLD_POLICY = "version: 1\nmin_clips: 2\nrules:\n  - {name: ssim-floor, metric: ssim, threshold: 0.1}\n"
+
+
+def wait_for(predicate, what: str, proc: subprocess.Popen | None = None, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            tail = proc.stderr.read()[-2000:]
+            raise AssertionError(f"run ended early ({proc.returncode}) waiting for {what}: {tail}")
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def gate(run_id: str, uri: str, policy: Path) -> subprocess.CompletedProcess:
+    if not policy.exists():
+        policy.write_text(THRESHOLD_POLICY)
+    return cli("gate", "--candidate", run_id, "--policy", str(policy), "--tracking-uri", uri, "--no-log")

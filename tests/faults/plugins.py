@@ -2,7 +2,8 @@
 
 Every one returns the driving frames (so its good pairs score exactly as the `driving` model's) except
 on the pair named by `bad` (a driving clip id, `-o bad=ID`), where it misbehaves its own way. `QA_TEST_DELAY`
-seconds of sleep per batch make a run slow enough to be signalled or raced.
+seconds of sleep per batch make a run slow enough to be signalled or raced; `QA_TEST_HOLD=PATH` holds every
+batch until that file exists (a test decides when the run may go on).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +34,8 @@ class Faulty(Animator):
 
     def animate(self, is_bad: bool, driving: Tensor) -> Tensor:
         time.sleep(float(os.environ.get("QA_TEST_DELAY", "0")))
+        while (hold := os.environ.get("QA_TEST_HOLD")) and not Path(hold).exists():
+            time.sleep(0.05)
         return self.misbehave(driving) if is_bad else driving.clone()
 
 
@@ -69,11 +73,11 @@ def _slight_overshoot(driving: Tensor) -> Tensor:
     return out
 
 
-BEHAVIOURS = {"exits": _exit, "interrupts": _interrupt, "hangs": _hang, "scaled_255": _scaled_255,
+BEHAVIOURS = {"none": Tensor.clone, "exits": _exit, "interrupts": _interrupt, "hangs": _hang, "scaled_255": _scaled_255,
               "overshoots": _slight_overshoot}
 
 
-def faulty(*, checkpoint=None, device=None, behaviour: str, bad: str = "", **_: Any) -> Animator:
+def faulty(*, checkpoint=None, device=None, behaviour: str = "none", bad: str = "", **_: Any) -> Animator:
     return Faulty(bad, BEHAVIOURS[behaviour])
 
 
