@@ -1,9 +1,10 @@
 """Read evaluation runs from MLflow and write gate verdicts back.
 
-A run is named by its run id, or by a registered model version: `models:/<name>@<alias>` (the
-version the alias points at) or `models:/<name>/<version>`; either resolves to the version's source
-run. The run layout read is the one `qa-harness evaluate` logs: params `suite`, `suite_version`,
-artifacts `records/frames.parquet`, `records/clips.parquet` and `summary.json` (each metric column's
+A run is named by its run id, its run folder (`evaluate --out`, whose run.json holds the id), or by a
+registered model version: `models:/<name>@<alias>` (the version the alias points at) or
+`models:/<name>/<version>`; either resolves to the version's source run. The run layout read is the
+one `qa-harness evaluate` logs: params `suite`, `suite_version`, artifacts `records/frames.parquet`,
+`records/clips.parquet` and `summary.json` (each metric column's
 direction), metrics `perf/*`.
 """
 
@@ -53,10 +54,25 @@ def parse_model_uri(ref: str) -> tuple[str, str | None, str | None] | None:
     return match.group("name"), match.group("alias"), match.group("version")
 
 
+def run_folder_ref(ref: str) -> str:
+    """A run folder (`evaluate --out`) -> the MLflow run id its run.json holds; any other ref unchanged."""
+    meta = Path(ref) / "run.json"
+    if not ref.startswith("models:/") and meta.is_file():
+        try:
+            run_id = json.loads(meta.read_text()).get("mlflow_run_id")
+        except ValueError as err:
+            raise QaHarnessError(f"{meta}: not a qa-harness run.json: {err}") from err
+        if not run_id:
+            raise QaHarnessError(f"{meta}: the run never reached MLflow (no mlflow_run_id); run evaluate --resume")
+        return run_id
+    return ref
+
+
 def resolve_run(client, ref: str):
     """The MLflow run of a run id or a `models:/` reference; errors say what was not found."""
     from mlflow.exceptions import MlflowException
 
+    ref = run_folder_ref(ref)
     parsed = parse_model_uri(ref)
     try:
         if parsed is None:

@@ -97,3 +97,13 @@ def test_the_gate_refuses_a_finished_run_whose_records_lost_rows(fault_suite, tm
     assert f"run {run_id} ({run_id}): its records are incomplete: {len(frames) - 2} rows where its summary " \
            f"counted frames/total = {len(frames)}" in error_line(refused)
     assert json.loads((out / "summary.json").read_text())["counts"]["frames/total"] == len(frames)
+
+
+def test_gate_takes_the_run_folder_as_well_as_the_run_id(reference, tmp_path):
+    uri = f"sqlite:///{reference.parent / 'mlflow.db'}"
+    by_folder = gate(str(reference), uri, tmp_path / "policy.yaml")
+    assert by_folder.returncode == 0, by_folder.stderr  # f8bed04: "not found in the tracking store", exit 2
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "run.json").write_text('{"fingerprint": {}, "mlflow_run_id": null}')
+    refused = gate(str(tmp_path / "empty"), uri, tmp_path / "policy.yaml")
+    assert refused.returncode == 2 and "the run never reached MLflow" in error_line(refused)
