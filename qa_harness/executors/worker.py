@@ -22,7 +22,6 @@ from qa_harness.guards import PairTimeout, pair_deadline
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
 from qa_harness.records import ClipOutcome, FrameRecord, Pair
-from qa_harness.registry import import_object
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
@@ -42,19 +41,15 @@ class WorkSpec:
 
 
 def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
-    """A registered model by name, or a user's own as 'package.module:factory'."""
-    factory = import_object(name) if ":" in name else MODELS.get(name)
+    """A registered model by name, or a user's own as 'package.module:factory' (either must make an Animator)."""
     try:
-        model = factory(checkpoint=checkpoint, device=device, **options)
+        return MODELS.build(name, checkpoint=checkpoint, device=device, **options)
     except QaHarnessError:
         raise
     except (Exception, SystemExit) as err:  # the user's factory, options or checkpoint: theirs to fix (exit 2)
         what = f"sys.exit({err.code!r})" if isinstance(err, SystemExit) else f"{type(err).__name__}: {err}"
         where = f" (checkpoint {checkpoint})" if checkpoint else ""
         raise QaHarnessError(f"model {name!r}: building it failed{where}: {what}") from err
-    if not isinstance(model, Animator):
-        raise QaHarnessError(f"model factory {name!r} returned {type(model).__name__}, not an Animator")
-    return model
 
 
 @dataclass(frozen=True)
@@ -71,13 +66,14 @@ class MetricsInfo:
 _WARNED: set[str] = set()
 
 
-def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
-    """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
+def build_metrics(names: tuple[str, ...], ctx: MetricContext,
+                  options: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[list[Metric], dict[str, str]]:
+    """Metrics by name, with `options[name]` over the catalog's; one whose weights are absent is reported
+    unavailable, not fatal."""
     metrics, unavailable = [], {}
     for name in names:
-        build = METRICS.get(name)
         try:
-            metrics.append(build(ctx))
+            metrics.append(METRICS.build(name, ctx, **(options or {}).get(name, {})))
         except WeightsUnavailableError as err:
             level = logging.DEBUG if str(err) in _WARNED else logging.WARNING
             _WARNED.add(str(err))
@@ -98,7 +94,7 @@ class Worker:
                                  options=spec.model_options)
         ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache",
                             suite_version=suite.version)
-        self.metrics, unavailable = build_metrics(spec.metrics, ctx)
+        self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
         self.info = MetricsInfo(unavailable, directions)
         if self.model.resolution not in (None, suite.resolution):
