@@ -13,11 +13,14 @@ import numpy as np
 import pytest
 import yaml
 
+from qa_harness.errors import QaHarnessError
+from qa_harness.registry import UnknownNameError
 from qa_harness.suites.bins import load_bins
 from qa_harness.suites.build import card_path, report_path
 from qa_harness.suites.curate import BuildSpec, _bounds
 from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.media import crop_resize, read_frames, write_frames
+from qa_harness.suites.variants import Variant, parse_variants
 from tests.helpers.media import REPO
 
 FRAMES = 12
@@ -61,6 +64,27 @@ def test_clips_and_variants_are_mp4_with_measured_tags_and_their_provenance(buil
     for clip_id, clip in clips.items():
         assert set(clip.tags) == {"lighting", "yaw", "pose_gap", "variant"}  # --tags kept, plus provenance
         assert clip.tags["variant"] == (clip_id.split("~")[1] if "~" in clip_id else "none")
+    report = yaml.safe_load(report_path(out).read_text())
+    changes = {
+        "occlusion.mic": {"occlusion", "occlusion_hand"},
+        "lighting.darken": {"lighting"},
+        "pose_gap": {"pose_gap"},
+    }
+    for v in report["variants"]:  # tags of the changed axis measured on the variant, the others the real clip's
+        real = clips[v["of"]].tags
+        for tag, value in clips[v["id"]].tags.items():
+            if tag != "variant":
+                assert value == (v["measured"][tag] if tag in changes[v["variant"]] else real[tag]), (v["id"], tag)
+
+
+def test_variant_names_take_a_strength_and_a_count():
+    assert parse_variants("occlusion.half:0.5*8, pose_gap") == (Variant("occlusion.half", 0.5, 8), Variant("pose_gap"))
+    with pytest.raises(QaHarnessError, match="count of 'pose_gap' must be a positive integer"):
+        parse_variants("pose_gap*0")
+    with pytest.raises(QaHarnessError, match="strength of 'lighting.darken' must be in"):
+        parse_variants("lighting.darken:2")
+    with pytest.raises(UnknownNameError, match="occlusion.hand"):
+        parse_variants("occlusion.hands")
 
 
 def test_darkening_variant_measures_darker(built):

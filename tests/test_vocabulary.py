@@ -90,7 +90,7 @@ def test_a_manifest_with_its_own_bins_uses_their_names(write_suite):
 
 def test_shipped_manifests_use_the_vocabulary():
     for path in sorted((REPO / "suites").glob("*.yaml")):
-        if path.name != "bins.yaml":
+        if path.name != "bins.yaml" and not path.name.endswith(".curation.yaml"):
             load_suite(path, probe_media=False)  # raises on an unknown tag or value
 
 

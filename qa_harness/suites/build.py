@@ -1,20 +1,21 @@
 """`qa-harness suites build`: curate a folder of raw videos into a stratified, versioned suite.
 
-Writes `<out>.yaml` (the manifest: clips with their tags, the bins used, and a `generator` block with
-the seed, the strata and their counts and every curation setting), the clips (PNG folders or mp4
-files) under `<out stem>/` or `media`, `<out stem>.curation.yaml`, the report of every segment and
-variant, accepted or rejected with its reason, and `<out stem>.card.md`, the suite card (clips per
-stratum and per condition value). Controlled variants of the accepted clips (`variants`, see
-`suites.variants`) join the candidates before the draw. A condition value with fewer than
-`min_clips` clips, a label of a strata tag no clip has and a stratum smaller than `per_stratum` are
-warned about and listed on the card. The suite version (a hash of manifest and media) changes when
-the seed, a bin or a clip does.
+Writes `<out>.yaml` (the manifest: clips with their tags, the bins used, and a `generator` block
+with the seed, the strata and their counts and every curation setting), the selected clips (PNG
+folders or mp4 files) under `<out stem>/` or `media` (every candidate is kept in `<out
+stem>.cache/clips/`), `<out stem>.curation.yaml`, the report of every segment and variant, accepted
+or rejected with its reason, and `<out stem>.card.md`, the suite card (clips per stratum and per
+condition value). Controlled variants of the accepted clips (`variants`, see `suites.variants`) join
+the candidates before the draw. A condition value with fewer than `min_clips` clips, a label of a
+strata tag no clip has and a stratum smaller than `per_stratum` are warned about and listed on the
+card. The suite version (a hash of manifest and media) changes when the seed, a bin or a clip does.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +28,7 @@ from qa_harness.suites.card import render_card
 from qa_harness.suites.curate import BuildSpec, Segment, curate_video, find_videos, media_name, write_clip
 from qa_harness.suites.strata import stratify
 from qa_harness.suites.tagging import Tagger, build_axes
-from qa_harness.suites.variants import make_variants, parse_variants
+from qa_harness.suites.variants import POSE_GAP, make_variants, parse_variants
 from qa_harness.video.io import probe
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def card_path(out: Path) -> Path:
 
 
 def _variants(per_video, videos, root: Path, tagger: Tagger, spec: BuildSpec) -> dict[str, dict]:
-    """Variant clip id -> {tags, variant, of}: each made from a real clip, stored and tagged like it."""
+    """Variant clip id -> {tags, measured, variant, of}: each made from a real clip and stored like it;
+    its tags are the real clip's but for the axis the variant changes, measured on the variant."""
     real = {
         s.id: (root / media_name(s.id, spec), videos[name], CropBox(*s.crop))
         for name, segs in per_video.items()
@@ -50,9 +52,12 @@ def _variants(per_video, videos, root: Path, tagger: Tagger, spec: BuildSpec) ->
         if not s.reason
     }
     fps = {s.id: probe(videos[name]).fps for name, segs in per_video.items() for s in segs if not s.reason}
+    real_tags = {s.id: s.tags for segs in per_video.values() for s in segs if not s.reason}
+    variants = {v.name: v for v in parse_variants(",".join(spec.variants))}
+    groups = {axis: {b.tag for b in tags} for axis, tags in load_bins(spec.bins).items()}
     made = make_variants(
         real,
-        parse_variants(",".join(spec.variants)),
+        tuple(variants.values()),
         per_op=spec.variants_per_op,
         seed=spec.seed,
         resolution=spec.resolution,
@@ -60,14 +65,28 @@ def _variants(per_video, videos, root: Path, tagger: Tagger, spec: BuildSpec) ->
         tagger=tagger,
         write=lambda i, frames: write_clip(frames, root, i, spec, fps=fps[i.split("~")[0]]),
     )
-    return {
-        new_id: {
-            "tags": dict(tagger.tag_clip(root / media_name(new_id, spec), stride=spec.stride).clip_labels),
-            "variant": name,
-            "of": clip_id,
-        }
-        for new_id, clip_id, name in made
-    }
+    out = {}
+    for new_id, clip_id, name in made:
+        measured = tagger.tag_clip(root / media_name(new_id, spec), stride=spec.stride).clip_labels
+        changed = groups.get(variants[name].changes, set(measured))
+        if variants[name].op == POSE_GAP:
+            changed = {"pose_gap"}  # one new source frame: the gap changes, the driving poses do not
+        tags = {**real_tags[clip_id], **{t: v for t, v in measured.items() if t in changed}}
+        out[new_id] = {"tags": tags, "measured": dict(measured), "variant": name, "of": clip_id}
+    return out
+
+
+def _publish(source: Path, target: Path) -> None:
+    """Put a selected clip (file or frame folder) into the media folder: hard links, else copies."""
+    files = sorted(source.iterdir()) if source.is_dir() else [source]
+    for file in files:
+        dest = target / file.name if source.is_dir() else target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(file, dest)
+        except OSError:
+            shutil.copyfile(file, dest)
 
 
 def _kept(tags: dict[str, str], spec: BuildSpec, variant: str) -> dict[str, str]:
@@ -100,12 +119,9 @@ def _warn_thin(out: Path, counts: dict[str, dict[str, int]], strata, spec: Build
         for label in bins.get(tag, ())
         if label not in counts.get(tag, {})
     ]
-    if spec.per_stratum:
-        warnings += [
-            f"stratum {s.key}: {len(s.available)} clip(s), fewer than --per-stratum {spec.per_stratum}"
-            for s in strata
-            if len(s.available) < spec.per_stratum
-        ]
+    small = [s for s in strata if spec.per_stratum and len(s.available) < spec.per_stratum]
+    if small:
+        warnings.append(f"{len(small)} of {len(strata)} strata have fewer than --per-stratum {spec.per_stratum} clips")
     for warning in warnings:
         log.warning("%s: %s", out, warning)
     return warnings
@@ -114,17 +130,20 @@ def _warn_thin(out: Path, counts: dict[str, dict[str, int]], strata, spec: Build
 def build_suite(videos: Path, out: Path, spec: BuildSpec) -> Path:
     """Curate every video of `videos` and write the suite manifest `out`; returns `out`."""
     root = spec.media.resolve() if spec.media else out.with_suffix("")
+    work = out.with_suffix(".cache") / "clips"  # every candidate clip; the selected ones go to `root`
     tagger = Tagger(build_axes(spec.axes, bins_path=spec.bins), landmarks=spec.landmarks)
     per_video: dict[str, list[Segment]] = {}
     found = {video.name: video for video in find_videos(videos)}
     for name, video in found.items():
-        per_video[name] = curate_video(video, root, out.with_suffix(".cache"), tagger, spec)
+        per_video[name] = curate_video(video, work, out.with_suffix(".cache"), tagger, spec)
     accepted = {s.id: s for segments in per_video.values() for s in segments if not s.reason}
-    variants = _variants(per_video, found, root, tagger, spec) if spec.variants else {}
+    variants = _variants(per_video, found, work, tagger, spec) if spec.variants else {}
     candidates = {i: _kept(s.tags, spec, "none") for i, s in accepted.items()}
     candidates |= {i: _kept(v["tags"], spec, v["variant"]) for i, v in variants.items()}
     strata = stratify(candidates, by=spec.strata, per_stratum=spec.per_stratum, seed=spec.seed)
     selected = sorted(i for stratum in strata for i in stratum.selected)
+    for clip_id in selected:
+        _publish(work / media_name(clip_id, spec), root / media_name(clip_id, spec))
     counts = value_counts({i: candidates[i] for i in selected})
     bins = yaml.safe_load(Path(spec.bins or DEFAULT_BINS).read_text())
     settings = {

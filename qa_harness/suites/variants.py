@@ -12,8 +12,10 @@ suite needs, made from its real clips so that each differs from its real clip in
 
 A perturbation is applied to `variants_per_op` clips drawn from the accepted real clips by the seed;
 `pose_gap` to the `variants_per_op` clips whose videos offer the largest gap. Variants are tagged
-by measurement like every clip, so their conditions use the one vocabulary,
-and carry the provenance tag `variant` (`none` on real clips).
+by measurement like every clip, so their conditions use the one vocabulary; the tags of the axis a
+variant changes come from the variant, the others from its real clip (an occluder does not turn the
+head, although a half-hidden face can fool the pose fit), and each carries the provenance tag
+`variant` (`none` on real clips).
 """
 
 from __future__ import annotations
@@ -45,16 +47,26 @@ class Variant:
 
     op: str
     strength: float = 1.0
+    count: int | None = None  # clips to make it from (None: `variants_per_op`)
 
     @property
     def name(self) -> str:
         return self.op if self.strength == 1.0 else f"{self.op}:{self.strength:g}"
 
+    @property
+    def changes(self) -> str:
+        """The bins axis group this variant changes (`occlusion`, `lighting`, `pose` for pose_gap)."""
+        return "pose" if self.op == POSE_GAP else self.op.split(".", 1)[0]
+
 
 def parse_variants(text: str) -> tuple[Variant, ...]:
-    """`occlusion.hand,lighting.darken:0.7,pose_gap` -> variants; unknown names raise with close matches."""
+    """`occlusion.hand,lighting.darken:0.7,occlusion.half*8,pose_gap` -> variants (`:strength`, `*count`
+    clips); unknown names raise with close matches."""
     out = []
     for item in (t.strip() for t in text.split(",") if t.strip()):
+        item, _, count = item.partition("*")
+        if count and not count.isdigit() or count == "0":
+            raise QaHarnessError(f"--variants: count of {item!r} must be a positive integer, got {count!r}")
         op, _, strength = item.partition(":")
         if op != POSE_GAP:
             PERTURBATIONS.get(op)  # raises UnknownNameError naming close matches
@@ -64,7 +76,7 @@ def parse_variants(text: str) -> tuple[Variant, ...]:
             raise QaHarnessError(f"--variants: strength of {op!r} must be a number, got {strength!r}") from None
         if not 0 < value <= 1:
             raise QaHarnessError(f"--variants: strength of {op!r} must be in (0, 1], got {value}")
-        out.append(Variant(op, value))
+        out.append(Variant(op, value, int(count) if count else None))
     return tuple(out)
 
 
@@ -133,18 +145,18 @@ def make_variants(
     write,
 ) -> list[tuple[str, str, str]]:
     """Write every variant: `clips` maps a real clip id to (its media, its video, its crop); `write(id,
-    frames)` stores a clip. Perturbations go to `per_op` clips drawn by the seed; `pose_gap` to the
-    `per_op` clips with the largest pose gap on offer. Returns (variant id, real clip id, variant name)."""
+    frames)` stores a clip. Perturbations go to `count` (else `per_op`) clips drawn by the seed;
+    `pose_gap` to those with the largest pose gap on offer. Returns (variant id, real clip id, variant name)."""
     made = []
     for variant in variants:
         new_id = f"{{}}~{variant.name.replace(':', '@')}"
         if variant.op == POSE_GAP:
-            for clip_id, frames, gap in _pose_gap_variants(clips, per_op, resolution, stride, tagger):
+            for clip_id, frames, gap in _pose_gap_variants(clips, variant.count or per_op, resolution, stride, tagger):
                 log.info("%s: source frame %.0f degrees from the clip's poses", new_id.format(clip_id), gap)
                 write(new_id.format(clip_id), frames)
                 made.append((new_id.format(clip_id), clip_id, variant.name))
             continue
-        for clip_id in draw(list(clips), variant, per_op, seed):
+        for clip_id in draw(list(clips), variant, variant.count or per_op, seed):
             key = (seed, zlib.crc32(new_id.format(clip_id).encode()))
             write(new_id.format(clip_id), perturbed(read_frames(clips[clip_id][0]), variant, tagger, key))
             made.append((new_id.format(clip_id), clip_id, variant.name))
