@@ -16,7 +16,7 @@ comes from the candidate run (its metrics record their directions); `higher_is_b
       - name: ssim-mean
         metric: ssim
         aggregate: mean       # mean | median | p10 | p90
-        conditions: [all, each, "pose=extreme&occlusion!=none"]
+        conditions: [all, each, "yaw=extreme&occlusion!=none"]
         threshold: 0.5        # absolute: candidate must be at least (or at most, for errors) this
         max_regression: 0.01  # relative: candidate may be worse than baseline by at most this
 """
