@@ -18,6 +18,7 @@ from qa_harness.errors import QaHarnessError
 from qa_harness.gate.cli import add_gate_parser
 from qa_harness.report.cli import add_report_parser
 from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
+from qa_harness.weights_cli import add_weights_parser
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
 
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_weights_parser(sub)
     return parser
 
 

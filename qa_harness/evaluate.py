@@ -151,6 +151,7 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
         "failed": {o.pair_id: o.error for o in failed},
         "unavailable_metrics": info.unavailable,
         "higher_is_better": info.higher_is_better,
+        "metric_params": info.params,
         "perf": {
             "frames_per_second": fps,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

@@ -124,6 +124,7 @@ def finish_run(
             value = getattr(row, stat)
             if pd.notna(value):
                 metrics[metric_key(row.metric, row.axis, row.value, stat)] = float(value)
+    _log_params(client, run_id, summary.get("metric_params", {}))  # e.g. where LPIPS's weights came from
     metrics.update({k: float(v) for k, v in summary["counts"].items()})
     metrics.update({f"perf/{k}": float(v) for k, v in summary["perf"].items() if v is not None})
     from mlflow.entities import Metric

@@ -75,6 +75,10 @@ class Metric(ABC):
         """Clip-level values from the whole clip's per-frame columns (all metrics'); none by default."""
         return {}
 
+    def run_params(self) -> dict[str, str]:
+        """What the run's params record about this metric (e.g. where its weights came from); none by default."""
+        return {}
+
     def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
         """Named regions this metric scores inside, as square boxes (N, 3) = (centre x, centre y, side) in
         pixels, NaN where absent; the runner saves crops of them for the report. None by default."""

@@ -29,6 +29,9 @@ class FaceRegionsLPIPS(RegionMetric):
         super().__init__(landmarks)
         self.lpips = lpips
 
+    def run_params(self) -> dict[str, str]:
+        return self.lpips.run_params()
+
     def score(self, region: str, crops: Crops) -> dict[str, Tensor]:
         distances = [self.lpips.distance(o, t).to(o.device) for o, t in crops]
         return {f"{region}_lpips": torch.stack(distances).mean(dim=0)}

@@ -37,6 +37,9 @@ class LPIPS(Metric):
         y = target.to(self.device, torch.float32) * 2 - 1
         return self.net(x, y)
 
+    def run_params(self) -> dict[str, str]:
+        return {self.net.spec.param: self.net.weights_label}
+
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         if batch.target is None:
             raise ValueError(
