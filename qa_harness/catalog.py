@@ -36,6 +36,11 @@ METRICS.add("face_nme", "qa_harness.metrics.face_nme:build")
 METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build")  # + blink / mouth-open event F1
 METRICS.add("id_source", "qa_harness.metrics.aed:build_source")  # cross protocol
 METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer")  # cross protocol
+METRICS.add("landmark_jitter", "qa_harness.metrics.temporal:build_jitter")  # temporal, vs the ground truth
+METRICS.add("flicker", "qa_harness.metrics.temporal:build_flicker")
+METRICS.add("warp_error", "qa_harness.metrics.temporal:build_warp")
+METRICS.add("xfer_landmark_jitter", "qa_harness.metrics.temporal:build_xfer_jitter")  # cross protocol
+METRICS.add("output_flicker", "qa_harness.metrics.temporal:build_output_flicker")  # cross protocol
 
 EXECUTORS = Registry("executor")
 EXECUTORS.add("local", "qa_harness.executors.local:build")
@@ -56,6 +61,9 @@ DEFAULT_IDENTITY = "dlib"
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")
+#: No-reference metrics added for a suite with cross pairs unless `--metrics` is given: identity kept from
+#: the source, expression and head-motion transfer from the driving, flicker.
+DEFAULT_CROSS_METRICS = ("id_source", "expression_transfer", "xfer_landmark_jitter", "output_flicker")
 
 AXES = Registry("condition axis")
 AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")

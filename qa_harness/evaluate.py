@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from qa_harness import __version__, tracking
 from qa_harness.aggregate import aggregate
-from qa_harness.catalog import DEFAULT_METRICS, EXECUTORS, METRICS
+from qa_harness.catalog import DEFAULT_CROSS_METRICS, DEFAULT_METRICS, EXECUTORS, METRICS
 from qa_harness.executors.worker import MetricsInfo, WorkSpec
 from qa_harness.models.base import resolve_device
 from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
@@ -28,6 +28,7 @@ from qa_harness.runner import PairJob
 from qa_harness.store import RunStore
 from qa_harness.suites.hashing import file_sha256
 from qa_harness.suites.manifest import load_suite
+from qa_harness.summary import unscored_totals
 from qa_harness.thumbs import THUMBS_ARTIFACT
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,20 @@ def _fingerprint(cfg: EvalConfig, suite: Suite, metric_names: tuple[str, ...], c
     }
 
 
+def with_cross_defaults(names: tuple[str, ...], suite: Suite) -> tuple[str, ...]:
+    """`names` plus DEFAULT_CROSS_METRICS when the suite has cross pairs (which reference metrics skip)."""
+    if not any(p.protocol == "cross" for p in suite.pairs):
+        return tuple(names)
+    return tuple(dict.fromkeys((*names, *DEFAULT_CROSS_METRICS)))
+
+
 def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     """Evaluate `cfg.model` on `cfg.suite`; finished pairs of an interrupted run are kept with --resume.
 
     `suite`: `cfg.suite` already loaded, so several runs on one suite (a matrix) hash its media once.
     """
     suite = suite or load_suite(cfg.suite)
-    metric_names = cfg.metrics or suite.metrics or DEFAULT_METRICS
+    metric_names = cfg.metrics or with_cross_defaults(suite.metrics or DEFAULT_METRICS, suite)
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work
     executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)  # so does a missing optional dependency
@@ -149,6 +157,7 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
         "run_id": run_id, "suite": suite.name, "suite_version": suite.version, "model": cfg.model,
         "counts": {"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames)},
         "failed": {o.pair_id: o.error for o in failed},
+        "unscored": unscored_totals(outcomes),
         "unavailable_metrics": info.unavailable,
         "higher_is_better": info.higher_is_better,
         "metric_params": info.params,

@@ -115,6 +115,8 @@ class ClipOutcome:
     seconds: float
     error: str = ""
     clip_metrics: Mapping[str, float] = field(default_factory=dict)
+    #: Frames a metric could not score, by metric and reason (from the metrics' `UNSCORED` codes).
+    unscored: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
-from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis, no_face
+from qa_harness.metrics.base import UNSCORED, Column, FrameBatch, Metric, MetricContext, reason_codes
 
 
 def akd(points: Tensor, reference: Tensor) -> Tensor:
@@ -34,6 +34,7 @@ def akd_l2(points: Tensor, reference: Tensor) -> Tensor:
 
 class AKD(Metric):
     needs_reference = True
+    reasons = (no_face("output", "landmark"), no_face("ground truth", "landmark"))
 
     def __init__(self, landmarks: FaceAnalysis, *, suffix: str = "") -> None:
         self.name = f"akd{suffix}"
@@ -54,7 +55,7 @@ class AKD(Metric):
         missing = (~out.found).float()
         mkr = torch.where(gt.found, missing, torch.full_like(missing, float("nan")))
         values = (akd(out.points, gt.points), akd_l2(out.points, gt.points), mkr, out.found.float())
-        return dict(zip(self._cols, values, strict=True))
+        return dict(zip(self._cols, values, strict=True)) | {UNSCORED: reason_codes(~out.found, ~gt.found)}
 
 
 def build(ctx: MetricContext) -> AKD:

@@ -24,9 +24,9 @@ from typing import Literal
 import numpy as np
 from torch import Tensor
 
-from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
+from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis, no_face
 from qa_harness.metrics._face_geometry import eye_aspect_ratio, mean_abs_error, mouth_aspect_ratio, pearson
-from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+from qa_harness.metrics.base import UNSCORED, Column, FrameBatch, Metric, MetricContext, reason_codes
 from qa_harness.metrics.face_events import event_f1, eyes_closed, mouth_open
 
 
@@ -52,6 +52,8 @@ class EarMar(Metric):
         self.name = "ear_mar" if self.needs_reference else "expression_transfer"
         self.prefix = "" if self.needs_reference else "xfer_"
         ref = "target" if self.needs_reference else "driving"
+        self.reasons = (no_face("output", "landmark"), no_face("ground truth" if self.needs_reference else ref,
+                                                                "landmark"))
         self._frame_cols = {
             key: f"{self.prefix}{key.replace('ref', ref)}"
             for key in ("ear_output", "ear_ref", "mar_output", "mar_ref")
@@ -76,15 +78,17 @@ class EarMar(Metric):
         reference = batch.target if self.needs_reference else batch.driving
         if reference is None:
             raise ValueError(f"{self.name}: needs ground truth (pair '{batch.pair.id}' has none)")
-        out = self.landmarks(batch.output, suite_content=False).points
-        ref = self.landmarks(reference, suite_content=True).points
+        out_lm = self.landmarks(batch.output, suite_content=False)
+        ref_lm = self.landmarks(reference, suite_content=True)
+        out, ref = out_lm.points, ref_lm.points
         values = {
             "ear_output": eye_aspect_ratio(out),
             "ear_ref": eye_aspect_ratio(ref),
             "mar_output": mouth_aspect_ratio(out),
             "mar_ref": mouth_aspect_ratio(ref),
         }
-        return {self._frame_cols[key]: value for key, value in values.items()}
+        codes = reason_codes(~out_lm.found, ~ref_lm.found)
+        return {self._frame_cols[key]: value for key, value in values.items()} | {UNSCORED: codes}
 
     def clip_values(self, per_frame: Mapping[str, np.ndarray]) -> dict[str, float]:
         c = self._frame_cols

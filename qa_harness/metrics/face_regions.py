@@ -16,9 +16,9 @@ from abc import abstractmethod
 import torch
 from torch import Tensor
 
-from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
+from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis, no_face
 from qa_harness.metrics._face_geometry import REGIONS, named_boxes, region_crops
-from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+from qa_harness.metrics.base import UNSCORED, Column, FrameBatch, Metric, MetricContext, reason_codes
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.ssim import ssim
 
@@ -30,6 +30,7 @@ class RegionMetric(Metric):
     subclasses say how a region's crops are scored. Also names those boxes for the report's crops."""
 
     needs_reference = True
+    reasons = (no_face("ground truth", "landmark"),)  # the boxes are placed from the ground truth
     #: Side of the resampled crops; None: EYE_CROP and MOUTH_CROP of `_face_geometry`.
     crop_size: int | None = None
 
@@ -55,7 +56,7 @@ class RegionMetric(Metric):
             outputs = region_crops(batch.output, points, region, size=self.crop_size)
             targets = region_crops(batch.target, points, region, size=self.crop_size)
             values |= self.score(region, list(zip(outputs, targets, strict=True)))
-        return values
+        return values | {UNSCORED: reason_codes(torch.isnan(points).any(dim=2).any(dim=1))}
 
 
 class FaceRegions(RegionMetric):
