@@ -9,6 +9,13 @@ detectable face (dlib); `akd`'s `face_found_output` and `mkr` report those frame
 
 `id_source` (cross protocol, no ground truth): the same distance to the source image, i.e. how much of
 the source identity the animation keeps.
+
+Metric card. *Range* [0, 4] (squared distance of unit vectors), lower is better; dlib's same-person
+threshold is 0.36 (0.6 L2). *Reference*: the ground truth against itself is 0 and the same person
+stays under 0.36 (tests). *Unscored* frames are counted by reason: the identity backend found no face
+in the output or in the reference - its own detector, so a frame can have landmarks (`akd`) and no
+embedding. *Failure modes*: small or dim faces lose the detection; the embedding is trained for
+recognition, so expression changes move it a little.
 """
 
 from __future__ import annotations

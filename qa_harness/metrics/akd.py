@@ -11,6 +11,13 @@ models evaluated here, not with published tables.
 MKR: 1 for a frame whose ground truth has a face and whose output has none, 0 when both have one, NaN
 when the ground truth has none (the frame says nothing about the model); its mean is the share of
 frames the model lost. `face_found_output` flags every output frame without a face.
+
+Metric card. *Range*: akd, akd_l2 >= 0 px, lower is better; mkr in [0, 1], lower is better;
+face_found_output in {0, 1}. *Reference*: numpy on the raw MediaPipe mesh mapped by hand (tests,
+1e-4 px); a whole-frame shift of (2, 2) px moves akd by 2 (tests, 0.4 px detector jitter). *Unscored*
+frames (NaN) are counted by reason: no face in the output or in the ground truth (landmark backend).
+*Failure modes*: the detector's jitter (a fraction of a px at 256) is a floor; other backends' numbers
+are not comparable with the papers' FAN values.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Per frame: the mean Euclidean distance between output and ground-truth points of
 the lips (48-67), divided by the ground truth's outer-eye-corner distance (36-45), so that the number
 does not depend on face size. Where AKD averages the whole face (jaw and brows dominate it), these two
 isolate the regions that carry blinks, gaze and speech. NaN where either frame has no face.
+
+Metric card. *Range* >= 0 (fraction of the inter-ocular distance), lower is better, 0 for the ground
+truth. *Unscored* frames are counted (no face in the output or the ground truth). *Failure modes*:
+landmark jitter of the detector is a floor; profile views shrink the
+inter-ocular distance and inflate the value.
 """
 
 from __future__ import annotations

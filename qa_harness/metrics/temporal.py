@@ -6,7 +6,7 @@ ground truth's, or the driving's on the cross protocol), so real motion is not p
 truth itself scores exactly 0. Lower is better for all. A frame's value needs its predecessors (carried
 across batches by `_temporal.History`); the first frames of a clip are NaN and counted (`UNSCORED`).
 
-Metric cards:
+Metric cards (for all five: *Range* >= 0, lower is better, exactly 0 for the reference itself):
 
 `landmark_jitter` (% of inter-ocular distance; reconstruction). *What*: the mean over the 68 landmarks of
 |a_out - a_ref|, a = p(t) - 2 p(t-1) + p(t-2) the backward acceleration of each point, divided by the
