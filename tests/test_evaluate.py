@@ -156,7 +156,7 @@ def test_existing_run_folder_needs_resume_or_overwrite(write_suite, tmp_path, tr
 
 def test_lpips_without_weights_is_unavailable_not_fatal(write_suite, tmp_path, tracking_uri):
     result = _run(_suite(write_suite), tmp_path, tracking_uri, model="identity", metrics=("ssim", "lpips"))
-    assert not result.failed
+    assert [o.pair_id for o in result.failed] == ["photo->d20"]  # the cross pair: no listed metric applies
     assert "alexnet-owt-7be5be79.pth" in result.unavailable_metrics["lpips"]
     assert "metric:lpips" not in pd.read_parquet(result.records_path).columns
     summary = json.loads((result.out_dir / "summary.json").read_text())
