@@ -25,7 +25,7 @@ demo: $(VENV)/.installed lpips-weights
 	$(VENV)/bin/qa-harness demo
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check qa_harness reference_models tests benchmarks
+	$(VENV)/bin/ruff check qa_harness tests benchmarks
 	$(PY) -m pytest -q
 
 clean:

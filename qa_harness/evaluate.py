@@ -6,12 +6,11 @@ store, aggregate, tracking) and knows nothing of the others' internals.
 
 from __future__ import annotations
 
-import json
 import logging
 import resource
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,14 @@ import torch
 from tqdm import tqdm
 
 from qa_harness import __version__, tracking
-from qa_harness.aggregate import aggregate
 from qa_harness.catalog import DEFAULT_CROSS_METRICS, DEFAULT_METRICS, EXECUTORS, METRICS
 from qa_harness.executors.worker import MetricsInfo, WorkSpec
 from qa_harness.models.base import resolve_device
 from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
 from qa_harness.runner import PairJob
+from qa_harness.runs.meta import RunMeta, RunSummary
+from qa_harness.runs.records import RunRecords
+from qa_harness.runs.table import condition_table
 from qa_harness.store import RunStore
 from qa_harness.suites.hashing import file_sha256
 from qa_harness.suites.manifest import load_suite
@@ -102,9 +103,9 @@ def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     }
     run_id = tracking.start_run(
         tracking_uri=uri, experiment=cfg.experiment, run_name=cfg.run_name or f"{suite.name}/{cfg.model}",
-        params=params, suite=suite, resume_run_id=meta["mlflow_run_id"], parent_run_id=cfg.parent_run_id,
+        params=params, suite=suite, resume_run_id=meta.mlflow_run_id, parent_run_id=cfg.parent_run_id,
     )
-    meta["mlflow_run_id"] = run_id
+    meta = replace(meta, mlflow_run_id=run_id)
     store.write_meta(meta)
     try:
         return _run(cfg, suite, store, meta, run_id, uri, metric_names, device, executor)
@@ -113,7 +114,7 @@ def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
         raise
 
 
-def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any], run_id: str, uri: str,
+def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: RunMeta, run_id: str, uri: str,
          metric_names: tuple[str, ...], device: torch.device, executor: Any) -> RunResult:
     spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed,
                                 thumbs_dir=store.out_dir / THUMBS_ARTIFACT),
@@ -139,10 +140,9 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any], r
         info = executor.run(todo, spec, on_result=on_result, on_frames=bar.update)
     elapsed = time.perf_counter() - started
     if info != MetricsInfo():  # kept for a resumed run whose executor had nothing left to build
-        meta["metrics_info"] = asdict(info)
-        store.write_meta(meta)
+        store.write_meta(replace(meta, metrics_info=asdict(info)))
     else:
-        info = MetricsInfo(**meta.get("metrics_info", {}))
+        info = MetricsInfo(**(meta.metrics_info or {}))
     return _finish(cfg, suite, store, run_id, uri, info, device, frames / elapsed if elapsed else 0.0)
 
 
@@ -150,25 +150,25 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
             device: torch.device, fps: float) -> RunResult:
     done = store.finished()
     frames, clips = store.gather([p.id for p in suite.pairs], done)
-    table = aggregate(frames, clips, seed=cfg.seed)
+    records = RunRecords(run_id=run_id, name=cfg.run_name or f"{suite.name}/{cfg.model}", suite=suite.name,
+                         suite_version=suite.version, frames=frames, clips=clips,
+                         higher_is_better=info.higher_is_better)
+    table = condition_table(records, seed=cfg.seed)
     outcomes = tuple(done[p.id] for p in suite.pairs)
     failed = [o for o in outcomes if o.status == "failed"]
-    summary = {
-        "run_id": run_id, "suite": suite.name, "suite_version": suite.version, "model": cfg.model,
-        "counts": {"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames)},
-        "failed": {o.pair_id: o.error for o in failed},
-        "unscored": unscored_totals(outcomes),
-        "unavailable_metrics": info.unavailable,
-        "higher_is_better": info.higher_is_better,
-        "metric_params": info.params,
-        "perf": {
+    summary = RunSummary(
+        run_id=run_id, suite=suite.name, suite_version=suite.version, model=cfg.model,
+        counts={"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames)},
+        failed={o.pair_id: o.error for o in failed}, unavailable_metrics=info.unavailable,
+        higher_is_better=info.higher_is_better, unscored=unscored_totals(outcomes), metric_params=info.params,
+        perf={
             "frames_per_second": fps,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
         },
-    }
-    (store.out_dir / "aggregate.csv").write_text(table.to_csv(index=False))
-    (store.out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    )
+    table.save(store.out_dir / "aggregate.csv")
+    summary.save(store.out_dir / "summary.json")
     tracking.finish_run(
         tracking_uri=uri, run_id=run_id, table=table, summary=summary,
         files=[("records", store.out_dir / "frames.parquet"), ("records", store.out_dir / "clips.parquet"),
@@ -176,4 +176,4 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
                *([(THUMBS_ARTIFACT, thumbs)] if (thumbs := store.out_dir / THUMBS_ARTIFACT).is_dir() else [])],
     )
     return RunResult(run_id=run_id, out_dir=store.out_dir, records_path=store.out_dir / "frames.parquet",
-                     outcomes=outcomes, unavailable_metrics=info.unavailable, frames_per_second=fps)
+                     outcomes=outcomes, table=table, summary=summary)

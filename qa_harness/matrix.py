@@ -30,7 +30,6 @@ from typing import Any
 import pandas as pd
 
 from qa_harness import tracking
-from qa_harness.aggregate import ALL
 from qa_harness.catalog import METRICS
 from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.records import RunResult
@@ -148,11 +147,8 @@ def _comparison(results: Mapping[str, RunResult], matrix: Matrix) -> pd.DataFram
     rows = []
     for run in matrix.runs:
         result = results[run.name]
-        table = pd.read_csv(result.out_dir / "aggregate.csv")
-        overall = table[table["axis"] == ALL] if not table.empty else table
         rows.append({"run": run.name, "model": run.model, "checkpoint": str(run.checkpoint or ""),
-                     "run_id": result.run_id, "clips_failed": len(result.failed),
-                     **{m: v for m, v in zip(overall.get("metric", []), overall.get("mean", []), strict=True)}})
+                     "run_id": result.run_id, "clips_failed": len(result.failed), **result.table.overall()})
     return pd.DataFrame(rows)
 
 

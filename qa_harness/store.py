@@ -23,9 +23,8 @@ import pandas as pd
 
 from qa_harness.atomic import write_atomic
 from qa_harness.errors import QaHarnessError
-from qa_harness.records import ClipOutcome, FrameRecord, records_to_frame
-
-CLIP_METRIC_PREFIX = "clip_metric:"
+from qa_harness.records import CLIP_METRIC_PREFIX, ClipOutcome, FrameRecord, records_to_frame
+from qa_harness.runs.meta import RunMeta
 
 
 class RunStore:
@@ -39,14 +38,14 @@ class RunStore:
     def key(pair_id: str) -> str:
         return hashlib.sha1(pair_id.encode()).hexdigest()[:16]
 
-    def open(self, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> dict[str, Any]:
-        """Create the folder, or reopen it for `--resume` when it holds the same run; returns run.json."""
+    def open(self, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> RunMeta:
+        """Create the folder, or reopen it for `--resume` when it holds the same run; returns its run.json."""
         meta_path = self.out_dir / "run.json"
         if meta_path.exists():
-            meta = json.loads(meta_path.read_text())
+            meta = RunMeta.load(meta_path)
             if resume:
-                if meta["fingerprint"] != fingerprint:
-                    changed = sorted(k for k in fingerprint if meta["fingerprint"].get(k) != fingerprint[k])
+                if meta.fingerprint != fingerprint:
+                    changed = sorted(k for k in fingerprint if meta.fingerprint.get(k) != fingerprint[k])
                     raise QaHarnessError(
                         f"{meta_path}: cannot resume: this run differs in {', '.join(changed)}; "
                         "use another --out folder or --overwrite"
@@ -58,12 +57,12 @@ class RunStore:
                 )
             shutil.rmtree(self.out_dir)
         self.pairs_dir.mkdir(parents=True, exist_ok=True)
-        meta = {"fingerprint": fingerprint, "mlflow_run_id": None}
+        meta = RunMeta(fingerprint)
         self.write_meta(meta)
         return meta
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        write_atomic(self.out_dir / "run.json", json.dumps(meta, indent=2).encode())
+    def write_meta(self, meta: RunMeta) -> None:
+        meta.save(self.out_dir / "run.json")
 
     def finished(self) -> dict[str, ClipOutcome]:
         """Outcomes of the pairs already finished (ok or failed), by pair id."""

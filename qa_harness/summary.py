@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from qa_harness.aggregate import ALL, condition_label
 from qa_harness.records import ClipOutcome, RunResult
+from qa_harness.runs.table import ALL, condition_label
 
 #: The columns terminal tables show when a run has more (all are in aggregate.csv, MLflow and the report).
 HEADLINE_METRICS = ("ssim", "psnr", "l1", "lpips", "akd", "aed", "eye_ssim", "mouth_ssim")
@@ -50,7 +50,7 @@ def unscored_totals(outcomes: tuple[ClipOutcome, ...]) -> dict[str, dict[str, in
 
 def print_result(result: RunResult, *, file=sys.stdout) -> None:
     """Per-condition means, failures and where the run went."""
-    table = pd.read_csv(result.out_dir / "aggregate.csv")
+    table = result.table.frame()
     ok = len(result.outcomes) - len(result.failed)
     print(f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s",
           file=file)

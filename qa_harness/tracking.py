@@ -9,6 +9,7 @@ resumed evaluation finishes the same MLflow run instead of leaving a dangling on
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -18,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from qa_harness.aggregate import ALL
 from qa_harness.records import Suite
+from qa_harness.runs.meta import RunSummary
+from qa_harness.runs.table import ALL, ConditionTable
 from qa_harness.suites.conditions import conditions_path
 
 DEFAULT_EXPERIMENT = "qa_harness"
@@ -117,22 +119,22 @@ def strata_counts(suite: Suite) -> dict[str, dict[str, int]]:
 
 
 def finish_run(
-    *, tracking_uri: str, run_id: str, table: pd.DataFrame, summary: dict[str, Any],
+    *, tracking_uri: str, run_id: str, table: ConditionTable, summary: RunSummary,
     files: list[tuple[str, Path]],
 ) -> None:
     """Log aggregate metrics and the run folder's files (`files`: artifact dir, path), then finish the run."""
     client = _client(tracking_uri)
     metrics = {}
-    for row in table.itertuples(index=False):
+    for row in table:
         stats = ("mean", "median", "p10", "p90") if row.axis == ALL else ("mean",)
         for stat in stats:
             value = getattr(row, stat)
-            if pd.notna(value):
+            if not math.isnan(value):
                 metrics[metric_key(row.metric, row.axis, row.value, stat)] = float(value)
-    _log_params(client, run_id, summary.get("metric_params", {}))  # e.g. where LPIPS's weights came from
-    metrics.update({k: float(v) for k, v in summary["counts"].items()})
-    metrics.update({f"perf/{k}": float(v) for k, v in summary["perf"].items() if v is not None})
-    metrics.update({unscored_key(m, reason): float(n) for m, reasons in summary.get("unscored", {}).items()
+    _log_params(client, run_id, dict(summary.metric_params))  # e.g. where LPIPS's weights came from
+    metrics.update({k: float(v) for k, v in summary.counts.items()})
+    metrics.update({f"perf/{k}": float(v) for k, v in summary.perf.items() if v is not None})
+    metrics.update({unscored_key(m, reason): float(n) for m, reasons in summary.unscored.items()
                     for reason, n in reasons.items()})
     from mlflow.entities import Metric
 
@@ -143,7 +145,7 @@ def finish_run(
     for artifact_dir, path in files:
         log = client.log_artifacts if path.is_dir() else client.log_artifact
         log(run_id, str(path), artifact_path=artifact_dir or None)
-    failed = summary["counts"]["clips/failed"]
+    failed = summary.counts["clips/failed"]
     client.set_tag(run_id, "qa_harness.failed_clips", str(int(failed)))
     client.set_terminated(run_id, "FINISHED")
 

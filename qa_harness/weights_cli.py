@@ -28,7 +28,8 @@ def add_weights_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_install(args: argparse.Namespace) -> int:
-    from qa_harness.metrics.lpips_weights import NETS, install
+    from qa_harness.metrics.lpips import NETS
+    from qa_harness.metrics.lpips_weights import install
 
     for net in args.net or INSTALLABLE[args.what]:
         done = install(NETS[net], folder=args.folder, force=args.force)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from qa_harness.packaged import DEFAULT_GATE
+
 EXIT_PASS, EXIT_FAIL = 0, 1
 
 
@@ -26,7 +28,8 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
         help="baseline run: MLflow run id or models:/<name>@<alias> (without one, relative rules are skipped; "
         "a policy of relative rules only is then an error)",
     )
-    p.add_argument("--policy", type=Path, default=Path("gates/default.yaml"), help="gate policy file")
+    p.add_argument("--policy", type=Path, default=DEFAULT_GATE, help="gate policy file (default: the shipped "
+                   "gates/default.yaml)")
     p.add_argument(
         "--allow-suite-mismatch",
         action="store_true",
@@ -52,13 +55,14 @@ def run_gate_command(args: argparse.Namespace) -> int:
     from qa_harness.gate import io
     from qa_harness.gate.evaluate import evaluate_gate
     from qa_harness.gate.output import render_junit, render_markdown, render_table
-    from qa_harness.gate.paired import check_same_suite
     from qa_harness.gate.policy import load_policy
+    from qa_harness.runs import mlflow_io
+    from qa_harness.runs.records import check_same_suite
 
     policy = load_policy(args.policy)
     model_name = args.model_name
     if args.promote and not model_name:
-        parsed = io.parse_model_uri(args.baseline or "")
+        parsed = mlflow_io.parse_model_uri(args.baseline or "")
         if parsed is None:
             raise QaHarnessError("--promote needs --model-name, or a --baseline of the form models:/<name>@<alias>")
         model_name = parsed[0]
@@ -67,9 +71,9 @@ def run_gate_command(args: argparse.Namespace) -> int:
             f"{args.policy}: every rule limits the regression against a baseline, so without --baseline nothing "
             "would be checked; give --baseline RUN|models:/<name>@<alias>"
         )
-    client = io.client_for(args.tracking_uri)
-    candidate = io.load_run(client, args.candidate)
-    baseline = io.load_run(client, args.baseline) if args.baseline else None
+    client = mlflow_io.client_for(args.tracking_uri)
+    candidate = mlflow_io.load_run(client, args.candidate)
+    baseline = mlflow_io.load_run(client, args.baseline) if args.baseline else None
     if baseline is not None:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
     result = evaluate_gate(policy, candidate, baseline)

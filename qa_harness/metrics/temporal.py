@@ -214,26 +214,15 @@ class WarpError(Metric):
         return {self.name: full_values[held:], UNSCORED: codes}
 
 
-def _landmarks(ctx: MetricContext) -> FaceAnalysis:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
-    return landmark_analysis(ctx, DEFAULT_LANDMARKS)
-
-
-def build_jitter(ctx: MetricContext) -> LandmarkJitter:
-    return LandmarkJitter(_landmarks(ctx), reference="target")
+def build_jitter(ctx: MetricContext, *, landmarks: str, reference: Literal["target", "driving"] = "target"
+                 ) -> LandmarkJitter:
+    """`reference="driving"` is `xfer_landmark_jitter` (cross protocol)."""
+    return LandmarkJitter(landmark_analysis(ctx, landmarks), reference=reference)
 
 
-def build_xfer_jitter(ctx: MetricContext) -> LandmarkJitter:
-    return LandmarkJitter(_landmarks(ctx), reference="driving")
-
-
-def build_flicker(ctx: MetricContext) -> Flicker:
-    return Flicker(_landmarks(ctx), reference="target")
-
-
-def build_output_flicker(ctx: MetricContext) -> Flicker:
-    return Flicker(_landmarks(ctx), reference="none")
+def build_flicker(ctx: MetricContext, *, landmarks: str, reference: Literal["target", "none"] = "target") -> Flicker:
+    """`reference="none"` is `output_flicker` (cross protocol: the output's own flicker)."""
+    return Flicker(landmark_analysis(ctx, landmarks), reference=reference)
 
 
 def build_warp(ctx: MetricContext) -> WarpError:
