@@ -9,8 +9,9 @@ import pytest
 
 from qa_harness.catalog import METRICS
 
-#: The module of each registered metric's builder (lazy registry entries resolved, nothing built).
-MODULES = sorted({METRICS.get(name).__module__ for name in METRICS.names()})
+#: The module of each registered metric's builder (lazy registry entries resolved, nothing built; a variant
+#: with options is a partial of its module's builder).
+MODULES = sorted({getattr(builder, "func", builder).__module__ for builder in map(METRICS.get, METRICS.names())})
 #: What a card states (see the `metrics/` module docstrings).
 FIELDS = ("Metric card", "Range", "Failure modes")
 
