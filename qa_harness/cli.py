@@ -17,10 +17,19 @@ from pathlib import Path
 from qa_harness import __version__
 from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
-from qa_harness.exitcodes import EXIT_CLIPS_FAILED, EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, interrupted_code, sigterm_raises
+from qa_harness.exitcodes import (
+    EXIT_CLIPS_FAILED,
+    EXIT_ERROR,
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    interrupted_code,
+    sigterm_raises,
+)
 from qa_harness.gate.cli import add_gate_parser
 from qa_harness.report.cli import add_report_parser
 from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
+from qa_harness.weights_cli import add_weights_parser
 
 
 def _model_option(text: str) -> tuple[str, object]:
@@ -225,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_weights_parser(sub)
     return parser
 
 

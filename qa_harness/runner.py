@@ -25,7 +25,7 @@ from torch import Tensor
 
 from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.guards import OutputRange
-from qa_harness.metrics.base import FrameBatch, Metric
+from qa_harness.metrics.base import UNSCORED, FrameBatch, Metric
 from qa_harness.models.base import Animator
 from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
 from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
@@ -124,6 +124,7 @@ def evaluate_pair(
     start = time.perf_counter()
     torch.manual_seed(_pair_seed(job.seed, pair.id))
     columns: dict[str, list[np.ndarray]] = {}
+    unscored: dict[str, dict[str, int]] = {}
     frames_done = 0
     out_range = OutputRange()
     try:
@@ -139,6 +140,9 @@ def evaluate_pair(
             pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
+        if not applicable:
+            raise ClipError(f"pair {pair.id!r}: no metric applies to the {pair.protocol} protocol (metrics: "
+                            f"{', '.join(m.name for m in metrics) or 'none'}); list a no-reference metric")
         total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
         for driving in _chain(first, chunks, device):
@@ -154,8 +158,11 @@ def evaluate_pair(
             if wanted := sorted(thumbs & set(range(frames_done, frames_done + n))):
                 _save_thumbs(job.thumbs_dir, batch, wanted, applicable)
             for metric in applicable:
-                for name, values in metric.frame_values(batch).items():
-                    columns.setdefault(name, []).append(values.detach().float().cpu().numpy())
+                values = metric.frame_values(batch)
+                if (codes := values.pop(UNSCORED, None)) is not None:
+                    _count_unscored(unscored.setdefault(metric.name, {}), metric, codes)
+                for name, value in values.items():
+                    columns.setdefault(name, []).append(value.detach().float().cpu().numpy())
             frames_done += n
             on_frames(n)
         out_range.check(pair.id)
@@ -176,7 +183,8 @@ def evaluate_pair(
         for i in range(frames_done)
     ]
     outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics,
-                          output_out_of_range=out_range.fraction)
+                          output_out_of_range=out_range.fraction,
+                          unscored={m: counts for m, counts in unscored.items() if counts})
     return outcome, records
 
 
@@ -185,6 +193,14 @@ def _failure_message(err: BaseException) -> str:
     if isinstance(err, SystemExit):
         return f"model or metric code called sys.exit({err.code!r})"
     return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+
+
+def _count_unscored(counts: dict[str, int], metric: Metric, codes: Tensor) -> None:
+    """Add a batch's reason codes (0: scored) to `counts`, reason text -> frames."""
+    for code, n in zip(*np.unique(codes.cpu().numpy(), return_counts=True), strict=True):
+        if code:
+            reason = metric.reasons[int(code) - 1]
+            counts[reason] = counts.get(reason, 0) + int(n)
 
 
 def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], metrics: Sequence[Metric]) -> None:

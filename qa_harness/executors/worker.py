@@ -59,6 +59,7 @@ class MetricsInfo:
 
     unavailable: dict[str, str] = field(default_factory=dict)
     higher_is_better: dict[str, bool | None] = field(default_factory=dict)  # None: descriptive column
+    params: dict[str, str] = field(default_factory=dict)  # run params the metrics report (`Metric.run_params`)
 
 
 #: Reasons already warned about in this process: a matrix or the demo builds a worker per run, and
@@ -96,7 +97,8 @@ class Worker:
                             suite_version=suite.version)
         self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
-        self.info = MetricsInfo(unavailable, directions)
+        params = {key: value for m in self.metrics for key, value in m.run_params().items()}
+        self.info = MetricsInfo(unavailable, directions, params)
         if self.model.resolution not in (None, suite.resolution):
             log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
                         self.model.resolution, suite.resolution)

@@ -62,6 +62,10 @@ class RunSummary:
     retried: tuple[Mapping[str, Any], ...] = ()
     #: Pair id -> fraction of its output values outside [0, 1] (pairs with none left out; see guards.py).
     output_out_of_range: Mapping[str, float] = field(default_factory=dict)
+    #: Frames each metric could not score, by reason (metric -> reason -> frames).
+    unscored: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Run params the metrics report (e.g. `lpips_weights`: where LPIPS's backbone came from).
+    metric_params: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -70,6 +74,8 @@ class RunSummary:
             "unavailable_metrics": dict(self.unavailable_metrics), "higher_is_better": dict(self.higher_is_better),
             "perf": dict(self.perf), "retried": list(self.retried),
             "output_out_of_range": dict(self.output_out_of_range),
+            "unscored": {k: dict(v) for k, v in self.unscored.items()},
+            "metric_params": dict(self.metric_params),
         }, indent=2)
 
     @classmethod
@@ -87,6 +93,8 @@ class RunSummary:
             unavailable_metrics=_get(data, "unavailable_metrics", dict, {}, source), higher_is_better=directions,
             perf=_get(data, "perf", dict, {}, source), retried=tuple(_get(data, "retried", list, [], source)),
             output_out_of_range=_get(data, "output_out_of_range", dict, {}, source),
+            unscored=_get(data, "unscored", dict, {}, source),
+            metric_params=_get(data, "metric_params", dict, {}, source),
         )
 
     def save(self, path: Path) -> None:
