@@ -14,7 +14,7 @@ def test_demo_suite_loads_with_probed_media():
     assert suite.name == "demo" and len(suite.pairs) == 8
     d20 = next(p for p in suite.pairs if p.id == "d20")
     assert (d20.driving.frame_count, d20.driving.size, d20.driving.fps) == (175, (480, 480), 25.0)
-    assert d20.conditions == {"pose": "frontal", "occlusion": "none", "lighting": "dim"}
+    assert d20.conditions == {"yaw": "frontal", "occlusion": "none", "lighting": "dim"}
     cross = next(p for p in suite.pairs if p.protocol == "cross")
     assert cross.id == "lp_s1->d20" and cross.source.frame_count == 1
 
@@ -42,9 +42,9 @@ def test_default_pairs_are_reconstruction_of_every_video(write_suite):
 
 def test_user_strings_are_kept_verbatim(write_suite):
     suite = load_suite(write_suite({"name": "s", "clips": [
-        {"id": "<script>alert(1)</script>", "path": "clips/d20.mp4", "tags": {"pose": "<b>x</b>"}}]}))
+        {"id": "<script>alert(1)</script>", "path": "clips/d20.mp4", "tags": {"source_clip": "<b>x</b>"}}]}))
     assert suite.pairs[0].id == "<script>alert(1)</script>"
-    assert suite.pairs[0].conditions["pose"] == "<b>x</b>"
+    assert suite.pairs[0].conditions["source_clip"] == "<b>x</b>"
 
 
 @pytest.mark.parametrize(
@@ -67,6 +67,12 @@ def test_user_strings_are_kept_verbatim(write_suite):
          "pairs[0].driving", "unknown clip id 'b'"),
         ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}],
           "pairs": [{"driving": "a", "protocol": "selfie"}]}, "pairs[0].protocol", "unknown protocol"),
+        ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}], "metric_options": {"akdd": {}}},
+         "metric_options.akdd", "Unknown metric 'akdd'. Did you mean: akd"),
+        ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}], "metric_options": {"akd": {"detector": 1}}},
+         "metric_options.akd.detector", "metric 'akd' takes no option(s) detector"),
+        ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}], "metric_options": {"akd": "dlib"}},
+         "metric_options.akd", "expected a mapping of option -> value"),
     ],
 )
 def test_malformed_manifest_names_file_line_key_and_problem(write_suite, manifest, where, problem):
@@ -91,6 +97,16 @@ def test_error_line_points_at_the_bad_key(tmp_path):
                     "  - id: b\n    path: clips/missing.mp4\n")
     with pytest.raises(ConfigError, match=rf"{path}:7: clips\[1\]\.path: file not found"):
         load_suite(path)
+
+
+def test_metric_options_line_and_value(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\ndata_root: {REPO / 'data'}\nmetric_options:\n  akd:\n    landmarks: dlib\n"
+                    "    suffix: _x\n    detector: 1\nclips:\n  - {id: a, path: clips/d20.mp4}\n")
+    with pytest.raises(ConfigError, match=rf"{path}:7: metric_options\.akd\.detector: "):
+        load_suite(path)
+    path.write_text(path.read_text().replace("    detector: 1\n", ""))
+    assert load_suite(path).metric_options == {"akd": {"landmarks": "dlib", "suffix": "_x"}}
 
 
 @pytest.mark.parametrize("name", ["demo", "real", "synth_lighting", "synth_occlusion", "synth_geometry",

@@ -7,10 +7,10 @@ import torch
 from torch import Tensor
 
 from qa_harness.models.fomm import build
-from reference_models.blocks.keypoints import movement_scale, relative_keypoints
-from reference_models.fomm import SPEC
-from reference_models.fomm.network import FOMM
-from reference_models.spec import build_reference
+from qa_harness.reference_models.blocks.keypoints import movement_scale, relative_keypoints
+from qa_harness.reference_models.fomm import SPEC
+from qa_harness.reference_models.fomm.network import FOMM
+from qa_harness.reference_models.spec import build_reference
 from tests.parity.checks import (
     assert_outputs_match,
     check_full,

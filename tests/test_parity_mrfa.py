@@ -1,4 +1,4 @@
-"""Parity of `reference_models.mrfa` with the official MRFA code (JialeTao/MRFA at 20f935f).
+"""Parity of `qa_harness.reference_models.mrfa` with the official MRFA code (JialeTao/MRFA at 20f935f).
 
 Fixtures come from `python -m tests.parity.official_mrfa --repo <checkout>`: the official network built
 from vox1.yaml / celebvhq.yaml (parameter names and shapes) and, with name-keyed seeded weights, one
@@ -18,11 +18,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reference_models.mrfa import SPEC
-from reference_models.mrfa.checkpoint import LOSS_ONLY_PREFIXES
-from reference_models.mrfa.model import MRFA
-from reference_models.mrfa.priors import prior_motion
-from reference_models.spec import build_reference
+from qa_harness.reference_models.mrfa import SPEC
+from qa_harness.reference_models.mrfa.checkpoint import LOSS_ONLY_PREFIXES
+from qa_harness.reference_models.mrfa.model import MRFA
+from qa_harness.reference_models.mrfa.priors import prior_motion
+from qa_harness.reference_models.spec import build_reference
 from tests.parity.mrfa_fixture import FIXTURES, frames, load_fixture, seeded_network
 from tests.parity.official_mrfa import center_crop
 

@@ -20,8 +20,8 @@ import yaml
 from qa_harness.errors import ConfigError
 from qa_harness.models._reference import config_adapt_movement_scale
 from qa_harness.models.mrfa import build
-from reference_models.mrfa import SPEC
-from reference_models.mrfa import checkpoint as mrfa_checkpoint
+from qa_harness.reference_models.mrfa import SPEC
+from qa_harness.reference_models.mrfa import checkpoint as mrfa_checkpoint
 from tests.parity.mrfa_fixture import load_fixture, seeded_network
 
 #: max-abs tolerance on frames and keypoints. Measured: keypoints <= 8.3e-6 and frames <= 1.1e-5 (the

@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 Result = Landmarks | Embeddings
 
+#: Why a face metric leaves a frame unscored (its `reasons`): which frame had no face, for which backend.
+NO_FACE = "no face found in the {frame} by the {kind} backend"
+
+
+def no_face(frame: str, kind: str) -> str:
+    """The reason text for a frame (output, ground truth, driving, source) without a face for a backend kind."""
+    return NO_FACE.format(frame=frame, kind=kind)
+
 
 def content_hash(frames: Tensor) -> str:
     """blake2b of the frames' shape, dtype and bytes (CPU copy); 32 hex digits."""
@@ -108,7 +116,7 @@ def landmark_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
     """The shared analysis for a landmark backend by registry name (one per context and name)."""
     from qa_harness.catalog import LANDMARKS
 
-    built = LANDMARKS.get(backend)(device=ctx.device)
+    built = LANDMARKS.build(backend, device=ctx.device)
     return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)
 
 
@@ -117,5 +125,5 @@ def identity_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
     """The shared analysis for an identity backend by registry name (one per context and name)."""
     from qa_harness.catalog import IDENTITY
 
-    built = IDENTITY.get(backend)(device=ctx.device)
+    built = IDENTITY.build(backend, device=ctx.device)
     return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)

@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from qa_harness.errors import ConfigError, QaHarnessError
 from qa_harness.models.base import Animator, resolve_device
-from reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
-from reference_models.spec import ReferenceSpec, load_reference
+from qa_harness.reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
+from qa_harness.reference_models.spec import ReferenceSpec, load_reference
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

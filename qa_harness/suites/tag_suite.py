@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from qa_harness.catalog import DEFAULT_LANDMARKS
+from qa_harness.catalog import DEFAULT_AXES, DEFAULT_LANDMARKS
 from qa_harness.records import COND_PREFIX, CropBox, Pair
 from qa_harness.suites.axes.headpose import rotation_from_angles, rotation_gap
 from qa_harness.suites.bins import DEFAULT_BINS, TagBins
@@ -37,7 +37,6 @@ from qa_harness.video.io import probe
 from qa_harness.yamlfile import load_yaml
 
 log = logging.getLogger(__name__)
-DEFAULT_AXES = ("lighting", "pose", "occlusion")
 GAP = "pose.pose_gap"  # the measurement a cross pair takes from its own source
 
 

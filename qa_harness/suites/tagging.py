@@ -40,10 +40,10 @@ def build_axes(names: Sequence[str], *, bins_path: Path | None = None) -> list[C
     bins = load_bins(bins_path)
     axes = []
     for name in names:
-        cls = AXES.get(name)
+        AXES.get(name)  # an unknown axis says so before a missing bin does
         if name not in bins:
             raise ConfigError(bins_path or DEFAULT_BINS, name, f"no bins for condition axis '{name}'")
-        axes.append(cls(bins[name]))
+        axes.append(AXES.build(name, bins[name]))
     return axes
 
 
@@ -54,7 +54,7 @@ class Tagger:
     def __init__(self, axes: Sequence[ConditionAxis], *, landmarks: str = DEFAULT_LANDMARKS) -> None:
         self.axes = tuple(axes)
         needs = any(a.needs_landmarks for a in self.axes)
-        self.backend = LANDMARKS.get(landmarks)(device=torch.device("cpu")) if needs else None
+        self.backend = LANDMARKS.build(landmarks, device=torch.device("cpu")) if needs else None
 
     def observe(self, frames: np.ndarray) -> Observation:
         """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qa_harness.cli import main
 from qa_harness.evaluate import EvalConfig, run_evaluation
-from qa_harness.gate import io
+from qa_harness.runs import mlflow_io as io
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = {

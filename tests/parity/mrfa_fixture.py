@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from reference_models.mrfa.model import MRFA
+from qa_harness.reference_models.mrfa.model import MRFA
 from tests.parity.common import seed_weights
 from tests.parity.official_mrfa import checksums
 
