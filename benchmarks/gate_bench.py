@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO))
 
 from qa_harness.gate.evaluate import evaluate_gate  # noqa: E402
 from qa_harness.gate.output import render_junit, render_markdown  # noqa: E402
-from qa_harness.gate.paired import RunRecords  # noqa: E402
 from qa_harness.gate.policy import load_policy  # noqa: E402
 from qa_harness.report.build import build_report  # noqa: E402
+from qa_harness.runs.records import RunRecords  # noqa: E402
 from qa_harness.thumbs import folder_source, thumb_frames, write_region_thumbs, write_thumbs  # noqa: E402
 
 AXES = {

@@ -19,8 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from qa_harness.gate.output import md_cell
-from qa_harness.gate.paired import RunRecords, check_same_suite, clip_values, paired_bootstrap, paired_values
-from qa_harness.gate.selectors import Selector, parse_selector
+from qa_harness.runs.records import RunRecords, check_same_suite
+from qa_harness.runs.selectors import Selector, parse_selector
+from qa_harness.runs.stats import clip_values, paired_bootstrap, paired_values
 
 BETTER, WORSE, SAME, TOO_FEW = "better", "worse", "no detectable difference", "too few clips"
 
@@ -74,8 +75,8 @@ def compare_runs(
             higher = reference.direction(metric)
             for selector in selectors:
                 if (metric, selector) not in reference_values:
-                    reference_values[metric, selector] = clip_values(reference.frames, metric, selector)
-                c, b, _ = paired_values(clip_values(run.frames, metric, selector), reference_values[metric, selector])
+                    reference_values[metric, selector] = clip_values(reference, metric, selector)
+                c, b, _ = paired_values(clip_values(run, metric, selector), reference_values[metric, selector])
                 row = {
                     "run": run.run_id,
                     "run_name": run.name,
@@ -126,7 +127,7 @@ def cost_points(runs: Sequence[RunRecords], metrics: Sequence[str], *, label_par
             "perf/peak_rss_mb": run.metrics.get("perf/peak_rss_mb", math.nan),
         }
         for metric in metrics:
-            values = clip_values(run.frames, metric, Selector()) if run.has_metric(metric) else []
+            values = clip_values(run, metric, Selector()) if run.has_metric(metric) else []
             row[metric] = float(np.mean(values)) if len(values) else math.nan
         rows.append(row)
     return pd.DataFrame(rows)

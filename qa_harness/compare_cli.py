@@ -47,13 +47,13 @@ def run_compare_command(args: argparse.Namespace) -> int:
         render_markdown,
     )
     from qa_harness.errors import QaHarnessError
-    from qa_harness.gate import io
+    from qa_harness.runs import mlflow_io
     from qa_harness.summary import headline
 
     if len(args.runs) < 2:
         raise QaHarnessError("compare needs at least two runs (the first is the reference)")
-    client = io.client_for(args.tracking_uri)
-    runs = [io.load_run(client, ref) for ref in args.runs]
+    client = mlflow_io.client_for(args.tracking_uri)
+    runs = [mlflow_io.load_run(client, ref) for ref in args.runs]
     settings = CompareSettings(
         conditions=tuple(c.strip() for c in args.conditions.split(",") if c.strip()),
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),

@@ -54,7 +54,7 @@ def run_demo(*, out: Path, tracking_uri: str | None = None, max_frames: int | No
             suite=suite_path, model=model, out_dir=out / model, overwrite=True, tracking_uri=uri,
             run_name=f"demo/{model}",
         ), suite=suite)
-        tables[model] = pd.read_csv(result.out_dir / "aggregate.csv")
+        tables[model] = result.table.frame()
         runs[model] = result.run_id
         failed += len(result.failed)
         print(f"   MLflow run {result.run_id}: {result.frames_per_second:.1f} frames/s", flush=True)

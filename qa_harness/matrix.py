@@ -30,7 +30,6 @@ from typing import Any
 import pandas as pd
 
 from qa_harness import tracking
-from qa_harness.aggregate import ALL
 from qa_harness.catalog import METRICS
 from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.records import RunResult
@@ -148,11 +147,8 @@ def _comparison(results: Mapping[str, RunResult], matrix: Matrix) -> pd.DataFram
     rows = []
     for run in matrix.runs:
         result = results[run.name]
-        table = pd.read_csv(result.out_dir / "aggregate.csv")
-        overall = table[table["axis"] == ALL] if not table.empty else table
         rows.append({"run": run.name, "model": run.model, "checkpoint": str(run.checkpoint or ""),
-                     "run_id": result.run_id, "clips_failed": len(result.failed),
-                     **{m: v for m, v in zip(overall.get("metric", []), overall.get("mean", []), strict=True)}})
+                     "run_id": result.run_id, "clips_failed": len(result.failed), **result.table.overall()})
     return pd.DataFrame(rows)
 
 
@@ -194,6 +190,6 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
         comparison.write_text(_comparison(results, matrix).to_csv(index=False))
         tracking.finish_group_run(tracking_uri=uri, run_id=parent, files=[comparison, matrix.path])
     except BaseException as err:
-        tracking.mark_failed(tracking_uri=uri, run_id=parent, reason=f"{type(err).__name__}: {err}")
+        tracking.mark_ended(tracking_uri=uri, run_id=parent, **tracking.end_state(err))
         raise
     return MatrixResult(parent_run_id=parent, results=results)

@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
+
+if TYPE_CHECKING:  # the runs layer reads these records; imported for annotations only
+    from qa_harness.runs.meta import RunSummary
+    from qa_harness.runs.table import ConditionTable
 
 Protocol = Literal["reconstruction", "cross"]
 PROTOCOLS: tuple[str, ...] = ("reconstruction", "cross")
 METRIC_PREFIX = "metric:"
 COND_PREFIX = "cond:"
+#: Clip-level metric columns of the per-pair table (`clips.parquet`): one value per clip.
+CLIP_METRIC_PREFIX = "clip_metric:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,22 +123,35 @@ class ClipOutcome:
     seconds: float
     error: str = ""
     clip_metrics: Mapping[str, float] = field(default_factory=dict)
+    #: Fraction of the model's output values outside [0, 1] (clamped before scoring; see guards.py).
+    output_out_of_range: float = 0.0
+    #: Frames a metric could not score, by metric and reason (from the metrics' `UNSCORED` codes).
+    unscored: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """What an evaluation produced: where its records are and how each clip went."""
+    """What an evaluation produced: where its records are, how each clip went, the condition table and the
+    summary (both also written to the run folder and MLflow)."""
 
     run_id: str
     out_dir: Path
     records_path: Path
     outcomes: tuple[ClipOutcome, ...]
-    unavailable_metrics: Mapping[str, str]
-    frames_per_second: float
+    table: ConditionTable
+    summary: RunSummary
 
     @property
     def failed(self) -> tuple[ClipOutcome, ...]:
         return tuple(o for o in self.outcomes if o.status == "failed")
+
+    @property
+    def unavailable_metrics(self) -> Mapping[str, str]:
+        return self.summary.unavailable_metrics
+
+    @property
+    def frames_per_second(self) -> float:
+        return float(self.summary.perf.get("frames_per_second") or 0.0)
 
 
 def records_to_frame(records: Iterable[FrameRecord]) -> pd.DataFrame:

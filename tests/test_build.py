@@ -12,18 +12,19 @@ import pytest
 import torch
 import yaml
 
-from qa_harness.aggregate import aggregate
 from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.l1 import build as build_l1
 from qa_harness.models.baselines import identity
 from qa_harness.records import records_to_frame
 from qa_harness.runner import PairJob, evaluate_pair
+from qa_harness.runs.table import condition_table
 from qa_harness.suites import curate
 from qa_harness.suites.build import build_suite, report_path
 from qa_harness.suites.curate import BuildSpec
 from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.media import crop_resize, read_frames, write_frames
 from qa_harness.suites.strata import stratify
+from tests.helpers.runs import records
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FRAMES, MAX_LEN = 16, 8
@@ -103,8 +104,8 @@ def test_aggregate_over_the_built_suite_has_a_row_per_stratum(built):
     suite = load_suite(built)
     job = PairJob(suite=suite, run_id="t", batch_size=8, seed=0)
     metric = build_l1(MetricContext(device=torch.device("cpu")))
-    records = [r for p in suite.pairs for r in evaluate_pair(p, identity(), [metric], job, torch.device("cpu"))[1]]
-    table = aggregate(records_to_frame(records))
+    rows = [r for p in suite.pairs for r in evaluate_pair(p, identity(), [metric], job, torch.device("cpu"))[1]]
+    table = condition_table(records(records_to_frame(rows))).frame()
     strata = yaml.safe_load(built.read_text())["generator"]["strata_counts"]
     values = set(table[(table.axis == "lighting") & (table.metric == "l1")].value)
     assert values == {key.split("=")[1] for key in strata}

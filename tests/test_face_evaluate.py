@@ -10,9 +10,9 @@ from qa_harness.cli import main
 from qa_harness.compare import compare_runs
 from qa_harness.errors import QaHarnessError
 from qa_harness.evaluate import EvalConfig, run_evaluation
-from qa_harness.gate import io
 from qa_harness.metrics._face_analysis import identity_analysis, landmark_analysis
 from qa_harness.records import RunResult
+from qa_harness.runs import mlflow_io as io
 from qa_harness.thumbs import available_frames, region_images, thumb_dir, thumb_frames
 
 FACE = ["akd", "aed", "face_regions", "ear_mar", "id_source", "expression_transfer"]
@@ -29,8 +29,8 @@ def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(wri
     suite = write_suite({
         "name": "face", "resolution": 256, "max_frames": 8, "metrics": FACE,
         "clips": [
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate"}},
-            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"pose": "frontal"}},
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
+            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"yaw": "frontal"}},
         ],
         "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
     })

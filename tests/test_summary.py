@@ -7,19 +7,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from qa_harness.aggregate import aggregate
 from qa_harness.records import RunResult
+from qa_harness.runs.meta import RunSummary
+from qa_harness.runs.table import ConditionTable
+from qa_harness.runs.table import condition_table as build_table
 from qa_harness.summary import condition_table, headline, print_result
+from tests.helpers.runs import records
 
 
-def _table(offset: float) -> pd.DataFrame:
+def _conditions(offset: float) -> ConditionTable:
     """Aggregate of 3 clips x 2 frames: ssim = offset + clip/10, a per-clip `extra`, pose tags."""
     rows = [
         {"pair_id": f"c{c}", "frame": f, "metric:ssim": offset + c / 10, "metric:extra": float(c),
          "cond:pose": "frontal" if c < 2 else "extreme"}
         for c in range(3) for f in range(2)
     ]
-    return aggregate(pd.DataFrame(rows))
+    return build_table(records(pd.DataFrame(rows)))
+
+
+def _table(offset: float) -> pd.DataFrame:
+    return _conditions(offset).frame()
 
 
 def test_headline_keeps_known_order_or_everything():
@@ -37,9 +44,8 @@ def test_condition_table_one_run_and_several():
 
 
 def test_print_result_shows_headline_columns_and_says_what_it_left_out(tmp_path: Path):
-    _table(0.5).to_csv(tmp_path / "aggregate.csv", index=False)
     result = RunResult(run_id="r", out_dir=tmp_path, records_path=tmp_path / "frames.parquet", outcomes=(),
-                       unavailable_metrics={}, frames_per_second=1.0)
+                       table=_conditions(0.5), summary=RunSummary("r", perf={"frames_per_second": 1.0}))
     out = io.StringIO()
     print_result(result, file=out)
     text = out.getvalue()

@@ -1,6 +1,7 @@
 """`qa-harness gate`: evaluate a policy on a candidate run against a baseline, exit 0 pass / 1 fail.
 
-Usage and configuration errors (bad policy, unknown run, different suite versions) raise
+Usage and configuration errors (bad policy, unknown run, different suite versions, a selector naming
+a condition outside the vocabulary of `suites/vocabulary.py` and the runs' records) raise
 `QaHarnessError`, which the CLI turns into exit code 2 with the message.
 """
 
@@ -22,7 +23,8 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
         description="Check a candidate evaluation run against a gate policy (absolute thresholds and "
         "regressions against a baseline run, per condition). Exit 0 pass, 1 fail, 2 error.",
     )
-    p.add_argument("--candidate", required=True, help="candidate run: MLflow run id or models:/<name>@<alias>")
+    p.add_argument("--candidate", required=True,
+                   help="candidate run: MLflow run id, run folder (evaluate --out) or models:/<name>@<alias>")
     p.add_argument(
         "--baseline",
         help="baseline run: MLflow run id or models:/<name>@<alias> (without one, relative rules are skipped; "
@@ -55,13 +57,15 @@ def run_gate_command(args: argparse.Namespace) -> int:
     from qa_harness.gate import io
     from qa_harness.gate.evaluate import evaluate_gate
     from qa_harness.gate.output import render_junit, render_markdown, render_table
-    from qa_harness.gate.paired import check_same_suite
     from qa_harness.gate.policy import load_policy
+    from qa_harness.runs import mlflow_io
+    from qa_harness.runs.records import check_same_suite
+    from qa_harness.suites.vocabulary import check_policy, default_vocabulary, observed_values
 
     policy = load_policy(args.policy)
     model_name = args.model_name
     if args.promote and not model_name:
-        parsed = io.parse_model_uri(args.baseline or "")
+        parsed = mlflow_io.parse_model_uri(args.baseline or "")
         if parsed is None:
             raise QaHarnessError("--promote needs --model-name, or a --baseline of the form models:/<name>@<alias>")
         model_name = parsed[0]
@@ -70,11 +74,13 @@ def run_gate_command(args: argparse.Namespace) -> int:
             f"{args.policy}: every rule limits the regression against a baseline, so without --baseline nothing "
             "would be checked; give --baseline RUN|models:/<name>@<alias>"
         )
-    client = io.client_for(args.tracking_uri)
-    candidate = io.load_run(client, args.candidate)
-    baseline = io.load_run(client, args.baseline) if args.baseline else None
+    client = mlflow_io.client_for(args.tracking_uri)
+    candidate = mlflow_io.load_run(client, args.candidate)
+    baseline = mlflow_io.load_run(client, args.baseline) if args.baseline else None
     if baseline is not None:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
+    runs = [r.frames for r in (candidate, baseline) if r is not None]
+    check_policy(args.policy, policy.rules, default_vocabulary().extended(observed_values(*runs), "the runs' records"))
     result = evaluate_gate(policy, candidate, baseline)
     print(render_table(result))
     if not result.decided:

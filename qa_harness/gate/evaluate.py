@@ -17,17 +17,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from qa_harness.gate.paired import (
-    AGGREGATORS,
-    Interval,
-    RunRecords,
-    clip_values,
-    paired_bootstrap,
-    paired_values,
-)
 from qa_harness.gate.policy import Policy, Rule
-from qa_harness.gate.selectors import Selector
-from qa_harness.records import metric_columns
+from qa_harness.runs.records import RunRecords
+from qa_harness.runs.selectors import Selector
+from qa_harness.runs.stats import AGGREGATORS, Interval, clip_values, paired_bootstrap, paired_values, worst_clips
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -91,7 +84,7 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
     for rule in policy.rules:
         if not candidate.has_metric(rule.metric):
             conditions = ",".join(spec.text for spec in rule.conditions)
-            close = difflib.get_close_matches(rule.metric, metric_columns(candidate.frames), n=3)
+            close = difflib.get_close_matches(rule.metric, candidate.frame_metrics() + candidate.clip_metrics(), n=3)
             hint = f" (did you mean: {', '.join(close)}?)" if close else ""
             message = f"metric {rule.metric!r} is not in the candidate's records{hint}"
             checks.append(_unchecked(rule, conditions, "skip" if rule.optional else "fail", message))
@@ -154,7 +147,7 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
         max_regression=rule.max_regression,
         higher_is_better=rule.higher_is_better,
     )
-    cand = clip_values(candidate.frames, rule.metric, selector)
+    cand = clip_values(candidate, rule.metric, selector)
     agg = AGGREGATORS[rule.aggregate]
     cand_value = float(agg(cand.to_numpy(float))) if len(cand) else math.nan
     relative = rule.max_regression is not None
@@ -163,7 +156,7 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
     n_clips = len(cand)
     base_value, interval, base_clips = math.nan, None, None
     if relative and baseline is not None and baseline.has_metric(rule.metric):
-        base_clips = clip_values(baseline.frames, rule.metric, selector)
+        base_clips = clip_values(baseline, rule.metric, selector)
         base_value = float(agg(base_clips.to_numpy(float))) if len(base_clips) else math.nan
         c, b, _ = paired_values(cand, base_clips)
         n_clips = len(c)
@@ -222,12 +215,8 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
 
 
 def _worst_clips(cand: pd.Series, base: pd.Series | None, higher_is_better: bool, k: int = 3) -> tuple[str, ...]:
-    """The `k` clips with the largest regression against the baseline (without one: the worst values)."""
-    badness = -cand if higher_is_better else cand
-    if base is not None:
-        badness = (badness - (-base if higher_is_better else base)).dropna()  # paired clips only
-    worst = badness.sort_values(ascending=False, kind="stable").index[:k]
-    return tuple(f"{pair_id} ({cand[pair_id]:.4g})" for pair_id in worst)
+    """`pair_id (value)` of the `k` clips that weigh most (`runs.stats.worst_clips`)."""
+    return tuple(f"{pair_id} ({cand[pair_id]:.4g})" for pair_id in worst_clips(cand, base, higher_is_better, k).ranked)
 
 
 def _as_regression(delta: Interval, higher_is_better: bool) -> Interval:

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 
 from qa_harness import plots
-from qa_harness.aggregate import ALL, aggregate, condition_label
 from qa_harness.gate.evaluate import Check, GateResult
-from qa_harness.gate.paired import RunRecords, clip_values
-from qa_harness.gate.selectors import parse_selector
 from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
+from qa_harness.runs.records import RunRecords
+from qa_harness.runs.selectors import parse_selector
+from qa_harness.runs.stats import clip_conditions, clip_means, clip_values, worst_clips
+from qa_harness.runs.table import ALL, condition_label, condition_table
 from qa_harness.thumbs import ThumbSource, available_frames, data_uri, region_images, strip_images
 
 STRIP_FRAMES = 3
@@ -43,10 +44,10 @@ def build_report(
     """The report as one HTML string (images as data URIs; nothing fetched when it is opened)."""
     metrics = candidate.scored_metrics()  # descriptive columns are listed per clip only
     directions = {m: candidate.direction(m) for m in metrics}
-    table_c = aggregate(candidate.frames, candidate.clips, seed=seed)
+    table_c = condition_table(candidate, seed=seed).frame()
     table_c = table_c[table_c["metric"].isin(metrics)]
     # the baseline's means only: no bootstrap CIs
-    table_b = aggregate(baseline.frames, baseline.clips, seed=None) if baseline is not None else None
+    table_b = condition_table(baseline, seed=None).frame() if baseline is not None else None
     parts = [
         _header(candidate, baseline),
         _verdict(gate),
@@ -65,7 +66,7 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
         ("suite", f"{candidate.suite} @ {candidate.suite_version}"),
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
-    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith(("perf/", "unscored/"))]
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
@@ -215,21 +216,27 @@ def _worst(
     for condition, metric, why in _focus(gate, candidate.scored_metrics()):
         selector = parse_selector(condition).concrete
         higher = directions[metric]
-        values = clip_values(candidate.frames, metric, selector)
-        base = clip_values(baseline.frames, metric, selector) if baseline is not None else None
-        badness = -values if higher else values
-        if base is not None:
-            badness = badness - (-base if higher else base).reindex(values.index).fillna(0.0)
-        worst = badness.sort_values(ascending=False, kind="stable").index[:k]
-        out.append(tag("h3", f"{condition} ({why}): worst {len(worst)} clips by {metric}"))
+        values = clip_values(candidate, metric, selector)
+        base = clip_values(baseline, metric, selector) if baseline is not None and baseline.has_metric(metric) else None
+        ranking = worst_clips(values, base, higher, k)
+        out.append(tag("h3", f"{condition} ({why}): worst {len(ranking.ranked)} clips by {metric}"))
+        if ranking.unpaired:
+            out.append(tag("p", f"not ranked, no baseline value: {', '.join(ranking.unpaired)}", class_="note"))
+        per_clip = candidate.is_clip_metric(metric)  # one value per clip: no per-frame curve or strip
+        if per_clip:
+            out.append(tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by",
+                           class_="note"))
         series = []
-        for pair_id in worst:
-            frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
-            per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
-            series.append((f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float)))
+        for pair_id in ranking.ranked:
             line = f"clip {pair_id}: {metric} {values[pair_id]:.4g}"
             if base is not None and pair_id in base.index:
                 line += f" (baseline {base[pair_id]:.4g})"
+            if per_clip:
+                out.append(tag("p", line))
+                continue
+            frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
+            per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
+            series.append((f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float)))
             if pair_id in shown:
                 out.append(tag("p", line + "; frame strip shown above"))
                 continue
@@ -278,12 +285,11 @@ def _crops(pair_dir, frame: int) -> Html:
 
 
 def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
-    everything = parse_selector(ALL).concrete
     samples = {}
     for metric in candidate.scored_metrics():
-        series = {"candidate": clip_values(candidate.frames, metric, everything).to_numpy(float)}
+        series = {"candidate": clip_values(candidate, metric).to_numpy(float)}
         if baseline is not None and baseline.has_metric(metric):
-            series["baseline"] = clip_values(baseline.frames, metric, everything).to_numpy(float)
+            series["baseline"] = clip_values(baseline, metric).to_numpy(float)
         samples[metric] = series
     if not samples:
         return Html("")
@@ -298,9 +304,9 @@ def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
 def _clips(candidate: RunRecords) -> Html:
     frames = candidate.frames
     metrics = metric_columns(frames)
-    means = frames.groupby("pair_id", sort=True)[[METRIC_PREFIX + m for m in metrics]].mean()
+    means = clip_means(frames)
     axes = condition_columns(frames)
-    conds = frames.groupby("pair_id", sort=True)[[COND_PREFIX + a for a in axes]].first() if axes else None
+    conds = clip_conditions(frames) if axes else None  # a clip's condition: its frames' most common value
     clips = candidate.clips if candidate.clips is not None else pd.DataFrame({"pair_id": means.index, "status": "ok"})
     rows = []
     for record in clips.to_dict("records"):

@@ -64,16 +64,16 @@ def _mlflow_thumbs(client, run_id: str, folder: Path):
 def run_report_command(args: argparse.Namespace) -> int:
     import tempfile
 
-    from qa_harness.gate import io
     from qa_harness.gate.evaluate import evaluate_gate
-    from qa_harness.gate.paired import check_same_suite
     from qa_harness.gate.policy import load_policy
     from qa_harness.report.build import build_report
+    from qa_harness.runs import mlflow_io
+    from qa_harness.runs.records import check_same_suite
 
     policy = load_policy(args.policy) if args.policy else None
-    client = io.client_for(args.tracking_uri)
-    candidate = io.load_run(client, args.run)
-    baseline = io.load_run(client, args.baseline) if args.baseline else None
+    client = mlflow_io.client_for(args.tracking_uri)
+    candidate = mlflow_io.load_run(client, args.run)
+    baseline = mlflow_io.load_run(client, args.baseline) if args.baseline else None
     if baseline is not None:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
     gate = evaluate_gate(policy, candidate, baseline) if policy else _logged_gate(client, candidate.run_id)

@@ -4,6 +4,8 @@ Never the whole video in memory: `iter_frames` yields chunks of `chunk` frames. 
 to the manifest's square face box when given (else centre-cropped to a square, so faces are never
 stretched), then resized to the evaluation resolution with antialiasing. Grayscale, RGBA and 16-bit
 frames become RGB; anything unreadable raises `ClipError` naming the file and the problem.
+`iter_frames_uint8` is the same path as uint8 arrays: what `suites tag` and `suites validate` look
+at, so tags describe the pixels the model is given.
 """
 
 from __future__ import annotations
@@ -102,8 +104,14 @@ def _decoded_arrays(path: Path) -> Iterator[np.ndarray]:
         files = frame_files(path)
         if not files:
             raise ClipError(f"{path}: frame folder has no .png/.jpg frames")
+        first = None
         for f in files:
-            yield _load_image(f)
+            arr = _load_image(f)
+            first = arr.shape if first is None else first
+            if arr.shape[:2] != first[:2]:  # whatever the chunking: every frame is checked, and named
+                raise ClipError(f"{f}: frame is {arr.shape[1]}x{arr.shape[0]}, but the folder's first frame "
+                                f"{files[0].name} is {first[1]}x{first[0]}; every frame of a clip needs one size")
+            yield arr
         return
     if path.suffix.lower() in IMAGE_SUFFIXES:
         yield _load_image(path)
@@ -138,7 +146,12 @@ def iter_frames(
     """
     pending: list[np.ndarray] = []
     total = 0
+    first = None
     for arr in _decoded_arrays(path):
+        first = arr.shape if first is None else first
+        if arr.shape[:2] != first[:2]:
+            raise ClipError(f"{path}: frame {total} is {arr.shape[1]}x{arr.shape[0]}, the first frame "
+                            f"{first[1]}x{first[0]}; every frame of a clip needs one size")
         pending.append(arr)
         total += 1
         if len(pending) == chunk:
@@ -153,6 +166,14 @@ def iter_frames(
     wanted = expected if max_frames is None or expected is None else min(expected, max_frames)
     if wanted is not None and total < wanted:
         raise ClipError(f"{path}: truncated: decoded {total} of {wanted} frames")
+
+
+def iter_frames_uint8(
+    path: Path, *, resolution: int, crop: CropBox | None = None, chunk: int = 32, max_frames: int | None = None
+) -> Iterator[np.ndarray]:
+    """`iter_frames` chunks as uint8 (n, R, R, 3) RGB arrays (what the face detectors take)."""
+    for x in iter_frames(path, resolution=resolution, crop=crop, chunk=chunk, max_frames=max_frames):
+        yield (x * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def read_image(path: Path, *, resolution: int = 256, crop: CropBox | None = None) -> Tensor:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from qa_harness.gate.paired import RunRecords
+from qa_harness.runs.records import RunRecords
 from tests.gate.gate_runs import CLIP_TAGS, CLIPS, REGRESSIONS, SEG_LEN, SEGMENTS, decode, log_run, make_run
 
 

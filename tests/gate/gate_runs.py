@@ -10,8 +10,8 @@ MediaPipe landmarks of the ground truth), so frozen eyes or a frozen mouth can b
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 
 from qa_harness.catalog import LANDMARKS, METRICS
-from qa_harness.gate.paired import RunRecords
 from qa_harness.metrics._face_analysis import FaceAnalysis
 from qa_harness.metrics._face_geometry import region_boxes
 from qa_harness.metrics.base import FrameBatch, MetricContext
@@ -29,6 +28,7 @@ from qa_harness.metrics.face_regions import FaceRegions
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.psnr import psnr
 from qa_harness.metrics.ssim import ssim
+from qa_harness.runs.records import RunRecords
 from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
 from tests.helpers.face import paste_regions
 
@@ -207,7 +207,8 @@ def log_run(tracking_uri: str, run: RunRecords, folder: Path, *, fps: float = 50
     from mlflow.tracking import MlflowClient
 
     from qa_harness import tracking
-    from qa_harness.aggregate import aggregate
+    from qa_harness.runs.meta import RunSummary
+    from qa_harness.runs.table import condition_table
 
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("qa_harness")
@@ -231,17 +232,17 @@ def log_run(tracking_uri: str, run: RunRecords, folder: Path, *, fps: float = 50
     frames.to_parquet(folder / "frames.parquet", index=False)
     run.clips.to_parquet(folder / "clips.parquet", index=False)
     failed = int((run.clips["status"] != "ok").sum())
-    summary = {
-        "run_id": run_id,
-        "counts": {"clips/total": len(run.clips), "clips/failed": failed, "frames/total": len(frames)},
-        "perf": {"frames_per_second": fps, "peak_rss_mb": rss_mb, "peak_gpu_mb": None},
-        "higher_is_better": dict(run.higher_is_better),
-    }
-    (folder / "summary.json").write_text(json.dumps(summary))
+    summary = RunSummary(
+        run_id=run_id,
+        counts={"clips/total": len(run.clips), "clips/failed": failed, "frames/total": len(frames)},
+        perf={"frames_per_second": fps, "peak_rss_mb": rss_mb, "peak_gpu_mb": None},
+        higher_is_better=dict(run.higher_is_better),
+    )
+    summary.save(folder / "summary.json")
     tracking.finish_run(
         tracking_uri=tracking_uri,
         run_id=run_id,
-        table=aggregate(frames, run.clips),
+        table=condition_table(dataclasses.replace(run, frames=frames)),
         summary=summary,
         files=[("records", folder / "frames.parquet"), ("records", folder / "clips.parquet"),
                ("", folder / "summary.json")],

@@ -9,7 +9,7 @@ import pytest
 
 from qa_harness.cli import main
 from qa_harness.evaluate import EvalConfig, run_evaluation
-from qa_harness.gate import io
+from qa_harness.runs import mlflow_io as io
 
 pytestmark = pytest.mark.slow  # evaluate -> gate -> report end to end
 

@@ -8,7 +8,7 @@ import pytest
 
 from qa_harness.errors import ConfigError
 from qa_harness.gate.policy import load_policy
-from qa_harness.gate.selectors import Selector, Term, parse_selector
+from qa_harness.runs.selectors import Selector, Term, parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,156 @@
+"""Per-clip values and the statistics over them: where the gate, compare and the report take numbers from.
+
+The unit of evidence is the clip, not the frame: frames of one clip are strongly correlated, so a
+bootstrap over frames would give far too narrow intervals, and a frame mean would let one long clip
+outweigh ten short ones. One rule gives a clip's value under a selector:
+
+- a frame-level metric: the mean of the clip's frames that match the selector (NaN frames ignored);
+- a clip-level metric (one value per clip): the clip's value when the clip's own condition matches,
+  where a clip's condition on an axis is the most common value among its frames (`clip_conditions`).
+
+A clip without a value (no matching frame, only NaN frames, a failed pair) has none: it is left out
+of every statistic and ranking, never filled in; two runs are paired on the clips both have. Intervals
+come from one engine (`scipy.stats.bootstrap` over clips), for one run (`bootstrap`) and for the
+difference of two runs resampled jointly (`paired_bootstrap`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from qa_harness.records import CLIP_METRIC_PREFIX, COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.runs.records import RunRecords
+from qa_harness.runs.selectors import Selector
+
+AGGREGATORS: dict[str, Callable[..., np.ndarray]] = {
+    "mean": lambda x, axis=-1: np.mean(x, axis=axis),
+    "median": lambda x, axis=-1: np.median(x, axis=axis),
+    "p10": lambda x, axis=-1: np.percentile(x, 10, axis=axis),
+    "p90": lambda x, axis=-1: np.percentile(x, 90, axis=axis),
+}
+EVERY_FRAME = Selector()
+
+
+def clip_means(frames: pd.DataFrame, selector: Selector = EVERY_FRAME) -> pd.DataFrame:
+    """One row per clip with a frame matching `selector`, in record order: the mean of each frame-level
+    metric over those frames (`metric:<name>` columns, NaN when all were NaN) and `frames` (how many)."""
+    columns = [METRIC_PREFIX + m for m in metric_columns(frames)]
+    grouped = frames.loc[selector.mask(frames), ["pair_id", *columns]].groupby("pair_id", sort=False)
+    means = grouped[columns].mean()
+    means["frames"] = grouped.size()
+    return means
+
+
+def clip_conditions(frames: pd.DataFrame) -> pd.DataFrame:
+    """One row per clip (index pair_id, record order), a `cond:<axis>` column per axis: the clip's most
+    common value on that axis (ties: the smallest), missing when none of its frames has one."""
+    columns = [COND_PREFIX + a for a in condition_columns(frames)]
+    if not columns:
+        return pd.DataFrame(index=pd.Index(frames["pair_id"].unique() if len(frames) else [], name="pair_id"))
+    return frames.groupby("pair_id", sort=False)[columns].agg(
+        lambda s: s.mode().iat[0] if s.notna().any() else None
+    )
+
+
+def clip_level_table(run: RunRecords) -> pd.DataFrame:
+    """Finished clips (index pair_id, per-pair table order): `clip_metric:<name>` values, `frames`, and each
+    clip's condition (`clip_conditions`), so that a selector picks clips as it picks frames."""
+    if run.clips is None or run.clips.empty or not run.clip_metrics():
+        return pd.DataFrame()
+    columns = [CLIP_METRIC_PREFIX + m for m in run.clip_metrics()]
+    table = run.clips[run.clips["status"] == "ok"].set_index("pair_id")[[*columns, "frames"]]
+    return table.join(clip_conditions(run.frames)) if len(run.frames) else table
+
+
+def clip_values(run: RunRecords, metric: str, selector: Selector = EVERY_FRAME) -> pd.Series:
+    """pair_id -> the clip's value of `metric` under `selector` (module docstring); clips without one left out."""
+    if run.is_clip_metric(metric):
+        table = clip_level_table(run)
+        return table.loc[selector.mask(table), CLIP_METRIC_PREFIX + metric].dropna()
+    column = METRIC_PREFIX + metric
+    selected = run.frames.loc[selector.mask(run.frames), ["pair_id", column]]
+    return selected.groupby("pair_id", sort=False)[column].mean().dropna()
+
+
+def paired_values(candidate: pd.Series, baseline: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Values of the clips present in both runs, in one (sorted) pair-id order."""
+    common = candidate.index.intersection(baseline.index).sort_values()
+    return candidate[common].to_numpy(float), baseline[common].to_numpy(float), list(common)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    point: float
+    low: float
+    high: float
+
+
+def _interval(samples: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarray], point: float, *,
+              method: str, confidence: float, resamples: int, seed: int) -> Interval:
+    """The one bootstrap engine; a degenerate sample (every resample gives the point) gives it as both ends."""
+    from scipy import stats  # here: its import took 1.8-3.4 s on a busy 2-core machine; only intervals need it
+
+    result = stats.bootstrap(
+        samples, statistic, paired=len(samples) > 1, vectorized=True, n_resamples=resamples,
+        confidence_level=confidence, method="BCa" if method == "bca" else method, rng=np.random.default_rng(seed),
+    )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return Interval(point, point, point)
+    return Interval(point, low, high)
+
+
+def bootstrap(values: np.ndarray, aggregate: str = "mean", *, method: str = "percentile", confidence: float = 0.95,
+              resamples: int = 2000, seed: int = 0) -> Interval:
+    """CI of aggregate(values) over clips; NaN ends for fewer than two values (NaN values are dropped)."""
+    agg = AGGREGATORS[aggregate]
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        point = float(agg(values)) if len(values) else float("nan")
+        return Interval(point, float("nan"), float("nan"))
+    point = float(agg(values))
+    if np.all(values == values[0]):
+        return Interval(point, point, point)
+    return _interval((values,), agg, point, method=method, confidence=confidence, resamples=resamples, seed=seed)
+
+
+def paired_bootstrap(candidate: np.ndarray, baseline: np.ndarray, aggregate: str, *, method: str = "percentile",
+                     confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Interval:
+    """CI of aggregate(candidate) - aggregate(baseline), resampling clips jointly (paired).
+
+    For the mean this is the CI of the mean per-clip delta. A degenerate sample (all deltas equal,
+    where the interval cannot be estimated) gives the point value as both ends.
+    """
+    agg = AGGREGATORS[aggregate]
+    point = float(agg(candidate) - agg(baseline))
+    if len(candidate) < 2 or np.all(candidate - baseline == (candidate - baseline)[0]):
+        return Interval(point, point, point)
+    return _interval((candidate, baseline), lambda c, b, axis=-1: agg(c, axis=axis) - agg(b, axis=axis), point,
+                     method=method, confidence=confidence, resamples=resamples, seed=seed)
+
+
+@dataclass(frozen=True, slots=True)
+class WorstClips:
+    """Clips ranked worst first; `unpaired`: clips with a candidate value but none in the baseline, which a
+    ranking by regression cannot place (listed, not ranked)."""
+
+    ranked: tuple[str, ...]
+    unpaired: tuple[str, ...] = ()
+
+
+def worst_clips(candidate: pd.Series, baseline: pd.Series | None, higher_is_better: bool, k: int) -> WorstClips:
+    """The `k` clips with the largest regression against the baseline (paired clips only), or without a
+    baseline the `k` worst values; ties keep pair-id order."""
+    badness = -candidate if higher_is_better else candidate
+    unpaired: tuple[str, ...] = ()
+    if baseline is not None:
+        regression = badness - (-baseline if higher_is_better else baseline)
+        unpaired = tuple(sorted(str(p) for p in candidate.index.difference(baseline.index)))
+        badness = regression.reindex(candidate.index).dropna()
+    ordered = badness.sort_index().sort_values(ascending=False, kind="stable")
+    return WorstClips(tuple(ordered.index[:k]), unpaired)
