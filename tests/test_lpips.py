@@ -204,6 +204,7 @@ def test_metric_contract(alex_file, frame_pairs) -> None:
         metric.frame_values(FrameBatch(cross, torch.arange(6), output, target, target[:1], None))
 
 
+@pytest.mark.slow  # a subprocess
 def test_product_imports_neither_torchvision_nor_lpips(alex_file, weight_dirs) -> None:
     """Build and run the metric in a fresh interpreter; the linear-layer files are located, not imported."""
     code = (
