@@ -1,7 +1,8 @@
 """The `qa-harness` command line.
 
-Exit codes: 0 success; 1 a quality gate failed; 2 usage, configuration or input error (the message
-names the file and the problem); 3 an evaluation finished but some clips failed (listed in its summary).
+Exit codes: 0 success; 1 a quality gate failed; 2 usage, configuration, input or environment error (the
+message names the file and the problem); 3 an evaluation finished but some clips failed (listed in its
+summary); 4 internal error (a bug: traceback printed); 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -9,17 +10,26 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from qa_harness import __version__
 from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
+from qa_harness.exitcodes import (
+    EXIT_CLIPS_FAILED,
+    EXIT_ERROR,
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    interrupted_code,
+    sigterm_raises,
+)
 from qa_harness.gate.cli import add_gate_parser
 from qa_harness.report.cli import add_report_parser
 from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
-
-EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
+from qa_harness.weights_cli import add_weights_parser
 
 
 def _model_option(text: str) -> tuple[str, object]:
@@ -30,6 +40,16 @@ def _model_option(text: str) -> tuple[str, object]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, yaml.safe_load(value)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +77,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: evaluate the pairs that failed "
+                   "again too (a transient failure: out of memory, full disk); recorded in the run's summary")
+    p.add_argument("--pair-timeout", type=_positive_seconds, metavar="SECONDS", help="fail a pair whose model "
+                   "and metrics take longer than this (local executor; default: no limit)")
     ray = p.add_argument_group("executor", "where pairs are evaluated: `local` (this process, the default) or "
                                "`ray` (Ray actors on this machine or a cluster; pip install 'qa_harness[ray]')")
     ray.add_argument("--executor", help="local or ray (default: local; ray with --matrix)")
@@ -100,6 +124,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return _cmd_matrix(args, executor, options)
     if args.suite is None or args.model is None:
         raise QaHarnessError("evaluate: --suite and --model are required (or --matrix FILE)")
+    if args.retry_failed and not args.resume:
+        raise QaHarnessError("evaluate: --retry-failed retries the failed pairs of a run: it needs --resume")
     from qa_harness.evaluate import EvalConfig, run_evaluation
     from qa_harness.summary import print_result
 
@@ -109,6 +135,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
         out_dir=args.out, resume=args.resume, overwrite=args.overwrite, tracking_uri=args.tracking_uri,
         experiment=args.experiment, executor=executor, executor_options=options,
+        retry_failed=args.retry_failed, pair_timeout=args.pair_timeout,
     )
     result = run_evaluation(cfg)
     print_result(result)
@@ -207,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_weights_parser(sub)
     return parser
 
 
@@ -216,10 +244,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with sigterm_raises():
+            return args.func(args)
     except QaHarnessError as err:
         print(f"qa-harness: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt as err:
+        print(f"qa-harness: interrupted ({err or 'SIGINT'}); an evaluation can be continued with --resume",
+              file=sys.stderr)
+        return interrupted_code(err)
+    except (Exception, SystemExit) as err:  # a bug (ours or plug-in code): never a success, never exit 1
+        traceback.print_exc()
+        what = f"sys.exit({err.code!r}) called by code qa-harness ran" if isinstance(err, SystemExit) else "a bug"
+        print(f"qa-harness: internal error ({what}): {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

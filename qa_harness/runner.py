@@ -24,7 +24,8 @@ import torch
 from torch import Tensor
 
 from qa_harness.errors import ClipError, QaHarnessError
-from qa_harness.metrics.base import FrameBatch, Metric
+from qa_harness.guards import OutputRange
+from qa_harness.metrics.base import UNSCORED, FrameBatch, Metric
 from qa_harness.models.base import Animator
 from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
 from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
@@ -123,7 +124,9 @@ def evaluate_pair(
     start = time.perf_counter()
     torch.manual_seed(_pair_seed(job.seed, pair.id))
     columns: dict[str, list[np.ndarray]] = {}
+    unscored: dict[str, dict[str, int]] = {}
     frames_done = 0
+    out_range = OutputRange()
     try:
         for clip in (pair.source, pair.driving):
             if clip.problem:
@@ -137,12 +140,16 @@ def evaluate_pair(
             pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
+        if not applicable:
+            raise ClipError(f"pair {pair.id!r}: no metric applies to the {pair.protocol} protocol (metrics: "
+                            f"{', '.join(m.name for m in metrics) or 'none'}); list a no-reference metric")
         total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
         for driving in _chain(first, chunks, device):
             n = driving.shape[0]
             out = model.animate(state, driving)
             _check_output(out, driving, frames_done)
+            out_range.add(out)
             out = out.clamp(0.0, 1.0)
             batch = FrameBatch(
                 pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
@@ -151,16 +158,21 @@ def evaluate_pair(
             if wanted := sorted(thumbs & set(range(frames_done, frames_done + n))):
                 _save_thumbs(job.thumbs_dir, batch, wanted, applicable)
             for metric in applicable:
-                for name, values in metric.frame_values(batch).items():
-                    columns.setdefault(name, []).append(values.detach().float().cpu().numpy())
+                values = metric.frame_values(batch)
+                if (codes := values.pop(UNSCORED, None)) is not None:
+                    _count_unscored(unscored.setdefault(metric.name, {}), metric, codes)
+                for name, value in values.items():
+                    columns.setdefault(name, []).append(value.detach().float().cpu().numpy())
             frames_done += n
             on_frames(n)
+        out_range.check(pair.id)
         per_frame = {k: np.concatenate(v) for k, v in columns.items()}
         clip_metrics = {k: float(v) for m in applicable for k, v in m.clip_values(per_frame).items()}
-    except Exception as err:  # one bad pair (media, model bug, NaN) must not abort the run
-        message = str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+    except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
+        message = _failure_message(err)
         log.warning("pair %r failed: %s", pair.id, message)
-        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message)
+        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message,
+                              output_out_of_range=out_range.fraction)
         return outcome, []
     records = [
         FrameRecord(
@@ -170,8 +182,25 @@ def evaluate_pair(
         )
         for i in range(frames_done)
     ]
-    outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics)
+    outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics,
+                          output_out_of_range=out_range.fraction,
+                          unscored={m: counts for m, counts in unscored.items() if counts})
     return outcome, records
+
+
+def _failure_message(err: BaseException) -> str:
+    """A pair's error: ours verbatim; anything else with its type; sys.exit() in model code said so."""
+    if isinstance(err, SystemExit):
+        return f"model or metric code called sys.exit({err.code!r})"
+    return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+
+
+def _count_unscored(counts: dict[str, int], metric: Metric, codes: Tensor) -> None:
+    """Add a batch's reason codes (0: scored) to `counts`, reason text -> frames."""
+    for code, n in zip(*np.unique(codes.cpu().numpy(), return_counts=True), strict=True):
+        if code:
+            reason = metric.reasons[int(code) - 1]
+            counts[reason] = counts.get(reason, 0) + int(n)
 
 
 def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], metrics: Sequence[Metric]) -> None:

@@ -66,7 +66,9 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     pd.testing.assert_frame_equal(pd.read_parquet(local), frames)
     summary = json.loads(open(client.download_artifacts(result.run_id, "summary.json", str(tmp_path / "dl"))).read())
     assert summary["counts"]["frames/total"] == 18
-    assert summary["higher_is_better"] == {"l1": False, "psnr": True, "ssim": True}  # as the metrics declare
+    hib = summary["higher_is_better"]
+    assert {k: hib[k] for k in ("l1", "psnr", "ssim")} == {"l1": False, "psnr": True, "ssim": True}
+    assert hib["id_source"] is False and hib["xfer_ear_corr"] is True  # the cross pair's no-reference set
     (dataset,) = run.inputs.dataset_inputs
     assert dataset.dataset.name == "small" and dataset.dataset.digest == p["suite_version"]
     strata = json.loads({t.key: t.value for t in dataset.tags}["strata"])
@@ -154,7 +156,7 @@ def test_existing_run_folder_needs_resume_or_overwrite(write_suite, tmp_path, tr
 
 def test_lpips_without_weights_is_unavailable_not_fatal(write_suite, tmp_path, tracking_uri):
     result = _run(_suite(write_suite), tmp_path, tracking_uri, model="identity", metrics=("ssim", "lpips"))
-    assert not result.failed
+    assert [o.pair_id for o in result.failed] == ["photo->d20"]  # the cross pair: no listed metric applies
     assert "alexnet-owt-7be5be79.pth" in result.unavailable_metrics["lpips"]
     assert "metric:lpips" not in pd.read_parquet(result.records_path).columns
     summary = json.loads((result.out_dir / "summary.json").read_text())

@@ -23,7 +23,8 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
         description="Check a candidate evaluation run against a gate policy (absolute thresholds and "
         "regressions against a baseline run, per condition). Exit 0 pass, 1 fail, 2 error.",
     )
-    p.add_argument("--candidate", required=True, help="candidate run: MLflow run id or models:/<name>@<alias>")
+    p.add_argument("--candidate", required=True,
+                   help="candidate run: MLflow run id, run folder (evaluate --out) or models:/<name>@<alias>")
     p.add_argument(
         "--baseline",
         help="baseline run: MLflow run id or models:/<name>@<alias> (without one, relative rules are skipped; "

@@ -23,6 +23,7 @@ comes from the candidate run (its metrics record their directions); `higher_is_b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -117,6 +118,8 @@ class _Reader:
         if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             self.fail(key, f"expected {names}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # a NaN limit would pass every check
+            self.fail(key, f"must be a finite number, got {value!r}")
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:

@@ -66,7 +66,7 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
         ("suite", f"{candidate.suite} @ {candidate.suite_version}"),
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
-    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith(("perf/", "unscored/"))]
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])

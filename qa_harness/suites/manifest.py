@@ -34,7 +34,7 @@ from qa_harness.records import PROTOCOLS, Clip, CropBox, Pair, Suite
 from qa_harness.suites.conditions import conditions_path, frame_conditions
 from qa_harness.suites.hashing import combine, file_sha256, media_sha256
 from qa_harness.suites.vocabulary import Vocabulary, manifest_vocabulary
-from qa_harness.video.io import IMAGE_SUFFIXES, probe
+from qa_harness.video.io import IMAGE_SUFFIXES, frame_files, probe
 from qa_harness.yamlfile import YamlDoc, check_keys, load_yaml
 
 TAG_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -87,6 +87,11 @@ def _media_path(doc: YamlDoc, keypath: tuple, raw: str, root: Path) -> Path:
         raise doc.error(keypath, f"path '{raw}' escapes the data root {root}")
     if not path.exists():
         raise doc.error(keypath, f"file not found: {path}")
+    if path.is_dir():  # each frame of a folder too: a symlinked frame must not read outside the root
+        for frame in frame_files(path):
+            if not frame.resolve().is_relative_to(root):
+                raise doc.error(keypath, f"frame {frame.name} of '{raw}' links to {frame.resolve()}, outside the "
+                                f"data root {root}")
     return path
 
 
@@ -188,6 +193,15 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
     metrics = data.get("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise doc.error(("metrics",), f"expected a list of metric names, got {metrics!r}")
+    from qa_harness.catalog import METRICS  # here: the catalog imports the metrics, which read suites
+    from qa_harness.registry import UnknownNameError
+
+    for i, name in enumerate(metrics):
+        if name not in METRICS:
+            try:
+                METRICS.get(name)  # raises for the unknown name: its message suggests the close ones
+            except UnknownNameError as err:
+                raise doc.error(("metrics", i), str(err)) from None
     metric_options = _metric_options(doc, data["metric_options"]) if "metric_options" in data else {}
     if not isinstance(data["clips"], list) or not data["clips"]:
         raise doc.error(("clips",), "expected a non-empty list of clips")
