@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from qa_harness.errors import ClipError, QaHarnessError
+from qa_harness.guards import OutputRange
 from qa_harness.metrics.base import UNSCORED, FrameBatch, Metric
 from qa_harness.models.base import Animator
 from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
@@ -125,6 +126,7 @@ def evaluate_pair(
     columns: dict[str, list[np.ndarray]] = {}
     unscored: dict[str, dict[str, int]] = {}
     frames_done = 0
+    out_range = OutputRange()
     try:
         for clip in (pair.source, pair.driving):
             if clip.problem:
@@ -147,6 +149,7 @@ def evaluate_pair(
             n = driving.shape[0]
             out = model.animate(state, driving)
             _check_output(out, driving, frames_done)
+            out_range.add(out)
             out = out.clamp(0.0, 1.0)
             batch = FrameBatch(
                 pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
@@ -162,12 +165,14 @@ def evaluate_pair(
                     columns.setdefault(name, []).append(value.detach().float().cpu().numpy())
             frames_done += n
             on_frames(n)
+        out_range.check(pair.id)
         per_frame = {k: np.concatenate(v) for k, v in columns.items()}
         clip_metrics = {k: float(v) for m in applicable for k, v in m.clip_values(per_frame).items()}
-    except Exception as err:  # one bad pair (media, model bug, NaN) must not abort the run
-        message = str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+    except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
+        message = _failure_message(err)
         log.warning("pair %r failed: %s", pair.id, message)
-        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message)
+        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message,
+                              output_out_of_range=out_range.fraction)
         return outcome, []
     records = [
         FrameRecord(
@@ -178,8 +183,16 @@ def evaluate_pair(
         for i in range(frames_done)
     ]
     outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics,
+                          output_out_of_range=out_range.fraction,
                           unscored={m: counts for m, counts in unscored.items() if counts})
     return outcome, records
+
+
+def _failure_message(err: BaseException) -> str:
+    """A pair's error: ours verbatim; anything else with its type; sys.exit() in model code said so."""
+    if isinstance(err, SystemExit):
+        return f"model or metric code called sys.exit({err.code!r})"
+    return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
 
 
 def _count_unscored(counts: dict[str, int], metric: Metric, codes: Tensor) -> None:

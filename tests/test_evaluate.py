@@ -22,8 +22,8 @@ def _suite(write_suite, **extra):
     return write_suite({
         "name": "small", **SMALL,
         "clips": [
-            {"id": "d20", "path": "clips/d20.mp4", "tags": {"pose": "frontal", "lighting": "dim"}},
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate", "lighting": "normal"}},
+            {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal", "lighting": "dim"}},
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate", "lighting": "normal"}},
             {"id": "photo", "path": "photos/lp_s1.jpg"},
         ],
         "pairs": ["d20", "tpsmm", {"source": "photo", "driving": "d20"}],
@@ -54,7 +54,7 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     assert len(p["suite_version"]) == 16 and p["harness_version"]
     m = run.data.metrics
     assert m["ssim"] == pytest.approx(1.0) and m["l1"] == 0.0 and m["clips/failed"] == 0
-    assert m["ssim/pose_moderate"] == pytest.approx(1.0) and "l1/lighting_dim" in m
+    assert m["ssim/yaw_moderate"] == pytest.approx(1.0) and "l1/lighting_dim" in m
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"records", "summary.json", "aggregate.csv", "thumbs"} <= artifacts
     thumbs = sorted(p.name for p in (result.out_dir / "thumbs").rglob("*.jpg"))
@@ -72,7 +72,7 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     (dataset,) = run.inputs.dataset_inputs
     assert dataset.dataset.name == "small" and dataset.dataset.digest == p["suite_version"]
     strata = json.loads({t.key: t.value for t in dataset.tags}["strata"])
-    assert strata == {"lighting": {"dim": 2, "normal": 1}, "pose": {"frontal": 2, "moderate": 1}}
+    assert strata == {"lighting": {"dim": 2, "normal": 1}, "yaw": {"frontal": 2, "moderate": 1}}
     suite_files = {a.path for a in client.list_artifacts(result.run_id, "suite")}
     assert suite_files == {"suite/suite.yaml", "suite/strata.json"}
 
@@ -181,15 +181,15 @@ def test_measured_per_frame_tags_reach_every_record(write_suite, tmp_path, track
     suite = _suite(write_suite)
     before = load_suite(suite).version
     frames = [("d20", i, "frontal" if i < 3 else "extreme") for i in range(6)]
-    pd.DataFrame(frames, columns=["pair", "frame", "cond:pose"]).to_parquet(conditions_path(suite))
+    pd.DataFrame(frames, columns=["pair", "frame", "cond:yaw"]).to_parquet(conditions_path(suite))
     assert load_suite(suite).version != before  # measured tags are part of the suite's content
     result = _run(suite, tmp_path, tracking_uri)
     records = pd.read_parquet(result.records_path)
     d20 = records[records["pair_id"] == "d20"].sort_values("frame")
-    assert list(d20["cond:pose"]) == ["frontal"] * 3 + ["extreme"] * 3
+    assert list(d20["cond:yaw"]) == ["frontal"] * 3 + ["extreme"] * 3
     assert set(d20["cond:lighting"]) == {"dim"}  # clip tags stay where no frame tag overrides them
     table = pd.read_csv(result.out_dir / "aggregate.csv")
-    assert {"extreme", "frontal", "moderate"} <= set(table[table["axis"] == "pose"]["value"])
+    assert {"extreme", "frontal", "moderate"} <= set(table[table["axis"] == "yaw"]["value"])
 
 
 def test_an_absent_weight_file_is_warned_about_once_per_process(caplog):
