@@ -7,7 +7,7 @@ import torch
 
 from qa_harness.models._reference import config_adapt_movement_scale
 from qa_harness.models.fomm import build
-from reference_models import fomm, mraa, mrfa, tpsmm
+from qa_harness.reference_models import fomm, mraa, mrfa, tpsmm
 from tests.parity.checks import tiny_network
 from tests.parity.common import TINY_CONFIGS
 

@@ -79,7 +79,7 @@ def test_suite_version_changes_with_the_bins(tmp_path):
     manifest = _manifest(tmp_path)
     first = tag_suite(manifest, tmp_path / "a.yaml", axes=("lighting",))
     bins = tmp_path / "bins.yaml"
-    bins.write_text(DEFAULT_BINS.read_text().replace("dark: 45, dim: 85", "dark: 45, dim: 90"))
+    bins.write_text(DEFAULT_BINS.read_text().replace("dark: 45, dim: 95", "dark: 45, dim: 90"))
     second = tag_suite(manifest, tmp_path / "b.yaml", axes=("lighting",), bins_path=bins)
     assert load_suite(first).version != load_suite(second).version
     assert frame_conditions(tmp_path / "never_tagged.yaml") == {}
