@@ -181,7 +181,7 @@ def test_wrong_keys_and_shapes_name_file_and_keys(alex_file, tmp_path) -> None:
 def test_not_a_state_dict_names_file(tmp_path) -> None:
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match=f"{garbage}: cannot be read as a torch weight file"):
+    with pytest.raises(CheckpointError, match=f"{garbage}: not a torch checkpoint"):
         LPIPS(ALEXNET, name="lpips", device=torch.device("cpu"), backbone=garbage)
     a_list = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], a_list)
