@@ -21,7 +21,7 @@ from qa_harness import __version__, tracking
 from qa_harness.catalog import DEFAULT_METRICS, EXECUTORS, METRICS
 from qa_harness.executors.worker import MetricsInfo, WorkSpec
 from qa_harness.models.base import resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
+from qa_harness.records import ClipOutcome, PairRecords, RunResult, Suite
 from qa_harness.runner import PairJob
 from qa_harness.runs.meta import RunMeta, RunSummary
 from qa_harness.runs.records import RunRecords
@@ -121,7 +121,7 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: RunMeta, run_id: 
         torch.cuda.reset_peak_memory_stats(device)
     started, frames, finished = time.perf_counter(), 0, len(done)
 
-    def on_result(outcome: ClipOutcome, records: list[FrameRecord]) -> None:
+    def on_result(outcome: ClipOutcome, records: PairRecords | None) -> None:
         nonlocal frames, finished
         store.save_pair(outcome, records)
         frames, finished = frames + outcome.frames, finished + 1
@@ -151,7 +151,9 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
     summary = RunSummary(
         run_id=run_id, suite=suite.name, suite_version=suite.version, model=cfg.model,
         counts={"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames)},
-        failed={o.pair_id: o.error for o in failed}, unavailable_metrics=info.unavailable,
+        failed={o.pair_id: o.error for o in failed},
+        metric_errors={o.pair_id: dict(o.metric_errors) for o in outcomes if o.metric_errors},
+        unavailable_metrics=info.unavailable,
         higher_is_better=info.higher_is_better,
         perf={
             "frames_per_second": fps,

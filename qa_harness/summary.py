@@ -51,6 +51,9 @@ def print_result(result: RunResult, *, file=sys.stdout) -> None:
             print(f"(+{len(metrics) - len(shown)} more metrics in {result.out_dir / 'aggregate.csv'})", file=file)
     for outcome in result.failed:
         print(f"FAILED {outcome.pair_id}: {outcome.error}", file=file)
+    for pair_id, errors in result.summary.metric_errors.items():
+        for metric, reason in errors.items():
+            print(f"metric {metric} failed on {pair_id} (its values are NaN; the pair is kept): {reason}", file=file)
     for name, reason in result.unavailable_metrics.items():
         print(f"metric {name} unavailable: {reason}", file=file)
     print(f"records: {result.records_path}", file=file)

@@ -19,7 +19,7 @@ from qa_harness.catalog import METRICS, MODELS
 from qa_harness.errors import WeightsUnavailableError
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, Pair
+from qa_harness.records import ClipOutcome, Pair, PairRecords
 from qa_harness.registry import import_object
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
@@ -96,6 +96,6 @@ class Worker:
                         self.model.resolution, suite.resolution)
 
     def evaluate(self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
-                 ) -> tuple[ClipOutcome, list[FrameRecord]]:
+                 ) -> tuple[ClipOutcome, PairRecords | None]:
         with torch.inference_mode():
             return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)

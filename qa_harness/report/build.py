@@ -16,7 +16,7 @@ import pandas as pd
 
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
-from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.records import COND_PREFIX, METRIC_ERRORS, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
 from qa_harness.runs.records import RunRecords
 from qa_harness.runs.selectors import parse_selector
@@ -322,7 +322,7 @@ def _clips(candidate: RunRecords) -> Html:
                 pair_id,
                 status("pass" if record["status"] == "ok" else "fail"),
                 tags,
-                record.get("error", "") or "",
+                "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
                 *values,
             ]
         )

@@ -25,7 +25,7 @@ class RunRecords:
     name: str
     suite: str
     suite_version: str
-    frames: pd.DataFrame  # wide per-frame records (records.records_to_frame layout)
+    frames: pd.DataFrame  # wide per-frame records (the `records.PairRecords.to_frame` layout)
     clips: pd.DataFrame | None = None  # one row per pair: pair_id, status, frames, seconds, error, clip_metric:*
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
