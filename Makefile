@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/qa-harness demo
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check qa_harness reference_models tests benchmarks
+	$(VENV)/bin/ruff check qa_harness tests benchmarks
 	$(PY) -m pytest -q
 
 clean:

@@ -88,9 +88,9 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
 
 def random_official_checkpoint(model: str, tmp: Path) -> Path:
     """A seeded random checkpoint in the official layout of a reference model (vox config)."""
-    from reference_models.spec import build_reference
+    from qa_harness.reference_models.spec import build_reference
 
-    network, _ = build_reference(__import__(f"reference_models.{model}", fromlist=["SPEC"]).SPEC)
+    network, _ = build_reference(__import__(f"qa_harness.reference_models.{model}", fromlist=["SPEC"]).SPEC)
     path = tmp / f"{model}-random.pth"
     torch.save({key: m.state_dict() for key, m in network.checkpoint_networks().items()}, path)
     return path

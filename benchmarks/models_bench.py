@@ -33,8 +33,8 @@ from qa_harness.video.io import iter_frames  # noqa: E402
 
 def measure(model: str, device: str, batch: int, frames: int, autocast: str | None) -> dict:
     """One model in this process: build from a random official-layout checkpoint, time `animate`."""
-    spec = __import__(f"reference_models.{model}", fromlist=["SPEC"]).SPEC
-    from reference_models.spec import build_reference
+    spec = __import__(f"qa_harness.reference_models.{model}", fromlist=["SPEC"]).SPEC
+    from qa_harness.reference_models.spec import build_reference
 
     network, config = build_reference(spec)
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,9 +24,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reference_models.mrfa import SPEC  # noqa: E402
-from reference_models.mrfa.raft import NUM_LEVELS  # noqa: E402
-from reference_models.spec import build_reference  # noqa: E402
+from qa_harness.reference_models.mrfa import SPEC  # noqa: E402
+from qa_harness.reference_models.mrfa.raft import NUM_LEVELS  # noqa: E402
+from qa_harness.reference_models.spec import build_reference  # noqa: E402
 from tests.parity.common import clip_frames, conv_macs, seed_weights  # noqa: E402
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}

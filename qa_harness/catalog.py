@@ -1,9 +1,11 @@
 """The one place where names are bound: models, metrics, landmark and identity backends.
 
-Adding one is one file and one line here.
+Adding one is one file and one line here; a variant of one (another detector, another network) is one
+line with options. Every registry also accepts a user's own `"package.module:attr"` in place of a name,
+and checks what an entry builds against its base class (`Registry.build`).
 
 Entries are lazy `"module:attr"` strings so that nothing heavy is imported until it is used.
-Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx) -> Metric`;
+Models map to factories `(*, checkpoint, device, **options) -> Animator`; metrics to `build(ctx, **options) -> Metric`;
 executors to `build(**options)` objects with `run(pairs, spec, on_result=, on_frames=)`.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from qa_harness.registry import Registry
 
-MODELS = Registry("model")
+MODELS = Registry("model", "qa_harness.models.base:Animator")  # factory(*, checkpoint, device, **options)
 MODELS.add("identity", "qa_harness.models.baselines:identity")
 MODELS.add("driving", "qa_harness.models.baselines:driving")
 MODELS.add("fomm", "qa_harness.models.fomm:build")
@@ -20,47 +22,53 @@ MODELS.add("mraa", "qa_harness.models.mraa:build")
 MODELS.add("mrfa", "qa_harness.models.mrfa:build")
 MODELS.add("landmark_tps", "qa_harness.models.landmark_tps:build")
 
-METRICS = Registry("metric")
-METRICS.add("l1", "qa_harness.metrics.l1:build")
-METRICS.add("psnr", "qa_harness.metrics.psnr:build")
-METRICS.add("ssim", "qa_harness.metrics.ssim:build")
-METRICS.add("lpips", "qa_harness.metrics.lpips:build_alex")
-METRICS.add("lpips_vgg", "qa_harness.metrics.lpips:build_vgg")
-METRICS.add("akd", "qa_harness.metrics.akd:build")  # + mkr, face_found_output
-METRICS.add("akd_fan", "qa_harness.metrics.akd:build_fan")  # the papers' detector; needs FAN weights
-METRICS.add("aed", "qa_harness.metrics.aed:build")
-METRICS.add("aed_openface", "qa_harness.metrics.aed:build_openface")  # papers' net; needs openface.pth
-METRICS.add("face_regions", "qa_harness.metrics.face_regions:build")
-METRICS.add("face_regions_lpips", "qa_harness.metrics.face_regions_lpips:build")  # needs AlexNet weights
-METRICS.add("face_nme", "qa_harness.metrics.face_nme:build")
-METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build")  # + blink / mouth-open event F1
-METRICS.add("id_source", "qa_harness.metrics.aed:build_source")  # cross protocol
-METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build_transfer")  # cross protocol
-
 EXECUTORS = Registry("executor")
 EXECUTORS.add("local", "qa_harness.executors.local:build")
 EXECUTORS.add("ray", "qa_harness.executors.ray:build")
 
-LANDMARKS = Registry("landmark backend")  # build(*, device, weights=None) -> LandmarkBackend
+LANDMARKS = Registry("landmark backend", "qa_harness.landmarks.base:LandmarkBackend")  # build(*, device, weights=None)
 LANDMARKS.add("mediapipe", "qa_harness.landmarks.mediapipe_mesh:build")
 LANDMARKS.add("dlib", "qa_harness.landmarks.dlib68:build")
 LANDMARKS.add("fan", "qa_harness.landmarks.fan:build")
 #: Works offline here (ships its models); `fan` is the papers' AKD detector when its weights are present.
 DEFAULT_LANDMARKS = "mediapipe"
 
-IDENTITY = Registry("identity backend")  # build(*, device, weights=None) -> IdentityBackend
+IDENTITY = Registry("identity backend", "qa_harness.identity.base:IdentityBackend")  # build(*, device, weights=None)
 IDENTITY.add("dlib", "qa_harness.identity.dlib_resnet:build")
 IDENTITY.add("openface", "qa_harness.identity.openface:build")
 #: Works offline here; `openface` is the papers' AED network when `openface.pth` is supplied.
 DEFAULT_IDENTITY = "dlib"
 
+# A variant is an entry with options (one builder, several names); a suite may override options per metric.
+METRICS = Registry("metric", "qa_harness.metrics.base:Metric")  # build(ctx, **options) -> Metric
+METRICS.add("l1", "qa_harness.metrics.l1:build")
+METRICS.add("psnr", "qa_harness.metrics.psnr:build")
+METRICS.add("ssim", "qa_harness.metrics.ssim:build")
+METRICS.add("lpips", "qa_harness.metrics.lpips:build", net="alex", name="lpips")
+METRICS.add("lpips_vgg", "qa_harness.metrics.lpips:build", net="vgg", name="lpips_vgg")
+METRICS.add("akd", "qa_harness.metrics.akd:build", landmarks=DEFAULT_LANDMARKS)  # + mkr, face_found_output
+METRICS.add("akd_fan", "qa_harness.metrics.akd:build", landmarks="fan", suffix="_fan")  # papers' FAN; needs weights
+METRICS.add("aed", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY)
+METRICS.add("aed_openface", "qa_harness.metrics.aed:build", identity="openface", name="aed_openface")  # openface.pth
+METRICS.add("face_regions", "qa_harness.metrics.face_regions:build", landmarks=DEFAULT_LANDMARKS)
+METRICS.add("face_regions_lpips", "qa_harness.metrics.face_regions_lpips:build", landmarks=DEFAULT_LANDMARKS)
+METRICS.add("face_nme", "qa_harness.metrics.face_nme:build", landmarks=DEFAULT_LANDMARKS)
+METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS)  # + blink/mouth event F1
+# cross protocol: identity kept from the source; expression transferred from the driver
+METRICS.add("id_source", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY, name="id_source",
+            reference="source")
+METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS,
+            reference="driving")
+
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")
 
-AXES = Registry("condition axis")
+AXES = Registry("condition axis", "qa_harness.suites.axes.base:ConditionAxis")  # cls(bins)
 AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")
 AXES.add("pose", "qa_harness.suites.axes.pose:PoseAxis")
 AXES.add("occlusion", "qa_harness.suites.axes.occlusion:OcclusionAxis")
+#: Axes `suites tag` measures when none are named.
+DEFAULT_AXES = ("lighting", "pose", "occlusion")
 
 #: Synthetic-suite perturbations, `<axis>.<name>` -> `perturb(frames, strength, ctx) -> frames`.
 PERTURBATIONS = Registry("perturbation")

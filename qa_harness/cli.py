@@ -133,13 +133,19 @@ def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from qa_harness.suites.facecrop import face_in_crop
     from qa_harness.suites.manifest import load_suite
 
     suite = load_suite(args.file)
-    problems = {c.id: c.problem for p in suite.pairs for c in (p.source, p.driving) if c.problem}
+    clips = {c.id: c for p in suite.pairs for c in (p.source, p.driving)}
+    problems = {c.id: c.problem for c in clips.values() if c.problem}
     print(f"{args.file}: suite '{suite.name}' version {suite.version}: {len(suite.pairs)} pairs")
     for clip_id, problem in problems.items():
         print(f"  clip {clip_id!r}: {problem}", file=sys.stderr)
+    for c in clips.values():  # a warning, not an error: a faceless crop is legal, rarely meant
+        if not c.problem and not face_in_crop(c.path, resolution=suite.resolution, crop=c.crop):
+            where = f"crop box {c.crop}" if c.crop else "the centred square (no crop box)"
+            print(f"  warning: clip {c.id!r}: no face found in its first frame through {where}", file=sys.stderr)
     return EXIT_ERROR if problems else EXIT_OK
 
 
@@ -154,7 +160,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from qa_harness.demo import run_demo
 
-    return run_demo(out=args.out, tracking_uri=args.tracking_uri)
+    return run_demo(out=args.out, tracking_uri=args.tracking_uri, max_frames=args.max_frames)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "shipped in the repo), log to MLflow and print a per-condition table.")
     demo.add_argument("--out", type=Path, default=Path("qa_runs/demo"), help="folder for the demo runs")
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
+    demo.add_argument("--max-frames", type=int, help="cap driving frames per pair (a quick smoke run; "
+                      "the suite has 40)")
     demo.set_defaults(func=_cmd_demo)
     add_gate_parser(sub)
     add_compare_parser(sub)

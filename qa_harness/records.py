@@ -92,6 +92,8 @@ class Suite:
     max_frames: int | None
     pairs: tuple[Pair, ...]
     metrics: tuple[str, ...] = ()
+    #: Metric name -> options over the catalog's (the manifest's `metric_options`).
+    metric_options: Mapping[str, Mapping[str, object]] = field(default_factory=dict, hash=False)
 
     def frames_of(self, pair: Pair) -> int:
         """Driving frames evaluated for `pair`: the clip's, capped at `max_frames`."""

@@ -1,14 +1,20 @@
-"""Name -> object registries with lazy `"module:attr"` entries.
+"""Name -> object registries with lazy `"module:attr"` entries, options and a base class.
 
 Lazy strings keep `import qa_harness` free of torch/mlflow imports until something is used, and let
-`catalog.py` list every model and metric on one screen. Unknown names raise with close matches.
+`catalog.py` list every model and metric on one screen. An entry may bind options, so a variant is
+configuration, not code: `METRICS.add("akd_fan", "qa_harness.metrics.akd:build", landmarks="fan")`.
+Every registry also takes a user's own object as `"package.module:attr"` in place of a name, and
+`build` checks what an entry makes against the registry's base class. Unknown names raise with close
+matches.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
-from collections.abc import Iterator
+import inspect
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from qa_harness.errors import QaHarnessError
@@ -37,22 +43,36 @@ def import_object(target: str) -> Any:
 
 
 class Registry:
-    """A named set of lazily imported entries."""
+    """A named set of lazily imported entries, each with bound options.
 
-    def __init__(self, kind: str) -> None:
+    `base`: what `build` must return (an instance of it); None for registries of plain functions.
+    """
+
+    def __init__(self, kind: str, base: str | type | None = None) -> None:
         self.kind = kind
+        self._base = base  # a "module:attr" string until first use, like the entries
         self._entries: dict[str, str | Any] = {}
+        self._options: dict[str, dict[str, Any]] = {}
 
-    def add(self, name: str, target: str | Any) -> None:
-        """Bind `name` to an object or a `"module:attr"` string; a second binding of a name raises."""
+    def add(self, name: str, target: str | Any, /, **options: Any) -> None:
+        """Bind `name` to an object or a `"module:attr"` string, with keyword options passed on every call.
+
+        A second binding of a name raises; so does a name with ':' (that form means an import path).
+        """
         if name in self._entries:
             raise QaHarnessError(
                 f"{self.kind} '{name}' is registered twice: {self._entries[name]!r} and {target!r}"
             )
+        if ":" in name:
+            raise QaHarnessError(f"{self.kind} name '{name}' may not contain ':' (it marks 'module:attr' paths)")
         self._entries[name] = target
+        self._options[name] = options
 
     def get(self, name: str) -> Any:
-        """Return the object for `name`, importing it on first use."""
+        """The object for `name` (its options bound), importing it on first use; `"module:attr"` imports
+        a user's own object."""
+        if ":" in name and name not in self._entries:
+            return import_object(name)
         if name not in self._entries:
             close = difflib.get_close_matches(name, self._entries, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
@@ -62,7 +82,31 @@ class Registry:
         entry = self._entries[name]
         if isinstance(entry, str):
             entry = self._entries[name] = import_object(entry)
-        return entry
+        options = self._options[name]
+        return functools.partial(entry, **options) if options else entry
+
+    def unknown_options(self, name: str, options: Mapping[str, Any]) -> list[str]:
+        """The keys of `options` that the entry does not take (none when it takes `**kwargs`)."""
+        params = inspect.signature(self.get(name)).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return []
+        return sorted(set(options) - {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)})
+
+    @property
+    def base(self) -> type | None:
+        if isinstance(self._base, str):
+            self._base = import_object(self._base)
+        return self._base
+
+    def build(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Call the entry (a factory or a class) with its options, `kwargs` overriding them; the result must
+        be an instance of the registry's base class."""
+        made = self.get(name)(*args, **kwargs)
+        base = self.base
+        if base is not None and not isinstance(made, base):
+            raise QaHarnessError(f"{self.kind} '{name}' made a {type(made).__qualname__}; expected an instance of "
+                                 f"{base.__module__}.{base.__qualname__}")
+        return made
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LIBRARY = sorted((REPO / "qa_harness").rglob("*.py")) + sorted((REPO / "reference_models").rglob("*.py"))
+LIBRARY = sorted((REPO / "qa_harness").rglob("*.py"))
 # The command-line front ends print by design: that is their output.
 PRINTING_ALLOWED = {"cli.py", "compare_cli.py", "demo.py", "summary.py"}
 
@@ -25,3 +28,48 @@ def test_library_does_not_print(path):
     calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name) and n.func.id == "print"]
     assert not calls, f"{path.relative_to(REPO)}:{calls[0].lineno}: use logging, not print"
+
+
+#: The only qa_harness modules the reference models may import: the foundation modules (errors, the
+#: weight-folder convention), which import no other qa_harness module at import time. Everything else
+#: (qa_harness.models adapters, metrics, the CLI) imports the reference models, never the reverse.
+REFERENCE_MAY_IMPORT = {"qa_harness", "qa_harness.errors", "qa_harness.weights"}
+REFERENCE = REPO / "qa_harness" / "reference_models"
+
+
+def _imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import statement in a file, lazy ones inside functions included."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(REFERENCE.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
+def test_reference_models_import_one_way(path):
+    wrong = [f"{path.relative_to(REPO)}:{line}: imports {module}" for line, module in _imported_modules(path)
+             if module.split(".")[0] == "qa_harness" and not module.startswith("qa_harness.reference_models")
+             and module not in REFERENCE_MAY_IMPORT]
+    assert not wrong, "qa_harness.reference_models must not import the rest of qa_harness: " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize("module", sorted(REFERENCE_MAY_IMPORT - {"qa_harness"}))
+def test_foundation_modules_do_not_import_reference_models(module):
+    path = REPO / (module.replace(".", "/") + ".py")
+    wrong = [f"{line}: {name}" for line, name in _imported_modules(path) if name.startswith("qa_harness.reference")]
+    assert not wrong, f"{path.relative_to(REPO)} imports the reference models ({wrong}): an import cycle"
+
+
+def test_reference_models_load_without_the_rest_of_qa_harness():
+    """Importing every reference-model module loads no qa_harness module beyond the allowed ones (a real import)."""
+    modules = [".".join(p.relative_to(REPO).with_suffix("").parts) for p in sorted(REFERENCE.rglob("*.py"))]
+    code = ("import sys; import " + ", ".join(m.removesuffix(".__init__") for m in modules)
+            + "; print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'qa_harness'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split()
+    assert "qa_harness.reference_models.mrfa.model" in out, out  # the import ran
+    extra = {m for m in out if not m.startswith("qa_harness.reference_models")} - REFERENCE_MAY_IMPORT
+    assert not extra, f"importing the reference models loaded {sorted(extra)}"

@@ -67,6 +67,12 @@ def test_user_strings_are_kept_verbatim(write_suite):
          "pairs[0].driving", "unknown clip id 'b'"),
         ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}],
           "pairs": [{"driving": "a", "protocol": "selfie"}]}, "pairs[0].protocol", "unknown protocol"),
+        ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}], "metric_options": {"akdd": {}}},
+         "metric_options.akdd", "Unknown metric 'akdd'. Did you mean: akd"),
+        ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}], "metric_options": {"akd": {"detector": 1}}},
+         "metric_options.akd.detector", "metric 'akd' takes no option(s) detector"),
+        ({"name": "s", "clips": [{"id": "a", "path": "clips/d20.mp4"}], "metric_options": {"akd": "dlib"}},
+         "metric_options.akd", "expected a mapping of option -> value"),
     ],
 )
 def test_malformed_manifest_names_file_line_key_and_problem(write_suite, manifest, where, problem):
@@ -91,6 +97,16 @@ def test_error_line_points_at_the_bad_key(tmp_path):
                     "  - id: b\n    path: clips/missing.mp4\n")
     with pytest.raises(ConfigError, match=rf"{path}:7: clips\[1\]\.path: file not found"):
         load_suite(path)
+
+
+def test_metric_options_line_and_value(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\ndata_root: {REPO / 'data'}\nmetric_options:\n  akd:\n    landmarks: dlib\n"
+                    "    suffix: _x\n    detector: 1\nclips:\n  - {id: a, path: clips/d20.mp4}\n")
+    with pytest.raises(ConfigError, match=rf"{path}:7: metric_options\.akd\.detector: "):
+        load_suite(path)
+    path.write_text(path.read_text().replace("    detector: 1\n", ""))
+    assert load_suite(path).metric_options == {"akd": {"landmarks": "dlib", "suffix": "_x"}}
 
 
 @pytest.mark.parametrize("name", ["demo", "real", "synth_lighting", "synth_occlusion", "synth_geometry",

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from qa_harness.catalog import METRICS
 from qa_harness.cli import main
 from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
 from qa_harness.metrics.l1 import build as build_l1
@@ -60,10 +59,14 @@ def test_a_failing_metric_is_nan_with_its_reason_and_the_others_are_unchanged(su
     assert list(records.metrics) == ["flaky", "l1"]  # metric order, as without a failure
 
 
-def test_evaluate_keeps_the_pair_exits_0_and_shows_the_failure(suite, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(METRICS._entries, "flaky", lambda ctx: Flaky())
+def build_flaky(ctx: MetricContext) -> Flaky:
+    return Flaky()
+
+
+def test_evaluate_keeps_the_pair_exits_0_and_shows_the_failure(suite, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["evaluate", "--suite", str(suite), "--model", "identity", "--metrics", "l1,flaky", "--batch-size",
+    metrics = "l1,tests.test_metric_isolation:build_flaky"  # a user's own metric, by module:attr
+    code = main(["evaluate", "--suite", str(suite), "--model", "identity", "--metrics", metrics, "--batch-size",
                  "4", "--out", str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
     assert code == 0  # not 3: no pair failed
     printed = capsys.readouterr().out

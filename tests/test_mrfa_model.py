@@ -15,10 +15,10 @@ import yaml
 
 from qa_harness.catalog import MODELS
 from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
-from reference_models.checkpoint import load_subnetworks, read_checkpoint
-from reference_models.mrfa import SPEC
-from reference_models.mrfa import checkpoint as mrfa_checkpoint
-from reference_models.spec import build_reference, load_reference
+from qa_harness.reference_models.checkpoint import load_subnetworks, read_checkpoint
+from qa_harness.reference_models.mrfa import SPEC
+from qa_harness.reference_models.mrfa import checkpoint as mrfa_checkpoint
+from qa_harness.reference_models.spec import build_reference, load_reference
 from tests.parity import common
 from tests.parity.mrfa_fixture import frames, load_fixture, seeded_network
 

@@ -7,10 +7,10 @@ import torch
 from torch import Tensor
 
 from qa_harness.models.fomm import build
-from reference_models.blocks.keypoints import movement_scale, relative_keypoints
-from reference_models.fomm import SPEC
-from reference_models.fomm.network import FOMM
-from reference_models.spec import build_reference
+from qa_harness.reference_models.blocks.keypoints import movement_scale, relative_keypoints
+from qa_harness.reference_models.fomm import SPEC
+from qa_harness.reference_models.fomm.network import FOMM
+from qa_harness.reference_models.spec import build_reference
 from tests.parity.checks import (
     assert_outputs_match,
     check_full,
@@ -84,7 +84,9 @@ def test_adapter_matches_official_in_both_modes(tmp_path):
     frames, expected = fixture["frames"], fixture["outputs"]
     config = TINY_CONFIGS / "fomm-tiny.yaml"
     for relative, name in ((False, "prediction"), (True, "relative.prediction")):
-        animator = build(checkpoint=checkpoint, device="cpu", config=config, relative=relative)
+        # The fixture is the official demo's `make_animation(..., adapt_movement_scale=True)`.
+        animator = build(checkpoint=checkpoint, device="cpu", config=config, relative=relative,
+                         adapt_movement_scale=True)
         assert animator.resolution == 64 and animator.needs_driving_first is relative
         state = animator.prepare(frames[0], driving_first=frames[1] if relative else None)
         assert_outputs_match(

@@ -7,10 +7,10 @@ import torch
 from torch import Tensor
 
 from qa_harness.models.mraa import build
-from reference_models.blocks.keypoints import movement_scale, relative_keypoints
-from reference_models.mraa import SPEC
-from reference_models.mraa.network import MRAA
-from reference_models.spec import build_reference
+from qa_harness.reference_models.blocks.keypoints import movement_scale, relative_keypoints
+from qa_harness.reference_models.mraa import SPEC
+from qa_harness.reference_models.mraa.network import MRAA
+from qa_harness.reference_models.spec import build_reference
 from tests.parity.checks import (
     all_networks,
     assert_outputs_match,

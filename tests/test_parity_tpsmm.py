@@ -8,10 +8,10 @@ import torch
 from torch import Tensor
 
 from qa_harness.models.tpsmm import build
-from reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
-from reference_models.spec import build_reference
-from reference_models.tpsmm import SPEC
-from reference_models.tpsmm.network import TPSMM
+from qa_harness.reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
+from qa_harness.reference_models.spec import build_reference
+from qa_harness.reference_models.tpsmm import SPEC
+from qa_harness.reference_models.tpsmm.network import TPSMM
 from tests.parity.checks import (
     all_networks,
     assert_outputs_match,

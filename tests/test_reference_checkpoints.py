@@ -13,8 +13,8 @@ import torch
 
 from qa_harness.catalog import MODELS
 from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
-from reference_models.checkpoint import read_checkpoint
-from reference_models.spec import load_reference
+from qa_harness.reference_models.checkpoint import read_checkpoint
+from qa_harness.reference_models.spec import load_reference
 from tests.parity.checks import tiny_network
 from tests.parity.common import ROOT, TINY_CONFIGS, clip_frames
 
@@ -22,7 +22,7 @@ REFERENCE_MODELS = ["fomm", "tpsmm", "mraa"]
 
 
 def _spec(model: str):
-    return __import__(f"reference_models.{model}", fromlist=["SPEC"]).SPEC
+    return __import__(f"qa_harness.reference_models.{model}", fromlist=["SPEC"]).SPEC
 
 
 def _official_layout(model: str) -> tuple[dict, list[str]]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
+import pytest
 import yaml
 
-from qa_harness.suites.bins import DEFAULT_BINS
-from qa_harness.suites.conditions import conditions_path, frame_conditions
+from qa_harness.errors import QaHarnessError
+from qa_harness.suites.bins import DEFAULT_BINS, load_bins
+from qa_harness.suites.conditions import conditions_path, frame_conditions, relabel
 from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.tag_suite import tag_suite
+from qa_harness.suites.tagging import build_axes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -49,6 +53,26 @@ def test_tags_go_into_the_manifest_and_frames_into_the_sidecar(tmp_path, caplog)
     assert {f["pose_gap"] for f in frames["photo->vrt"]} == {"large"}
     assert {f["pose_gap"] for f in frames["vrt"]} == {"small"}
     assert conditions_path(out).name == "real_tagged.conditions.parquet"
+
+
+def test_sidecar_keeps_the_measurements_and_relabel_redraws_the_bins(tmp_path):
+    out = tag_suite(_manifest(tmp_path), tmp_path / "t.yaml", axes=("lighting", "pose"))
+    table = pd.read_parquet(conditions_path(out))
+    measured = {f"{a.name}.{m}" for a in build_axes(["lighting", "pose"]) for m in a.measures}
+    assert measured <= set(table.columns)  # every axis's every measurement, generic over AxisTags
+    vrt = table[table["pair"] == "vrt"]
+    assert (vrt["pose.abs_yaw"] == vrt["pose.yaw"].abs()).all() and vrt["pose.pose_gap"].iloc[0] == 0
+    cross = table[table["pair"] == "photo->vrt"]
+    assert (cross["pose.pose_gap"] > 25).all()  # the cross gap, as its labels say (large)
+    # Re-drawing with the shipped bins reproduces the stored labels exactly.
+    pd.testing.assert_frame_equal(relabel(table, load_bins()), table)
+    # Other bins move labels by the stored numbers alone: level up to 40 degrees of pitch.
+    bins = tmp_path / "bins.yaml"
+    bins.write_text(DEFAULT_BINS.read_text().replace("down: -5, level: 10, up: null", "down: -40, level: 40, up: null"))
+    moved = relabel(table, load_bins(bins))
+    assert set(moved["cond:pitch"]) == {"level"} and (moved["cond:yaw"] == table["cond:yaw"]).all()
+    with pytest.raises(QaHarnessError, match="not the measurement pose.abs_yaw"):
+        relabel(table.drop(columns=["pose.abs_yaw"]), load_bins())
 
 
 def test_suite_version_changes_with_the_bins(tmp_path):

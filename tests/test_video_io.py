@@ -36,9 +36,16 @@ def test_crop_box_is_applied_before_resizing():
         next(iter_frames(CLIPS / "lp_s32.mp4", crop=CropBox(1000, 0, 500)))
 
 
-def test_max_frames_caps_and_short_read_is_an_error():
+def test_max_frames_caps_and_short_read_is_an_error(tmp_path):
     frames = list(iter_frames(CLIPS / "d20.mp4", resolution=32, chunk=4, max_frames=6, expected=175))
     assert sum(f.shape[0] for f in frames) == 6
+    truncated = truncated_copy(CLIPS / "d20.mp4", tmp_path / "truncated.mp4")  # its header still promises 175
+    expected = probe(truncated).frame_count
+    assert expected == 175
+    with pytest.raises(ClipError, match=rf"{truncated}: truncated: decoded \d+ of 175 frames"):
+        list(iter_frames(truncated, resolution=32, chunk=4, expected=expected))
+    # under a cap that the decoded part covers, the clip is not short
+    assert sum(f.shape[0] for f in iter_frames(truncated, resolution=32, max_frames=6, expected=expected)) == 6
 
 
 def test_frame_folder_with_gray_rgba_16bit_and_odd_sizes(tmp_path):

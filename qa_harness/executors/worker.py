@@ -20,7 +20,6 @@ from qa_harness.errors import WeightsUnavailableError
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
 from qa_harness.records import ClipOutcome, Pair, PairRecords
-from qa_harness.registry import import_object
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,8 @@ class WorkSpec:
 
 
 def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
-    """A registered model by name, or a user's own as 'package.module:factory'."""
-    factory = import_object(name) if ":" in name else MODELS.get(name)
-    model = factory(checkpoint=checkpoint, device=device, **options)
-    if not isinstance(model, Animator):
-        raise TypeError(f"model factory {name!r} returned {type(model).__name__}, not an Animator")
-    return model
+    """A registered model by name, or a user's own as 'package.module:factory' (either must make an Animator)."""
+    return MODELS.build(name, checkpoint=checkpoint, device=device, **options)
 
 
 @dataclass(frozen=True)
@@ -61,13 +56,14 @@ class MetricsInfo:
 _WARNED: set[str] = set()
 
 
-def build_metrics(names: tuple[str, ...], ctx: MetricContext) -> tuple[list[Metric], dict[str, str]]:
-    """Metrics by name; one whose weights are absent is reported unavailable, not fatal."""
+def build_metrics(names: tuple[str, ...], ctx: MetricContext,
+                  options: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[list[Metric], dict[str, str]]:
+    """Metrics by name, with `options[name]` over the catalog's; one whose weights are absent is reported
+    unavailable, not fatal."""
     metrics, unavailable = [], {}
     for name in names:
-        build = METRICS.get(name)
         try:
-            metrics.append(build(ctx))
+            metrics.append(METRICS.build(name, ctx, **(options or {}).get(name, {})))
         except WeightsUnavailableError as err:
             level = logging.DEBUG if str(err) in _WARNED else logging.WARNING
             _WARNED.add(str(err))
@@ -88,7 +84,7 @@ class Worker:
                                  options=spec.model_options)
         ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache",
                             suite_version=suite.version)
-        self.metrics, unavailable = build_metrics(spec.metrics, ctx)
+        self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
         self.info = MetricsInfo(unavailable, directions)
         if self.model.resolution not in (None, suite.resolution):

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from qa_harness.packaged import DEFAULT_GATE
+
 EXIT_PASS, EXIT_FAIL = 0, 1
 
 
@@ -26,7 +28,8 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
         help="baseline run: MLflow run id or models:/<name>@<alias> (without one, relative rules are skipped; "
         "a policy of relative rules only is then an error)",
     )
-    p.add_argument("--policy", type=Path, default=Path("gates/default.yaml"), help="gate policy file")
+    p.add_argument("--policy", type=Path, default=DEFAULT_GATE, help="gate policy file (default: the shipped "
+                   "gates/default.yaml)")
     p.add_argument(
         "--allow-suite-mismatch",
         action="store_true",

@@ -28,11 +28,14 @@ LIPS = OUTER_LIPS + INNER_LIPS
 @dataclass(frozen=True, slots=True)
 class Landmarks:
     """Landmarks of N frames: points (N, 68, 2) float32 pixels (x, y), NaN where no face was found;
-    found (N,) bool; confidence (N,) float32 in [0, 1] (0 where no face)."""
+    found (N,) bool; confidence (N,) float32 in [0, 1] (0 where no face). `mesh`, from backends that
+    have one (MediaPipe Face Mesh): (N, 478, 3) float32, x and y in pixels, z depth on the scale of x
+    (larger is farther from the camera), NaN where no face; the head-pose tag fits it."""
 
     points: Tensor
     found: Tensor
     confidence: Tensor
+    mesh: Tensor | None = None
 
     def __post_init__(self) -> None:
         n = self.found.shape[0]
@@ -41,20 +44,26 @@ class Landmarks:
                 f"Landmarks: expected points (N, 68, 2), found (N,), confidence (N,); got "
                 f"{tuple(self.points.shape)}, {tuple(self.found.shape)}, {tuple(self.confidence.shape)}"
             )
+        if self.mesh is not None and (self.mesh.ndim != 3 or self.mesh.shape[0] != n or self.mesh.shape[2] != 3):
+            raise ValueError(f"Landmarks: expected mesh (N, P, 3), got {tuple(self.mesh.shape)}")
 
     def __len__(self) -> int:
         return int(self.found.shape[0])
 
     @staticmethod
-    def from_numpy(points: np.ndarray, found: np.ndarray, confidence: np.ndarray) -> Landmarks:
+    def from_numpy(
+        points: np.ndarray, found: np.ndarray, confidence: np.ndarray, mesh: np.ndarray | None = None
+    ) -> Landmarks:
         return Landmarks(
             points=torch.from_numpy(np.asarray(points, dtype=np.float32)),
             found=torch.from_numpy(np.asarray(found, dtype=bool)),
             confidence=torch.from_numpy(np.asarray(confidence, dtype=np.float32)),
+            mesh=None if mesh is None else torch.from_numpy(np.asarray(mesh, dtype=np.float32)),
         )
 
     def to_numpy(self) -> dict[str, np.ndarray]:
-        """Plain arrays for the ground-truth cache (`np.savez`)."""
+        """Plain arrays for the ground-truth cache (`np.savez`); the mesh is not cached (metrics use
+        the 68 points)."""
         return {
             "points": self.points.numpy(),
             "found": self.found.numpy(),
@@ -62,7 +71,8 @@ class Landmarks:
         }
 
     def to(self, device: torch.device) -> Landmarks:
-        return Landmarks(self.points.to(device), self.found.to(device), self.confidence.to(device))
+        mesh = None if self.mesh is None else self.mesh.to(device)
+        return Landmarks(self.points.to(device), self.found.to(device), self.confidence.to(device), mesh)
 
 
 class LandmarkBackend(ABC):

@@ -10,6 +10,10 @@ are those of Peizhi Yan, "Mediapipe_2_Dlib_Landmarks" (github.com/PeizhiYan/Medi
 `mediapipe2dlib/mp2dlib.py`, commit db9e81e), checked here against dlib's 68-point predictor on the
 repo clips (tests/test_landmarks.py: mean distance under 8 % of the inter-ocular distance).
 Face Mesh exposes no per-face score, so confidence is 1.0 where a face passed min_detection_confidence.
+With several faces in a frame the largest (by the extent of its points) is the one returned: the
+subject of a talking-head clip or portrait, not a face in the background (Face Mesh's own first face
+was a background face on 1 of the 29 AFLW2000 samples). The 478 3-D points are kept as
+`Landmarks.mesh` for the head-pose tag.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ IBUG68_FROM_MESH: tuple[tuple[int, ...], ...] = (
 # fmt: on
 # (68, 2) vertex pairs; a single vertex is averaged with itself
 _PAIRS = np.array([(v[0], v[-1]) for v in IBUG68_FROM_MESH])
+MESH_POINTS = 478
+#: Faces Face Mesh looks for per frame; the largest is kept.
+MAX_FACES = 4
 log = logging.getLogger(__name__)
 
 
@@ -87,11 +94,11 @@ class MediaPipeMesh(LandmarkBackend):
 
     def __init__(self, *, min_detection_confidence: float = 0.5) -> None:
         mp = require_package("mediapipe")
-        self.version = f"{mp.__version__}-facemesh478-static-{min_detection_confidence}"
+        self.version = f"{mp.__version__}-facemesh478-static-{min_detection_confidence}-largest-of-{MAX_FACES}"
         with native_stderr_to_debug_log():
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True,
-                max_num_faces=1,
+                max_num_faces=MAX_FACES,
                 refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence,
             )
@@ -103,6 +110,7 @@ class MediaPipeMesh(LandmarkBackend):
         images = to_uint8_images(frames)
         n, h, w = images.shape[:3]
         points, found, confidence = empty_arrays(n)
+        meshes = np.full((n, MESH_POINTS, 3), np.nan, dtype=np.float32)
         for i, image in enumerate(images):
             quiet = native_stderr_to_debug_log() if not self._found_a_face else contextlib.nullcontext()
             with quiet:
@@ -110,10 +118,11 @@ class MediaPipeMesh(LandmarkBackend):
             if not result.multi_face_landmarks:
                 continue
             self._found_a_face = True
-            mesh = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark])
-            points[i] = mesh_to_ibug68(mesh)
+            faces = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark]) for f in result.multi_face_landmarks]
+            meshes[i] = max(faces, key=lambda m: np.ptp(m[:, 0]) * np.ptp(m[:, 1]))
+            points[i] = mesh_to_ibug68(meshes[i, :, :2])
             found[i], confidence[i] = True, 1.0
-        return Landmarks.from_numpy(points, found, confidence)
+        return Landmarks.from_numpy(points, found, confidence, meshes)
 
 
 def build(*, device: torch.device, weights: Path | None = None) -> MediaPipeMesh:

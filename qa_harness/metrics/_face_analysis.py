@@ -108,7 +108,7 @@ def landmark_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
     """The shared analysis for a landmark backend by registry name (one per context and name)."""
     from qa_harness.catalog import LANDMARKS
 
-    built = LANDMARKS.get(backend)(device=ctx.device)
+    built = LANDMARKS.build(backend, device=ctx.device)
     return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)
 
 
@@ -117,5 +117,5 @@ def identity_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
     """The shared analysis for an identity backend by registry name (one per context and name)."""
     from qa_harness.catalog import IDENTITY
 
-    built = IDENTITY.get(backend)(device=ctx.device)
+    built = IDENTITY.build(backend, device=ctx.device)
     return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)

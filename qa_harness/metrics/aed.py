@@ -42,18 +42,8 @@ class IdentityDistance(Metric):
         return {self.name: ((out - ref) ** 2).sum(dim=1)}
 
 
-def build(ctx: MetricContext) -> IdentityDistance:
-    from qa_harness.catalog import DEFAULT_IDENTITY
-
-    return IdentityDistance(identity_analysis(ctx, DEFAULT_IDENTITY), name="aed", reference="target")
-
-
-def build_openface(ctx: MetricContext) -> IdentityDistance:
-    """The papers' AED network; WeightsUnavailableError when `openface.pth` is absent."""
-    return IdentityDistance(identity_analysis(ctx, "openface"), name="aed_openface", reference="target")
-
-
-def build_source(ctx: MetricContext) -> IdentityDistance:
-    from qa_harness.catalog import DEFAULT_IDENTITY
-
-    return IdentityDistance(identity_analysis(ctx, DEFAULT_IDENTITY), name="id_source", reference="source")
+def build(ctx: MetricContext, *, identity: str, name: str = "aed",
+          reference: Literal["target", "source"] = "target") -> IdentityDistance:
+    """`identity`: an IDENTITY backend (`aed_openface` binds the papers' network: WeightsUnavailableError when
+    `openface.pth` is absent); `reference="source"` is `id_source`, the cross-protocol distance to the source."""
+    return IdentityDistance(identity_analysis(ctx, identity), name=name, reference=reference)

@@ -57,12 +57,7 @@ class AKD(Metric):
         return dict(zip(self._cols, values, strict=True))
 
 
-def build(ctx: MetricContext) -> AKD:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
-    return AKD(landmark_analysis(ctx, DEFAULT_LANDMARKS))
-
-
-def build_fan(ctx: MetricContext) -> AKD:
-    """The papers' detector (FAN 2D); WeightsUnavailableError when its weight files are absent."""
-    return AKD(landmark_analysis(ctx, "fan"), suffix="_fan")
+def build(ctx: MetricContext, *, landmarks: str, suffix: str = "") -> AKD:
+    """`landmarks`: a LANDMARKS backend (`akd_fan` binds the papers' FAN 2D: WeightsUnavailableError when its
+    weight files are absent); `suffix` names the columns of a variant (`akd_fan`, `mkr_fan`, ...)."""
+    return AKD(landmark_analysis(ctx, landmarks), suffix=suffix)

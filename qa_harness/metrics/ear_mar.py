@@ -81,13 +81,6 @@ class EarMar(Metric):
         return {f"{self.prefix}{name}": value for name, value in values.items()}
 
 
-def build(ctx: MetricContext) -> EarMar:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
-    return EarMar(landmark_analysis(ctx, DEFAULT_LANDMARKS), reference="target")
-
-
-def build_transfer(ctx: MetricContext) -> EarMar:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
-    return EarMar(landmark_analysis(ctx, DEFAULT_LANDMARKS), reference="driving")
+def build(ctx: MetricContext, *, landmarks: str, reference: Literal["target", "driving"] = "target") -> EarMar:
+    """`reference="driving"` is `expression_transfer` (cross protocol: the output follows the driver)."""
+    return EarMar(landmark_analysis(ctx, landmarks), reference=reference)

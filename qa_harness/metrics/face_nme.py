@@ -38,7 +38,5 @@ class FaceNME(Metric):
         }
 
 
-def build(ctx: MetricContext) -> FaceNME:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
-    return FaceNME(landmark_analysis(ctx, DEFAULT_LANDMARKS))
+def build(ctx: MetricContext, *, landmarks: str) -> FaceNME:
+    return FaceNME(landmark_analysis(ctx, landmarks))

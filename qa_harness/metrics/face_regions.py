@@ -75,7 +75,5 @@ class FaceRegions(RegionMetric):
         }
 
 
-def build(ctx: MetricContext) -> FaceRegions:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
-    return FaceRegions(landmark_analysis(ctx, DEFAULT_LANDMARKS))
+def build(ctx: MetricContext, *, landmarks: str) -> FaceRegions:
+    return FaceRegions(landmark_analysis(ctx, landmarks))

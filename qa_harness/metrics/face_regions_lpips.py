@@ -34,8 +34,6 @@ class FaceRegionsLPIPS(RegionMetric):
         return {f"{region}_lpips": torch.stack(distances).mean(dim=0)}
 
 
-def build(ctx: MetricContext) -> FaceRegionsLPIPS:
-    from qa_harness.catalog import DEFAULT_LANDMARKS
-
+def build(ctx: MetricContext, *, landmarks: str) -> FaceRegionsLPIPS:
     lpips = LPIPS(ALEXNET, name="lpips", device=ctx.device)
-    return FaceRegionsLPIPS(landmark_analysis(ctx, DEFAULT_LANDMARKS), lpips)
+    return FaceRegionsLPIPS(landmark_analysis(ctx, landmarks), lpips)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from qa_harness.errors import QaHarnessError
 from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext, check_frame_pair
 from qa_harness.metrics.lpips_net import ALEXNET, VGG16, NetSpec, load_lpips_net
 
@@ -45,9 +46,11 @@ class LPIPS(Metric):
         return {self.name: self.distance(batch.output, batch.target)}
 
 
-def build_alex(ctx: MetricContext) -> LPIPS:
-    return LPIPS(ALEXNET, name="lpips", device=ctx.device)
+#: `build(net=...)` -> the network spec.
+NETS = {"alex": ALEXNET, "vgg": VGG16}
 
 
-def build_vgg(ctx: MetricContext) -> LPIPS:
-    return LPIPS(VGG16, name="lpips_vgg", device=ctx.device)
+def build(ctx: MetricContext, *, net: str = "alex", name: str = "lpips") -> LPIPS:
+    if net not in NETS:
+        raise QaHarnessError(f"{name}: unknown LPIPS net '{net}' (known: {', '.join(NETS)})")
+    return LPIPS(NETS[net], name=name, device=ctx.device)

@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from qa_harness.errors import ConfigError, QaHarnessError
 from qa_harness.models.base import Animator, resolve_device
-from reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
-from reference_models.spec import ReferenceSpec, load_reference
+from qa_harness.reference_models.blocks.keypoints import Keypoints, movement_scale, relative_keypoints
+from qa_harness.reference_models.spec import ReferenceSpec, load_reference
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -43,12 +43,21 @@ def config_resolution(config_path: Path, config: dict) -> int:
     return int(match.group(1)) if match else 256
 
 
+def config_adapt_movement_scale(config: dict) -> bool:
+    """Relative mode's default `adapt_movement_scale`: the config's
+    `animate_params.normalization_params.adapt_movement_scale` (False in every official FOMM and MRFA config,
+    read by their `animate.py`), else True (TPSMM's and MRAA's relative motion always adapts the scale)."""
+    normalization = ((config.get("animate_params") or {}).get("normalization_params")) or {}
+    return bool(normalization.get("adapt_movement_scale", True))
+
+
 class ReferenceAnimator(Animator):
     """Animator over an official-layout network.
 
     Absolute mode (default) = the papers' reconstruction protocol: driving keypoints used as they are.
     Relative mode = official `animate.py`/demo `relative`: the driving's keypoint displacement from its first
-    frame (times the convex-hull movement scale when `adapt_movement_scale`) moves the source keypoints.
+    frame (times the convex-hull movement scale when `adapt_movement_scale`) moves the source keypoints;
+    `adapt_movement_scale` defaults to what the config says (`config_adapt_movement_scale`).
     All driving frames of a call go through the network as one batch, under `torch.inference_mode` and,
     when `autocast` is 'bf16' or 'fp16', under `torch.autocast` on the model's device.
     """
@@ -61,7 +70,7 @@ class ReferenceAnimator(Animator):
         device: torch.device,
         config: str | Path | None = None,
         relative: bool = False,
-        adapt_movement_scale: bool = True,
+        adapt_movement_scale: bool | None = None,
         autocast: str | None = None,
         trust_checkpoint: bool = False,
     ) -> None:
@@ -73,7 +82,10 @@ class ReferenceAnimator(Animator):
         ).to(device)
         self.device, self.name = torch.device(device), spec.name
         self.resolution = config_resolution(config_path, content)
-        self.relative, self.adapt_movement_scale = relative, adapt_movement_scale
+        self.relative = relative
+        self.adapt_movement_scale = (
+            config_adapt_movement_scale(content) if adapt_movement_scale is None else adapt_movement_scale
+        )
         self.needs_driving_first = relative
         self.autocast = _AUTOCAST.get(autocast or "none")
 

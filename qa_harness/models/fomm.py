@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
-from reference_models.blocks.keypoints import Keypoints
-from reference_models.fomm import SPEC
+from qa_harness.reference_models.blocks.keypoints import Keypoints
+from qa_harness.reference_models.fomm import SPEC
 
 
 class FOMMAnimator(ReferenceAnimator):

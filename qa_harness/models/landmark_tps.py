@@ -7,7 +7,7 @@ landmark warp on a condition has learned nothing there. Absolute mode (default, 
 protocol): output landmarks = the driving frame's. Relative mode (`relative=true`, for cross pairs):
 output landmarks = source landmarks + the driving's landmark motion since its first frame.
 16 anchors on the frame border keep the background in place; a frame where either face is not found
-is the source unchanged. The spline is `reference_models.blocks.tps.TPS` (TPSMM's, regularised).
+is the source unchanged. The spline is `qa_harness.reference_models.blocks.tps.TPS` (TPSMM's, regularised).
 Landmarks come from the LANDMARKS registry (`mediapipe` by default: CPU only).
 """
 
@@ -25,7 +25,7 @@ from qa_harness.catalog import DEFAULT_LANDMARKS, LANDMARKS
 from qa_harness.errors import ConfigError
 from qa_harness.landmarks.base import LandmarkBackend
 from qa_harness.models.base import Animator
-from reference_models.blocks.tps import TPS
+from qa_harness.reference_models.blocks.tps import TPS
 
 ANCHORS_PER_SIDE = 4
 
@@ -101,5 +101,5 @@ def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu",
         raise ConfigError(checkpoint, "", "landmark_tps is weight-free and takes no checkpoint")
     if unknown:
         raise ConfigError("landmark_tps", "options", f"unknown option(s) {sorted(unknown)}; known: landmarks, relative")
-    backend = LANDMARKS.get(landmarks)(device=torch.device(device))
+    backend = LANDMARKS.build(landmarks, device=torch.device(device))
     return LandmarkTPS(backend, relative=bool(relative))

@@ -4,7 +4,7 @@ Options (as for the other reference models, `qa_harness.models._reference`): `co
 celebvhq, or a YAML path), `relative` / `adapt_movement_scale` (the official `animate_ddp.py` / `demo.py`
 relative motion with relative Jacobians), `autocast` ('bf16' | 'fp16'), `trust_checkpoint`; and for MRFA:
 `iterations` (refined pyramid levels 0..6, default 6 = the official model; the quality/cost knob, see
-`reference_models.mrfa.raft.RaftFlow`) and `max_batch` (driving frames per network call, bounding memory:
+`qa_harness.reference_models.mrfa.raft.RaftFlow`) and `max_batch` (driving frames per network call, bounding memory:
 the correlation volume alone is 64 MB per frame at 256x256).
 
 Absolute (reconstruction) mode is the official `forward(x, is_train=False)`, including the background
@@ -22,10 +22,10 @@ from torch import Tensor
 
 from qa_harness.errors import ConfigError, QaHarnessError
 from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
-from reference_models.blocks.keypoints import Keypoints
-from reference_models.mrfa import SPEC
-from reference_models.mrfa.raft import NUM_LEVELS, Refined
-from reference_models.spec import ReferenceSpec
+from qa_harness.reference_models.blocks.keypoints import Keypoints
+from qa_harness.reference_models.mrfa import SPEC
+from qa_harness.reference_models.mrfa.raft import NUM_LEVELS, Refined
+from qa_harness.reference_models.spec import ReferenceSpec
 
 #: MRFA's options beyond the shared ones.
 EXTRA_OPTIONS = ("iterations", "max_batch")

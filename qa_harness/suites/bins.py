@@ -18,9 +18,10 @@ import numpy as np
 import yaml
 
 from qa_harness.errors import ConfigError
+from qa_harness.packaged import BINS
 
-#: The bins shipped with the repository.
-DEFAULT_BINS = Path(__file__).resolve().parents[2] / "suites" / "bins.yaml"
+#: The bins shipped with the package (`suites/bins.yaml` in a checkout).
+DEFAULT_BINS = BINS
 UNKNOWN = "unknown"
 CLIP_STATISTICS = ("median", "mean", "min", "max", "p10", "p90")
 
@@ -84,7 +85,7 @@ def _tag_bins(path: Path, where: str, tag: str, spec: object) -> TagBins:
 
 
 def load_bins(path: Path | None = None) -> dict[str, tuple[TagBins, ...]]:
-    """Axis name -> its tags' bins, validated; `path` defaults to the repository's `suites/bins.yaml`."""
+    """Axis name -> its tags' bins, validated; `path` defaults to the shipped `suites/bins.yaml`."""
     path = Path(path) if path is not None else DEFAULT_BINS
     try:
         data = yaml.safe_load(path.read_text())

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import yaml
 
-from qa_harness.catalog import DEFAULT_LANDMARKS, PERTURBATIONS
+from qa_harness.catalog import DEFAULT_AXES, DEFAULT_LANDMARKS, PERTURBATIONS
 from qa_harness.suites.build import build_suite, report_path
 from qa_harness.suites.conditions import conditions_path
 from qa_harness.suites.curate import BuildSpec
 from qa_harness.suites.synthetic import SynthSpec, synthesize
-from qa_harness.suites.tag_suite import DEFAULT_AXES, tag_suite
+from qa_harness.suites.tag_suite import tag_suite
 
 
 def add_synth_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_harness.catalog import DEFAULT_LANDMARKS
+from qa_harness.catalog import DEFAULT_AXES, DEFAULT_LANDMARKS
 from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.records import CropBox
 from qa_harness.suites.bins import DEFAULT_BINS
@@ -52,7 +52,7 @@ class BuildSpec:
     min_face: int = 64
     resolution: int = 256
     crop: str = "face"  # "face": square around the face; "none": the whole frame (its centre square)
-    axes: tuple[str, ...] = ("lighting", "pose", "occlusion")
+    axes: tuple[str, ...] = DEFAULT_AXES
     strata: tuple[str, ...] = ("yaw", "occlusion", "lighting")
     per_stratum: int | None = None
     seed: int = 0

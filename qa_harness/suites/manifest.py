@@ -6,6 +6,8 @@ data_root: ../data          # relative to this file; every clip path must stay i
 resolution: 256             # evaluation resolution (default 256)
 max_frames: 48              # optional cap on driving frames per pair
 metrics: [l1, psnr, ssim]   # optional; default: catalog.DEFAULT_METRICS
+metric_options:             # optional, per metric over the catalog's options (e.g. another detector)
+  akd: {landmarks: dlib}
 clips:
   - id: d20
     path: clips/d20.mp4     # .mp4, a folder of .png/.jpg frames, or an image
@@ -22,11 +24,12 @@ with the reason, and `qa-harness suites validate` lists them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from qa_harness.errors import ClipError
+from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.records import PROTOCOLS, Clip, CropBox, Pair, Suite
 from qa_harness.suites.conditions import conditions_path, frame_conditions
 from qa_harness.suites.hashing import combine, file_sha256, media_sha256
@@ -35,7 +38,8 @@ from qa_harness.yamlfile import YamlDoc, check_keys, load_yaml
 
 TAG_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 TOP_REQUIRED = {"name", "clips"}
-TOP_OPTIONAL = {"description", "data_root", "resolution", "max_frames", "metrics", "pairs", "generator", "bins"}
+TOP_OPTIONAL = {"description", "data_root", "resolution", "max_frames", "metrics", "metric_options", "pairs",
+                "generator", "bins"}
 CLIP_REQUIRED = {"id", "path"}
 CLIP_OPTIONAL = {"crop", "tags"}
 PAIR_OPTIONAL = {"source", "protocol"}
@@ -51,6 +55,27 @@ def _string(doc: YamlDoc, keypath: tuple, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise doc.error(keypath, f"expected a non-empty string, got {value!r}")
     return value
+
+
+def _metric_options(doc: YamlDoc, value: Any) -> dict[str, dict[str, Any]]:
+    """`metric_options`: metric -> {option: value}; each metric known and each option one its builder takes."""
+    from qa_harness.catalog import METRICS
+
+    if not isinstance(value, Mapping):
+        raise doc.error(("metric_options",), f"expected a mapping of metric -> {{option: value}}, got {value!r}")
+    out = {}
+    for name, options in value.items():
+        keypath = ("metric_options", name)
+        if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+            raise doc.error(keypath, f"expected a mapping of option -> value, got {options!r}")
+        try:
+            unknown = METRICS.unknown_options(str(name), options)
+        except QaHarnessError as err:  # an unknown metric (with close matches), or one that cannot be imported
+            raise doc.error(keypath, str(err)) from err
+        if unknown:
+            raise doc.error((*keypath, unknown[0]), f"metric '{name}' takes no option(s) {', '.join(unknown)}")
+        out[str(name)] = dict(options)
+    return out
 
 
 def _media_path(doc: YamlDoc, keypath: tuple, raw: str, root: Path) -> Path:
@@ -159,6 +184,7 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
     metrics = data.get("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise doc.error(("metrics",), f"expected a list of metric names, got {metrics!r}")
+    metric_options = _metric_options(doc, data["metric_options"]) if "metric_options" in data else {}
     if not isinstance(data["clips"], list) or not data["clips"]:
         raise doc.error(("clips",), "expected a non-empty list of clips")
     clips: dict[str, Clip] = {}
@@ -182,4 +208,5 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
         max_frames=max_frames,
         pairs=pairs,
         metrics=tuple(metrics),
+        metric_options=metric_options,
     )

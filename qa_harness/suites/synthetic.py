@@ -119,7 +119,7 @@ def synthesize(source: Path, spec: SynthSpec, out: Path) -> Path:
         raise ConfigError(out, "", "the output manifest must end in .yaml")
     data_root = out.with_suffix("")
     clips = driving_clips(source)
-    landmarks = LANDMARKS.get(DEFAULT_LANDMARKS)(device=torch.device("cpu"))
+    landmarks = LANDMARKS.build(DEFAULT_LANDMARKS, device=torch.device("cpu"))
     _prepare_folder(data_root)
     entries, crops = [], {}
     for clip in clips:

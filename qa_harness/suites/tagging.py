@@ -17,10 +17,12 @@ import torch
 
 from qa_harness.catalog import AXES, DEFAULT_LANDMARKS, LANDMARKS
 from qa_harness.errors import ConfigError
+from qa_harness.records import CropBox
 from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.bins import DEFAULT_BINS, load_bins
 from qa_harness.suites.facebox import detect_faces
 from qa_harness.suites.media import iter_arrays
+from qa_harness.video.io import iter_frames_uint8
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +40,10 @@ def build_axes(names: Sequence[str], *, bins_path: Path | None = None) -> list[C
     bins = load_bins(bins_path)
     axes = []
     for name in names:
-        cls = AXES.get(name)
+        AXES.get(name)  # an unknown axis says so before a missing bin does
         if name not in bins:
             raise ConfigError(bins_path or DEFAULT_BINS, name, f"no bins for condition axis '{name}'")
-        axes.append(cls(bins[name]))
+        axes.append(AXES.build(name, bins[name]))
     return axes
 
 
@@ -52,7 +54,7 @@ class Tagger:
     def __init__(self, axes: Sequence[ConditionAxis], *, landmarks: str = DEFAULT_LANDMARKS) -> None:
         self.axes = tuple(axes)
         needs = any(a.needs_landmarks for a in self.axes)
-        self.backend = LANDMARKS.get(landmarks)(device=torch.device("cpu")) if needs else None
+        self.backend = LANDMARKS.build(landmarks, device=torch.device("cpu")) if needs else None
 
     def observe(self, frames: np.ndarray) -> Observation:
         """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them."""
@@ -77,10 +79,33 @@ class Tagger:
         obs = self.observe(frames)
         return self._label([[a.measure(obs) for a in self.axes]])
 
-    def tag_clip(self, path: Path, *, max_frames: int | None = None, stride: int = 1, chunk: int = 64) -> ClipTags:
-        """Decode a clip (video, frame folder or photo) in chunks and tag it."""
+    def tag_clip(
+        self,
+        path: Path,
+        *,
+        max_frames: int | None = None,
+        stride: int = 1,
+        chunk: int = 64,
+        resolution: int | None = None,
+        crop: CropBox | None = None,
+    ) -> ClipTags:
+        """Decode a clip (video, frame folder or photo) in chunks and tag it.
+
+        With `resolution`, frames come through evaluation's decoder (`crop`, else the centred
+        square, resized), so the tags describe the pixels a model gets; without, whole frames at
+        their own size (every `stride`-th), for media not yet cropped (curation, benchmarks).
+        """
+        if resolution is None and crop is not None:
+            raise ValueError("tag_clip: a crop needs the resolution the cropped frames are resized to")
+        if resolution is not None and stride != 1:
+            raise ValueError("tag_clip: stride applies to whole frames only (resolution=None)")
+        chunks = (
+            iter_arrays(path, chunk=chunk, max_frames=max_frames, stride=stride)
+            if resolution is None
+            else iter_frames_uint8(path, resolution=resolution, crop=crop, chunk=chunk, max_frames=max_frames)
+        )
         per_chunk = []
-        for frames in iter_arrays(path, chunk=chunk, max_frames=max_frames, stride=stride):
+        for frames in chunks:
             obs = self.observe(frames)
             per_chunk.append([a.measure(obs) for a in self.axes])
         return self._label(per_chunk)

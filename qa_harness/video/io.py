@@ -4,6 +4,8 @@ Never the whole video in memory: `iter_frames` yields chunks of `chunk` frames. 
 to the manifest's square face box when given (else centre-cropped to a square, so faces are never
 stretched), then resized to the evaluation resolution with antialiasing. Grayscale, RGBA and 16-bit
 frames become RGB; anything unreadable raises `ClipError` naming the file and the problem.
+`iter_frames_uint8` is the same path as uint8 arrays: what `suites tag` and `suites validate` look
+at, so tags describe the pixels the model is given.
 """
 
 from __future__ import annotations
@@ -153,6 +155,14 @@ def iter_frames(
     wanted = expected if max_frames is None or expected is None else min(expected, max_frames)
     if wanted is not None and total < wanted:
         raise ClipError(f"{path}: truncated: decoded {total} of {wanted} frames")
+
+
+def iter_frames_uint8(
+    path: Path, *, resolution: int, crop: CropBox | None = None, chunk: int = 32, max_frames: int | None = None
+) -> Iterator[np.ndarray]:
+    """`iter_frames` chunks as uint8 (n, R, R, 3) RGB arrays (what the face detectors take)."""
+    for x in iter_frames(path, resolution=resolution, crop=crop, chunk=chunk, max_frames=max_frames):
+        yield (x * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def read_image(path: Path, *, resolution: int = 256, crop: CropBox | None = None) -> Tensor:

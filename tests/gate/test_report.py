@@ -140,9 +140,17 @@ def test_region_crop_contract(tmp_path, truth):
         write_region_thumbs(tmp_path, "p", 0, {"../x": [1.0, 1.0, 1.0]}, target=frame)
 
 
-def test_plot_text_is_literal():
-    png = plots.curves([("price $x^2$ 100%", np.arange(3), np.ones(3))], metric="l1", higher_is_better=False)
+def test_plot_text_is_literal(monkeypatch):
+    """A user label with `$` is drawn as typed, not parsed as mathtext (what matplotlib would draw is read back
+    from the legend through the same preprocessing its renderer applies)."""
+    figures = []
+    render = plots.to_png
+    monkeypatch.setattr(plots, "to_png", lambda fig: figures.append(fig) or render(fig))
+    label = "price $x^2$ 100%"
+    png = plots.curves([(label, np.arange(3), np.ones(3))], metric="l1", higher_is_better=False)
     assert png.startswith(b"\x89PNG")
+    (text,) = figures[0].axes[0].get_legend().get_texts()
+    assert text._preprocess_math(text.get_text()) == (label, False)
 
 
 def test_distributions_wrap_into_rows():

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from reference_models.spec import ReferenceSpec, build_reference
+from qa_harness.reference_models.spec import ReferenceSpec, build_reference
 from tests.parity.common import FIXTURES, TINY_CONFIGS, load_fixture, max_abs, names_and_shapes, seed_weights
 
 TOLERANCE = 1e-4

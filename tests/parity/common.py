@@ -43,13 +43,18 @@ def _fill(name: str, shape: torch.Size, seed: int) -> Tensor:
     return 0.1 * noise
 
 
-def seed_weights(module: nn.Module, seed: int = SEED) -> nn.Module:
-    """Overwrite parameters and BN running mean/var in place from name-seeded generators; returns `module`."""
+def seed_weights(module: nn.Module, seed: int = SEED, gains: dict[str, float] | None = None) -> nn.Module:
+    """Overwrite parameters and BN running mean/var in place from name-seeded generators; returns `module`.
+
+    `gains` multiplies the tensors whose name contains a key by its value: plain seeded weights give
+    keypoints that barely follow the input, unlike trained ones, and a gain on e.g. MTIA's attention
+    (`to_qkv`) puts a fixture in the regime where they do."""
     with torch.no_grad():
         for name, tensor in module.state_dict(keep_vars=True).items():
             is_stat = name.endswith(("running_mean", "running_var"))
             if isinstance(tensor, nn.Parameter) or is_stat:
-                tensor.copy_(_fill(name, tensor.shape, seed))
+                gain = math.prod(g for key, g in (gains or {}).items() if key in name)
+                tensor.copy_(_fill(name, tensor.shape, seed) * gain)
     return module
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from reference_models.mrfa.model import MRFA
+from qa_harness.reference_models.mrfa.model import MRFA
 from tests.parity.common import seed_weights
 from tests.parity.official_mrfa import checksums
 
@@ -25,7 +25,7 @@ def load_fixture(name: str) -> dict:
 
 def seeded_network(record: dict) -> MRFA:
     """Our MRFA for the record's config holding the official seeded weights (loaded strictly)."""
-    network = seed_weights(MRFA(record["config"]).eval(), record["seed"])
+    network = seed_weights(MRFA(record["config"]).eval(), record["seed"], record.get("gains"))
     state = network.state_dict()
     assert {k: list(v.shape) for k, v in state.items()} == record["shapes"]
     ours = checksums(state)

@@ -70,13 +70,14 @@ def load_official(repo: Path) -> types.ModuleType:
     return official_model
 
 
-def build_official(official_model: types.ModuleType, config: dict) -> torch.nn.Module:
+def build_official(official_model: types.ModuleType, config: dict, gains: dict[str, float] | None = None
+                   ) -> torch.nn.Module:
     """The official MRFA built from a config dict (converted as run.py does), in eval mode, seeded weights."""
     from modules.util import convert_dict_to_attrit_dict
 
     torch.manual_seed(0)
     model = official_model.MRFA(convert_dict_to_attrit_dict(copy.deepcopy(config))).eval()
-    return seed_weights(model)
+    return seed_weights(model, gains=gains)
 
 
 def model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -128,6 +129,18 @@ def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.
         captured["prior_occlusion"] = occlusion[0] if isinstance(occlusion, list) else occlusion
         return out
 
+    flows: list[torch.Tensor] = []
+    spied = [model.decoder.corr_enc, model.decoder.refine] if hasattr(model.decoder, "corr_enc") else []
+
+    def corr_enc_spy(flow, corr):
+        flows.append(flow)
+        return type(spied[0]).forward(spied[0], flow, corr)
+
+    def refine_spy(motion, context):
+        out = type(spied[1]).forward(spied[1], motion, context)
+        flows[-1] = flows[-1] + out[0][:, :2]  # the level's refined flow, `flow_w` of RaftFlow.forward
+        return out
+
     decode = model.decoder.generator.decode
 
     def decode_spy(warp_f, warp_img, occlusion, warp_f_c=None, occlusion_c=None):
@@ -138,27 +151,52 @@ def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.
 
     model.dense_motion.forward = dense_motion_spy
     model.decoder.generator.decode = decode_spy
+    if spied:
+        model.decoder.corr_enc.forward, model.decoder.refine.forward = corr_enc_spy, refine_spy
     with torch.no_grad():
         kp_s, kp_d = model.encoder(source), model.encoder(driving)
         prediction = model({"source": source, "driving": driving}, is_train=False)[0]
     del model.dense_motion.forward, model.decoder.generator.decode
+    for module in spied:
+        del module.forward
     return {"kp_source": kp_s["kp"], "jacobian_source": kp_s.get("jacobian"), "kp_driving": kp_d["kp"],
             "jacobian_driving": kp_d.get("jacobian"), "prediction": center_crop(prediction, max_side),
             "deformation": captured["deformation"].clone(),
             "prior_occlusion": captured["prior_occlusion"].clone(),
             "occlusions": captured["occlusions"], "warped_image": captured["warped_image"],
+            "flows": [center_crop(f, max_side) for f in flows],
             "warped_feature_means": captured["warped_feature_means"]}
 
 
-#: Tiny fixtures: name -> (prior_model, config changes beyond `tiny_config`, batch size). One batched
-#: variant checks batching; the others use one sample to keep the committed files small.
+#: Tiny fixtures: name -> (prior_model, config changes beyond `tiny_config`, batch size, weight gains).
+#: One batched variant checks batching; the others use one sample to keep the committed files small.
+#: `mtia_moving` scales MTIA's attention 8x (`common.seed_weights` gains) so that keypoints move 0.14-0.36
+#: (in [-1, 1] units, measured) with the input, as with trained weights: the regime where an attention
+#: formulation other than the official one drifted 2-3e-4 (plain seeded keypoints move ~0.01).
 TINY_VARIANTS = {
-    "mtia": ("mtia", {}, 2),
-    "fomm": ("fomm", {}, 1),
-    "tpsm": ("tpsm", {}, 1),
-    "mtia_bg": ("mtia", {"train_params": {"bg_start": 0}}, 1),
-    "mtia_prior_only": ("mtia", {"raft_flow": {"prior_only": True}}, 1),
+    "mtia": ("mtia", {}, 2, None),
+    "mtia_moving": ("mtia", {}, 2, {"to_qkv": 8.0}),
+    "fomm": ("fomm", {}, 1, None),
+    "tpsm": ("tpsm", {}, 1, None),
+    "mtia_bg": ("mtia", {"train_params": {"bg_start": 0}}, 1, None),
+    "mtia_prior_only": ("mtia", {"raft_flow": {"prior_only": True}}, 1, None),
 }
+#: Variants whose keypoints must move with the input: the largest keypoint displacement between the source
+#: and each driving frame is at least this ([-1, 1] units).
+MOVING = {"mtia_moving": 0.1}
+
+
+def check_regime(name: str, outputs: dict, min_motion: float | None) -> None:
+    """Fails the fixture maker when a record would not exercise what it is for: keypoints that do not follow
+    the input (for `MOVING` variants) or a saturated prediction (std < 0.05, or over 5 % of values at 0/1)."""
+    prediction = outputs["prediction"]
+    saturated = ((prediction <= 0) | (prediction >= 1)).float().mean().item()
+    if prediction.std().item() < 0.05 or saturated > 0.05:
+        raise SystemExit(f"{name}: prediction saturated (std {prediction.std():.3f}, {saturated:.1%} at 0/1)")
+    if min_motion is not None:
+        motion = (outputs["kp_driving"] - outputs["kp_source"]).norm(dim=-1).amax(-1)
+        if motion.min().item() < min_motion:
+            raise SystemExit(f"{name}: keypoints move only {motion.tolist()} (< {min_motion}) with the input")
 
 
 def frames(size: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,14 +214,14 @@ def _variant(base: dict, prior: str, changes: dict) -> dict:
     return cfg
 
 
-def _record(official_model, cfg: dict, source, driving, max_side: int) -> dict:
+def _record(official_model, cfg: dict, source, driving, max_side: int, gains: dict | None = None) -> dict:
     """Fixture record; `source`/`driving` uint8 frames (the network sees them / 255)."""
-    model = build_official(official_model, cfg)
+    model = build_official(official_model, cfg, gains)
     state = model_state(model)
     outputs = record_forward(model, source.float() / 255, driving.float() / 255, max_side)
-    return {"commit": PINNED_COMMIT, "config": cfg, "seed": SEED, "source": source, "driving": driving,
-            "shapes": {k: list(v.shape) for k, v in state.items()}, "checksums": checksums(state),
-            "outputs": outputs}
+    return {"commit": PINNED_COMMIT, "config": cfg, "seed": SEED, "gains": gains, "source": source,
+            "driving": driving, "shapes": {k: list(v.shape) for k, v in state.items()},
+            "checksums": checksums(state), "outputs": outputs}
 
 
 def make(repo: Path, out: Path) -> None:
@@ -202,11 +240,13 @@ def make(repo: Path, out: Path) -> None:
         names[label] = {k: list(v.shape) for k, v in state.items()}
     (out / "mrfa_names.json").write_text(json.dumps({"commit": PINNED_COMMIT, "state": names}, indent=0))
     record = _record(official_model, configs["vox1"], *frames(256, 1), 64)
+    check_regime("vox1_forward", record["outputs"], None)
     torch.save(record, out / "mrfa_vox1_forward.pt")
     tiny = tiny_config(configs["vox1"])
-    for name, (prior, changes, batch) in TINY_VARIANTS.items():
+    for name, (prior, changes, batch, gains) in TINY_VARIANTS.items():
         source, driving = frames(64, batch)
-        record = _record(official_model, _variant(tiny, prior, changes), source, driving, 64)
+        record = _record(official_model, _variant(tiny, prior, changes), source, driving, 64, gains)
+        check_regime(name, record["outputs"], MOVING.get(name))
         torch.save(record, out / f"mrfa_tiny_{name}.pt")
 
 

@@ -1,125 +1,79 @@
-"""Head pose (yaw, pitch, roll) from 68 iBUG landmarks by a PnP fit to a generic 3-D face.
+"""Head pose (yaw, pitch, roll) from face landmarks: MediaPipe's face-geometry fit, or PnP on 68 points.
 
-The generic face (`CANONICAL_68`) was written for this project from average adult proportions
-(outer eye corners 90 mm apart, nose tip 35 mm below the eye line and 25-35 mm in front of the eye
-corners, mouth corners 50 mm apart, chin 75 mm below the nose tip; jaw on an ellipse reaching the ears
-90 mm behind the nose tip). It is in camera axes for a frontal face: x towards the image right, y
-down, z away from the camera, millimetres, nose tip at the origin. One generic shape fits every face
-to within a few degrees of yaw, which is all that bins 15 and 35 degrees wide need.
-
-The fit uses the jaw line, brows, nose, eyes and the mouth corners, not the lips (they move with
-speech). The jaw line a detector returns is the face's silhouette, which slides over the true jaw as
-the head turns, but without it pitch is poorly constrained: on the repo's frontal portraits the fit
-without the jaw read 30 degrees of pitch, with it 0-20; yaw moved by under 4 degrees either way.
-Camera: focal length = image width (about 53 degrees field of view), centre = image centre.
-
-Measured against what the frames show (tests/test_axes_pose.py): frontal clips read |yaw| under 12
-degrees; the 3/4 view of lp_s32 reads 15-25 and the near-profile photo about 45. Landmark
-detectors place the hidden half of a turned face as if it were visible, which compresses large yaws,
-so a profile reads 45-50 degrees, not 70-80: the bins allow for it.
+Both fit MediaPipe's canonical 3-D face (`mediapipe_geometry/canonical_face.csv`, Apache-2.0: the
+468 vertices of `canonical_face_model.obj` and the landmark weights of MediaPipe's face-geometry
+pipeline), so no face shape or neutral pitch was invented or tuned here:
+- `mesh_rotation` (landmark backends with a 3-D mesh: MediaPipe Face Mesh): weighted orthogonal
+  Procrustes of the canonical face onto the 468 mesh points, with MediaPipe's weights, under weak
+  perspective (x, y in pixels and Face Mesh's depth z on the same scale; AFLW2000's labels are
+  weak-perspective fits too). This is MediaPipe's face-geometry method without its assumed
+  63-degree camera.
+- `fit_rotation` (backends with 68 points only: dlib, FAN): PnP of 68 iBUG points of the canonical
+  face (`CANONICAL_68`, mesh vertices mapped as the Face Mesh backend maps them), on the jaw, brows,
+  nose, eyes and mouth corners (`FIT_POINTS`, not the lips, which move with speech); camera focal
+  length = image width, centre = image centre.
+On the 29 valid AFLW2000-3D samples (benchmarks/RESULTS.md, `python -m benchmarks.tags_bench
+--section pose`) the mesh fit's mean abs error is 2.5 / 3.6 / 1.0 degrees (yaw / pitch / roll) at
+the images' 450 px, bias under 1 degree, and 3.5 / 3.7 / 1.3 (yaw bias +2.0) resized to a suite's
+256 px; PnP on 68 points 2.2 / 3.6 / 1.1 with a pitch bias of +2.8. Face Mesh finds no face on
+profiles beyond about 60-70 degrees of yaw (2-3 of the 29; NaN) and reads the ones it finds short.
 
 Angles, degrees, of the head relative to the camera (`rotation` = head -> camera):
 - yaw: about the vertical axis; positive when the face turns towards the image right;
-- pitch: about the horizontal axis; positive when the face tilts up;
+- pitch: about the horizontal axis; positive when the face tilts up (negative: looking down);
 - roll: in the image plane; positive when the head tilts counter-clockwise as seen.
+Head axes are camera axes for a frontal face: x towards the image right, y down, z away.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from qa_harness.landmarks.mediapipe_mesh import mesh_to_ibug68
 
-def _canonical() -> np.ndarray:
-    right_half = {
-        # jaw 0-7 on an ellipse from the right ear (image left) to just before the chin
-        **{
-            t: (
-                -70 * math.cos(t / 8 * math.pi / 2),
-                -25 + 100 * math.sin(t / 8 * math.pi / 2),
-                20 + 70 * math.cos(t / 8 * math.pi / 2),
-            )
-            for t in range(8)
-        },
-        # right brow 17-21, outer to inner
-        17: (-55, -52, 35),
-        18: (-46, -58, 26),
-        19: (-35, -60, 20),
-        20: (-23, -58, 17),
-        21: (-12, -54, 17),
-        # right eye 36-41: outer corner, upper lid, upper lid, inner corner, lower lid, lower lid
-        36: (-45, -35, 30),
-        37: (-37, -39, 24),
-        38: (-25, -39, 22),
-        39: (-16, -35, 24),
-        40: (-25, -32, 22),
-        41: (-37, -32, 24),
-        31: (-14, 10, 12),
-        32: (-7, 12, 8),
-        # outer lips: right corner, upper lip, lower lip; inner lips
-        48: (-25, 35, 22),
-        49: (-16, 30, 14),
-        50: (-6, 27, 10),
-        58: (-6, 45, 12),
-        59: (-16, 42, 15),
-        60: (-20, 35, 19),
-        61: (-6, 33, 12),
-        67: (-6, 37, 12),
-    }
-    midline = {
-        8: (0, 75, 20),
-        27: (0, -38, 18),
-        28: (0, -26, 12),
-        29: (0, -13, 6),
-        30: (0, 0, 0),
-        33: (0, 13, 6),
-        51: (0, 28, 9),
-        57: (0, 46, 11),
-        62: (0, 33, 11),
-        66: (0, 37, 11),
-    }
-    # iBUG's left-half points mirror right-half ones (index pairs, right -> left)
-    mirror = {
-        **{t: 16 - t for t in range(8)},
-        17: 26,
-        18: 25,
-        19: 24,
-        20: 23,
-        21: 22,
-        36: 45,
-        37: 44,
-        38: 43,
-        39: 42,
-        40: 47,
-        41: 46,
-        31: 35,
-        32: 34,
-        48: 54,
-        49: 53,
-        50: 52,
-        58: 56,
-        59: 55,
-        60: 64,
-        61: 63,
-        67: 65,
-    }
-    points = np.full((68, 3), np.nan)
-    for i, p in {**right_half, **midline}.items():
-        points[i] = p
-    for right, left in mirror.items():
-        points[left] = points[right] * (-1, 1, 1)
-    return points
+GEOMETRY = Path(__file__).resolve().parent / "mediapipe_geometry" / "canonical_face.csv"
 
 
-#: Pitch (degrees) given to the generic face so that faces looking into the camera read pitch 0: on
-#: the repo's frontal clips and portraits (d20, lp_d11, vrt_face5, jianzhu, people0, lp_s1) the
-#: upright model read a median pitch of -10 degrees. (A face plane leans back from the vertical when
-#: a person looks straight ahead.)
-NEUTRAL_PITCH = -10.0
+def _load_canonical() -> tuple[np.ndarray, np.ndarray]:
+    """(468, 3) canonical face in mm, head axes (x right, y down, z away), nose tip (vertex 4) at 0;
+    (468,) Procrustes weights."""
+    rows = [line for line in GEOMETRY.read_text().splitlines() if not line.startswith("#")][1:]  # header
+    table = np.array([[float(v) for v in line.split(",")] for line in rows])
+    vertices = table[:, 1:4] * np.array([10.0, -10.0, -10.0])  # cm, y up, z to viewer -> mm, head axes
+    return vertices - vertices[4], table[:, 4]
+
+
+#: MediaPipe's canonical face, (468, 3) mm in head axes (see `_load_canonical`), and its weights.
+CANONICAL_MESH, MESH_WEIGHTS = _load_canonical()
+#: The canonical face's 68 iBUG points, (68, 3) mm in head axes.
+CANONICAL_68 = mesh_to_ibug68(CANONICAL_MESH)
 #: Points the PnP fit uses: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth corners 48 and 54.
 FIT_POINTS = np.array([*range(0, 48), 48, 54])
+
+
+def weighted_procrustes(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Rotation R of the similarity s R x + t taking (P, 3) `source` onto `target` with the least
+    weighted squared error (Umeyama 1991, weighted), a proper rotation (det +1)."""
+    w = weights / weights.sum()
+    a = source - w @ source
+    b = target - w @ target
+    u, _, vt = np.linalg.svd((w[:, None] * b).T @ a)
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    return u @ d @ vt
+
+
+def mesh_rotation(mesh: np.ndarray) -> np.ndarray | None:
+    """(478 or 468, 3) Face Mesh points (pixels; z on x's scale, larger = farther) -> (3, 3)
+    head-to-camera rotation, or None if the points are NaN."""
+    points = np.asarray(mesh, dtype=np.float64)[: len(CANONICAL_MESH)]
+    if np.isnan(points).any():
+        return None
+    used = MESH_WEIGHTS > 0
+    return weighted_procrustes(CANONICAL_MESH[used], points[used], MESH_WEIGHTS[used])
 
 
 def _camera(width: int, height: int) -> np.ndarray:
@@ -179,6 +133,3 @@ def rotation_gap(a: np.ndarray, b: np.ndarray) -> float:
     cos = (np.trace(a.T @ b) - 1) / 2
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
-
-#: Generic 3-D face, (68, 3) mm in camera axes of a frontal view; see the module docstring.
-CANONICAL_68 = _canonical() @ rotation_from_angles(0.0, NEUTRAL_PITCH, 0.0).T

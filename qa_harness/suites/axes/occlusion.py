@@ -25,8 +25,9 @@ from qa_harness.suites.axes.headpose import CANONICAL_68, fit_rotation
 from qa_harness.suites.axes.lighting import luma
 from qa_harness.suites.hands import HandFinder, inside_any
 
-#: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals.
-HEAD_CENTRE = np.array([0.0, -10.0, 90.0])
+#: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals:
+#: just behind the canonical face's jaw ends (z 96 mm behind the nose tip), so a frontal face hides none.
+HEAD_CENTRE = np.array([0.0, -10.0, 105.0])
 TEXTURED = np.array([*range(17, 27), *range(36, 48), *range(48, 60)])
 FLAT_CONTRAST = 0.05
 

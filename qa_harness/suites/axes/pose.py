@@ -1,10 +1,12 @@
-"""Head pose per frame (yaw, pitch, roll by PnP on 68 landmarks) and the pose gap to the source.
+"""Head pose per frame (yaw, pitch, roll; see `headpose`) and the pose gap to the source.
 
 Measurements, degrees (signs in `headpose`): `yaw`, `pitch`, `roll`; their magnitudes `abs_yaw`,
-`abs_pitch`, `abs_roll`, which the bins use (a left and a right turn are equally hard); and
-`pose_gap`, the rotation angle between each frame's head pose and the clip's first frame with a face.
-Under the reconstruction protocol that first frame is the source, so the gap is how far the model
-must move the source head: the quantity that makes reconstruction hard. Frames without a face are NaN.
+`abs_pitch`, `abs_roll` (a left and a right turn are equally hard; pitch is binned signed, since
+looking down is not looking up); and `pose_gap`, the rotation angle between each frame's head pose
+and the clip's first frame with a face. Under the reconstruction protocol that first frame is the
+source, so the gap is how far the model must move the source head: the quantity that makes
+reconstruction hard. Frames without a face are NaN. The pose comes from the landmark backend's 3-D
+mesh when it has one (MediaPipe, the default), else from PnP on its 68 points.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from collections.abc import Mapping
 import numpy as np
 
 from qa_harness.suites.axes.base import ConditionAxis, Observation
-from qa_harness.suites.axes.headpose import euler_angles, fit_rotation, rotation_from_angles, rotation_gap
+from qa_harness.suites.axes.headpose import (
+    euler_angles,
+    fit_rotation,
+    mesh_rotation,
+    rotation_from_angles,
+    rotation_gap,
+)
 
 
 class PoseAxis(ConditionAxis):
-    """Head yaw, pitch and roll, binned by magnitude, and the pose gap to the clip's first frame."""
+    """Head yaw, pitch and roll, and the pose gap to the clip's first frame."""
 
     name = "pose"
     measures = ("yaw", "pitch", "roll", "abs_yaw", "abs_pitch", "abs_roll", "pose_gap")
@@ -26,10 +34,14 @@ class PoseAxis(ConditionAxis):
 
     def measure(self, obs: Observation) -> dict[str, np.ndarray]:
         height, width = obs.frames.shape[1:3]
-        points = obs.landmarks.points.numpy()
+        marks = obs.landmarks
+        points = marks.points.numpy()
+        mesh = None if marks.mesh is None else marks.mesh.numpy()
         angles = np.full((len(points), 3), np.nan)
-        for i, found in enumerate(obs.landmarks.found.numpy()):
-            rotation = fit_rotation(points[i], width, height) if found else None
+        for i, found in enumerate(marks.found.numpy()):
+            if not found:
+                continue
+            rotation = mesh_rotation(mesh[i]) if mesh is not None else fit_rotation(points[i], width, height)
             if rotation is not None:
                 angles[i] = euler_angles(rotation)
         yaw, pitch, roll = angles.T
