@@ -15,7 +15,10 @@ from qa_harness.metrics.l1 import build as build_l1
 from qa_harness.metrics.l1 import l1
 from qa_harness.models.baselines import identity
 from qa_harness.records import Clip, Pair, PairRecords
+from qa_harness.report.build import build_report
 from qa_harness.runner import PairJob, evaluate_pair
+from qa_harness.runs.meta import RunMeta
+from qa_harness.runs.mlflow_io import client_for, load_run
 from qa_harness.suites.manifest import load_suite
 
 SMALL = {"resolution": 64, "max_frames": 8}
@@ -77,6 +80,9 @@ def test_evaluate_keeps_the_pair_exits_0_and_shows_the_failure(suite, tmp_path, 
     assert list(clips["status"]) == ["ok", "ok"] and clips["metric_errors"].str.startswith("flaky: frames 4-7").all()
     frames = pd.read_parquet(out / "frames.parquet")
     assert frames["metric:flaky"].isna().all() and frames["metric:l1"].notna().all() and len(frames) == 16
+    run = load_run(client_for(f"sqlite:///{tmp_path / 'mlflow.db'}"), RunMeta.load(out / "run.json").mlflow_run_id)
+    assert run.metric_errors()["tpsmm"].startswith("flaky: frames 4-7: RuntimeError")
+    assert "2 clip(s), those metrics NaN there: d20: flaky: frames 4-7" in build_report(run)
 
 
 def test_pair_records_give_the_row_by_row_layout(tmp_path):

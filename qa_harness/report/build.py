@@ -67,6 +67,10 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
     rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    if (errors := candidate.metric_errors()):
+        listed = "; ".join(f"{pair_id}: {why}" for pair_id, why in list(errors.items())[:3])
+        rows.append(("metric errors", f"{len(errors)} clip(s), those metrics NaN there: {listed}"
+                     + (" ..." if len(errors) > 3 else "")))
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
