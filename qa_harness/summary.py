@@ -37,8 +37,10 @@ def condition_table(tables: dict[str, pd.DataFrame], metrics: Sequence[str]) -> 
     return out.set_index(["condition", "run"]) if len(tables) > 1 else out.drop(columns="run").set_index("condition")
 
 
-def print_result(result: RunResult, *, file=sys.stdout) -> None:
-    """Per-condition means, failures and where the run went."""
+def print_result(result: RunResult, *, file=None) -> None:
+    """Per-condition means, failures and where the run went; to `file`, else the current `sys.stdout` (looked up
+    per call: a default bound at import would miss a later redirection, as pytest's capsys found)."""
+    file = file or sys.stdout
     table = result.table.frame()
     ok = len(result.outcomes) - len(result.failed)
     print(f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s",
