@@ -147,6 +147,10 @@ class ClipOutcome:
     seconds: float
     error: str = ""
     clip_metrics: Mapping[str, float] = field(default_factory=dict)
+    #: Fraction of the model's output values outside [0, 1] (clamped before scoring; see guards.py).
+    output_out_of_range: float = 0.0
+    #: Frames a metric could not score, by metric and reason (from the metrics' `UNSCORED` codes).
+    unscored: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: Metrics that raised on this pair, with the reason: their values are NaN, the pair is still `ok`.
     metric_errors: Mapping[str, str] = field(default_factory=dict)
 

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from qa_harness.errors import ClipError, QaHarnessError
+from qa_harness.guards import OutputRange
 from qa_harness.metrics.base import FrameBatch, Metric
 from qa_harness.metrics.columns import MetricColumns
 from qa_harness.models.base import Animator
@@ -129,6 +130,7 @@ def evaluate_pair(
     start = time.perf_counter()
     torch.manual_seed(_pair_seed(job.seed, pair.id))
     frames_done = 0
+    out_range = OutputRange()
     try:
         for clip in (pair.source, pair.driving):
             if clip.problem:
@@ -142,6 +144,9 @@ def evaluate_pair(
             pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
+        if not applicable:
+            raise ClipError(f"pair {pair.id!r}: no metric applies to the {pair.protocol} protocol (metrics: "
+                            f"{', '.join(m.name for m in metrics) or 'none'}); list a no-reference metric")
         columns = MetricColumns(applicable, pair.id)
         total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
@@ -149,6 +154,7 @@ def evaluate_pair(
             n = driving.shape[0]
             out = model.animate(state, driving)
             _check_output(out, driving, frames_done)
+            out_range.add(out)
             out = out.clamp(0.0, 1.0)
             batch = FrameBatch(
                 pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
@@ -159,12 +165,14 @@ def evaluate_pair(
             columns.add(batch)
             frames_done += n
             on_frames(n)
+        out_range.check(pair.id)
         per_frame = columns.per_frame(frames_done)
         clip_metrics = columns.clip_values(per_frame)
-    except Exception as err:  # one bad pair (media, model bug, NaN) must not abort the run
-        message = str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+    except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
+        message = _failure_message(err)
         log.warning("pair %r failed: %s", pair.id, message)
-        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message)
+        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message,
+                              output_out_of_range=out_range.fraction)
         return outcome, None
     records = PairRecords(
         run_id=job.run_id, suite=job.suite.name, suite_version=job.suite.version, pair_id=pair.id,
@@ -172,8 +180,16 @@ def evaluate_pair(
         conditions=_conditions(pair, frames_done),
     )
     outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics,
+                          output_out_of_range=out_range.fraction, unscored=columns.unscored(),
                           metric_errors=dict(columns.errors))
     return outcome, records
+
+
+def _failure_message(err: BaseException) -> str:
+    """A pair's error: ours verbatim; anything else with its type; sys.exit() in model code said so."""
+    if isinstance(err, SystemExit):
+        return f"model or metric code called sys.exit({err.code!r})"
+    return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
 
 
 def _conditions(pair: Pair, n: int) -> dict[str, tuple[str | None, ...]]:

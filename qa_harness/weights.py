@@ -63,8 +63,24 @@ def find_weight_file(
     )
 
 
+def not_a_torch_file(path: Path) -> str | None:
+    """Why `path` cannot be a torch.save file (neither its zip archive nor a legacy pickle), else None.
+
+    Checked before blaming an unpickling error on untrusted code: random bytes are no checkpoint at all.
+    """
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if zipfile.is_zipfile(path) or (len(head) == 2 and head[0] == 0x80 and head[1] <= 5):  # pickle protocol 2..5
+        return None
+    return f"{path}: not a torch checkpoint (neither a torch.save zip archive nor a pickle; first bytes {head!r})"
+
+
 def load_state_dict(path: Path) -> dict[str, Tensor]:
     """Read a name -> tensor mapping with `weights_only=True`; anything else is a `CheckpointError`."""
+    if Path(path).is_file() and (problem := not_a_torch_file(path)):
+        raise CheckpointError(problem)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:

@@ -28,8 +28,8 @@ def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(wri
     suite = write_suite({
         "name": "face", "resolution": 256, "max_frames": 8, "metrics": FACE,
         "clips": [
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate"}},
-            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"pose": "frontal"}},
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
+            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"yaw": "frontal"}},
         ],
         "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
     })

@@ -22,7 +22,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 def _manifest(folder: Path) -> Path:
     path = folder / "real.yaml"
     clips = [
-        {"id": "d20", "path": "clips/d20.mp4", "tags": {"lighting": "bright", "speaker": "young"}},
+        {"id": "d20", "path": "clips/d20.mp4", "tags": {"lighting": "bright", "source_clip": "d20_raw"}},
         {"id": "vrt", "path": "clips/vrt_face5.mp4"},
         {"id": "photo", "path": "photos/ddfa2_emma_profile.jpg"},
     ]
@@ -40,7 +40,7 @@ def test_tags_go_into_the_manifest_and_frames_into_the_sidecar(tmp_path, caplog)
     assert "measured lighting=dim replaces bright" in caplog.text
     suite = load_suite(out)
     clips = {c.id: c for p in suite.pairs for c in (p.source, p.driving)}
-    assert clips["d20"].tags["lighting"] == "dim" and clips["d20"].tags["speaker"] == "young"
+    assert clips["d20"].tags["lighting"] == "dim" and clips["d20"].tags["source_clip"] == "d20_raw"
     assert clips["vrt"].tags["lighting"] == "bright" and clips["vrt"].tags["yaw"] == "frontal"
     manifest = yaml.safe_load(out.read_text())
     assert set(manifest["bins"]) == {"lighting", "pose"}

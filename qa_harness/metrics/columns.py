@@ -19,7 +19,7 @@ import numpy as np
 from torch import Tensor
 
 from qa_harness.errors import QaHarnessError
-from qa_harness.metrics.base import FrameBatch, Metric
+from qa_harness.metrics.base import UNSCORED, FrameBatch, Metric
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class MetricColumns:
         self.pair_id = pair_id
         self.errors: dict[str, str] = {}  # metric name -> why it failed on this pair
         self._parts: dict[str, dict[str, list[np.ndarray]]] = {m.name: {} for m in self.metrics}
+        self._unscored: dict[str, dict[str, int]] = {m.name: {} for m in self.metrics}  # metric -> reason -> frames
 
     def _fail(self, metric: Metric, err: Exception, where: str) -> None:
         reason = f"{where}: {_reason(err)}"
@@ -50,12 +51,29 @@ class MetricColumns:
         """Score one batch with every metric that has not failed on this pair."""
         for metric in self._live():
             try:
-                values = {k: v.detach().float().cpu().numpy() for k, v in metric.frame_values(batch).items()}
+                found = metric.frame_values(batch)
+                codes = found.pop(UNSCORED, None)
+                values = {k: v.detach().float().cpu().numpy() for k, v in found.items()}
+                if codes is not None:
+                    self._count_unscored(metric, codes)
             except Exception as err:  # this metric only: see the module docstring
                 self._fail(metric, err, f"frames {int(batch.frames[0])}-{int(batch.frames[-1])}")
                 continue
             for name, array in values.items():
                 self._parts[metric.name].setdefault(name, []).append(array)
+
+    def _count_unscored(self, metric: Metric, codes: Tensor) -> None:
+        """Add a batch's reason codes (0: scored) to the metric's counts, reason text -> frames."""
+        counts = self._unscored[metric.name]
+        for code, n in zip(*np.unique(codes.cpu().numpy(), return_counts=True), strict=True):
+            if code:
+                reason = metric.reasons[int(code) - 1]
+                counts[reason] = counts.get(reason, 0) + int(n)
+
+    def unscored(self) -> dict[str, dict[str, int]]:
+        """Metric -> {reason: frames} for the live metrics that left frames unscored (a failed one is all NaN
+        for its own reason, in `errors`)."""
+        return {m: counts for m, counts in self._unscored.items() if counts and m not in self.errors}
 
     def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
         """The regions the live metrics score inside (first metric to name a region wins), on the CPU."""

@@ -66,7 +66,7 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
         ("suite", f"{candidate.suite} @ {candidate.suite_version}"),
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
-    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith(("perf/", "unscored/"))]
     if (errors := candidate.metric_errors()):
         listed = "; ".join(f"{pair_id}: {why}" for pair_id, why in list(errors.items())[:3])
         rows.append(("metric errors", f"{len(errors)} clip(s), those metrics NaN there: {listed}"
