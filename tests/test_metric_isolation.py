@@ -43,8 +43,8 @@ class Flaky(Metric):
 @pytest.fixture
 def suite(write_suite):
     return write_suite({"name": "iso", **SMALL, "pairs": ["d20", "tpsmm"], "clips": [
-        {"id": "d20", "path": "clips/d20.mp4", "tags": {"pose": "frontal"}},
-        {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate"}},
+        {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal"}},
+        {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
     ]})
 
 
