@@ -1,7 +1,8 @@
 """The `qa-harness` command line.
 
-Exit codes: 0 success; 1 a quality gate failed; 2 usage, configuration or input error (the message
-names the file and the problem); 3 an evaluation finished but some clips failed (listed in its summary).
+Exit codes: 0 success; 1 a quality gate failed; 2 usage, configuration, input or environment error (the
+message names the file and the problem); 3 an evaluation finished but some clips failed (listed in its
+summary); 4 internal error (a bug: traceback printed); 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -9,17 +10,26 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from qa_harness import __version__
 from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
+from qa_harness.exitcodes import (
+    EXIT_CLIPS_FAILED,
+    EXIT_ERROR,
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    interrupted_code,
+    sigterm_raises,
+)
 from qa_harness.gate.cli import add_gate_parser
 from qa_harness.report.cli import add_report_parser
 from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
-
-EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_CLIPS_FAILED = 0, 1, 2, 3
+from qa_harness.weights_cli import add_weights_parser
 
 
 def _model_option(text: str) -> tuple[str, object]:
@@ -30,6 +40,16 @@ def _model_option(text: str) -> tuple[str, object]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, yaml.safe_load(value)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +77,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: evaluate the pairs that failed "
+                   "again too (a transient failure: out of memory, full disk); recorded in the run's summary")
+    p.add_argument("--pair-timeout", type=_positive_seconds, metavar="SECONDS", help="fail a pair whose model "
+                   "and metrics take longer than this (local executor; default: no limit)")
     ray = p.add_argument_group("executor", "where pairs are evaluated: `local` (this process, the default) or "
                                "`ray` (Ray actors on this machine or a cluster; pip install 'qa_harness[ray]')")
     ray.add_argument("--executor", help="local or ray (default: local; ray with --matrix)")
@@ -100,6 +124,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return _cmd_matrix(args, executor, options)
     if args.suite is None or args.model is None:
         raise QaHarnessError("evaluate: --suite and --model are required (or --matrix FILE)")
+    if args.pair_timeout is not None and executor != "local":
+        raise QaHarnessError("evaluate: --pair-timeout works with the local executor only (it needs the main thread)")
+    if args.retry_failed and not args.resume:
+        raise QaHarnessError("evaluate: --retry-failed retries the failed pairs of a run: it needs --resume")
     from qa_harness.evaluate import EvalConfig, run_evaluation
     from qa_harness.summary import print_result
 
@@ -109,6 +137,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
         out_dir=args.out, resume=args.resume, overwrite=args.overwrite, tracking_uri=args.tracking_uri,
         experiment=args.experiment, executor=executor, executor_options=options,
+        retry_failed=args.retry_failed, pair_timeout=args.pair_timeout,
     )
     result = run_evaluation(cfg)
     print_result(result)
@@ -146,7 +175,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not c.problem and not face_in_crop(c.path, resolution=suite.resolution, crop=c.crop):
             where = f"crop box {c.crop}" if c.crop else "the centred square (no crop box)"
             print(f"  warning: clip {c.id!r}: no face found in its first frame through {where}", file=sys.stderr)
-    return EXIT_ERROR if problems else EXIT_OK
+    if problems or args.policy is None:
+        return EXIT_ERROR if problems else EXIT_OK
+    from qa_harness.gate.policy import load_policy
+    from qa_harness.suites.support import policy_support, render_support
+    from qa_harness.suites.vocabulary import suite_vocabulary
+
+    rows = policy_support(suite, load_policy(args.policy), suite_vocabulary(args.file))
+    print(render_support(rows))
+    return EXIT_OK if all(r.supported for r in rows) else EXIT_GATE_FAILED
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -172,9 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     suites = sub.add_parser("suites", help="suite manifests", description="Work with suite manifests.")
     suites_sub = suites.add_subparsers(dest="suites_command", required=True, metavar="COMMAND")
-    validate = suites_sub.add_parser("validate", help="check a manifest and probe its media",
-                                     description="Check a manifest and probe its media; exit 2 on any problem.")
+    validate = suites_sub.add_parser(
+        "validate", help="check a manifest and probe its media (and which checks of a policy it supports)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check a manifest and probe its media. With --policy, also list every check of the policy "
+        "(rule x condition value, as the gate expands it on this suite's tags) with the suite's clips there "
+        "against the rule's min_clips.\n\nexit 0: valid (and every check of the policy supported); 1: valid, "
+        "but some checks have fewer clips than min_clips (the gate would not gate them); 2: invalid manifest or "
+        "policy, unreadable media, or a policy selector naming a condition outside the suite's vocabulary.")
     validate.add_argument("file", type=Path)
+    validate.add_argument("--policy", type=Path, help="gate policy whose checks the suite must support")
     validate.set_defaults(func=_cmd_validate)
     for add in (add_build_parser, add_tag_parser, add_synth_parser):
         add(suites_sub)
@@ -192,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_weights_parser(sub)
     return parser
 
 
@@ -201,10 +246,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with sigterm_raises():
+            return args.func(args)
     except QaHarnessError as err:
         print(f"qa-harness: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt as err:
+        print(f"qa-harness: interrupted ({err or 'SIGINT'}); an evaluation can be continued with --resume",
+              file=sys.stderr)
+        return interrupted_code(err)
+    except (Exception, SystemExit) as err:  # a bug (ours or plug-in code): never a success, never exit 1
+        traceback.print_exc()
+        what = f"sys.exit({err.code!r}) called by code qa-harness ran" if isinstance(err, SystemExit) else "a bug"
+        print(f"qa-harness: internal error ({what}): {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ problems (a corrupt video, NaN output) are `ClipError`s: the runner records them
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -40,3 +42,14 @@ class DependencyUnavailableError(WeightsUnavailableError):
     A subclass of WeightsUnavailableError so that the runner reports the metric as unavailable (with this
     message, which names the pip command) instead of aborting the run.
     """
+
+
+@contextlib.contextmanager
+def storage_errors(where: Path | str) -> Iterator[None]:
+    """Turn an OSError while writing (read-only, full disk, not a directory) into a QaHarnessError naming the
+    file and the problem: the user can fix those, so they exit 2, not with a traceback."""
+    try:
+        yield
+    except OSError as err:
+        target = err.filename or where
+        raise QaHarnessError(f"{target}: cannot write: {err.strerror or err}") from err

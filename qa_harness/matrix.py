@@ -190,6 +190,6 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
         comparison.write_text(_comparison(results, matrix).to_csv(index=False))
         tracking.finish_group_run(tracking_uri=uri, run_id=parent, files=[comparison, matrix.path])
     except BaseException as err:
-        tracking.mark_failed(tracking_uri=uri, run_id=parent, reason=f"{type(err).__name__}: {err}")
+        tracking.mark_ended(tracking_uri=uri, run_id=parent, **tracking.end_state(err))
         raise
     return MatrixResult(parent_run_id=parent, results=results)

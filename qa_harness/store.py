@@ -1,11 +1,13 @@
 """The run folder: per-pair shards written atomically, so a crashed run resumes where it stopped.
 
 ```
+<out>/.lock                  held (flock) by the live run, see `lock.py`
 <out>/run.json               what was run (fingerprint) and the MLflow run id
 <out>/pairs/<key>.parquet    frame records of one finished pair
 <out>/pairs/<key>.json       its ClipOutcome, written last: its presence means "pair finished"
 <out>/frames.parquet         all frame records, gathered at the end
-<out>/clips.parquet          one row per pair: status, error, clip-level metrics
+<out>/clips.parquet          one row per pair: status, error, clip-level metrics (and `metric_errors`,
+                             "metric: reason; ...", when some metric failed on some pair)
 ```
 Shards are keyed by a hash of the pair id, since ids are user strings (any characters).
 """
@@ -22,8 +24,9 @@ from typing import Any
 import pandas as pd
 
 from qa_harness.atomic import write_atomic
-from qa_harness.errors import QaHarnessError
-from qa_harness.records import CLIP_METRIC_PREFIX, ClipOutcome, FrameRecord, records_to_frame
+from qa_harness.errors import QaHarnessError, storage_errors
+from qa_harness.lock import LOCK_NAME, RunLock
+from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_ERRORS, ClipOutcome, PairRecords
 from qa_harness.runs.meta import RunMeta
 
 
@@ -33,13 +36,26 @@ class RunStore:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir).resolve()  # absolute: workers may run in another folder
         self.pairs_dir = self.out_dir / "pairs"
+        self.lock = RunLock(self.out_dir)
 
     @staticmethod
     def key(pair_id: str) -> str:
         return hashlib.sha1(pair_id.encode()).hexdigest()[:16]
 
     def open(self, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> RunMeta:
-        """Create the folder, or reopen it for `--resume` when it holds the same run; returns its run.json."""
+        """Lock the folder (held until `close`), then create it, or reopen it for `--resume` when it holds the
+        same run; returns run.json. A folder a live run holds is refused, whatever the mode."""
+        action = "resume it" if resume else "overwrite it" if overwrite else "start a run in it"
+        with storage_errors(self.out_dir):
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire(action=action)
+        try:
+            return self._open_locked(fingerprint, resume=resume, overwrite=overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_locked(self, fingerprint: dict[str, Any], *, resume: bool, overwrite: bool) -> RunMeta:
         meta_path = self.out_dir / "run.json"
         if meta_path.exists():
             meta = RunMeta.load(meta_path)
@@ -55,11 +71,19 @@ class RunStore:
                 raise QaHarnessError(
                     f"{self.out_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
                 )
-            shutil.rmtree(self.out_dir)
-        self.pairs_dir.mkdir(parents=True, exist_ok=True)
-        meta = RunMeta(fingerprint)
-        self.write_meta(meta)
+            with storage_errors(self.out_dir):
+                for child in self.out_dir.iterdir():  # all but the lock we hold
+                    if child.name != LOCK_NAME:
+                        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        with storage_errors(self.out_dir):
+            self.pairs_dir.mkdir(parents=True, exist_ok=True)
+            meta = RunMeta(fingerprint)
+            self.write_meta(meta)
         return meta
+
+    def close(self) -> None:
+        """Release the folder's lock (idempotent)."""
+        self.lock.release()
 
     def write_meta(self, meta: RunMeta) -> None:
         meta.save(self.out_dir / "run.json")
@@ -72,12 +96,11 @@ class RunStore:
             done[outcome.pair_id] = outcome
         return done
 
-    def save_pair(self, outcome: ClipOutcome, records: list[FrameRecord]) -> None:
-        """Write one pair's records, then its outcome (the commit point)."""
+    def save_pair(self, outcome: ClipOutcome, records: PairRecords | None) -> None:
+        """Write one pair's records (column-wise), then its outcome (the commit point)."""
         key = self.key(outcome.pair_id)
-        if records:
-            table = records_to_frame(records)
-            write_atomic(self.pairs_dir / f"{key}.parquet", table.to_parquet(index=False))
+        if records is not None and len(records):
+            write_atomic(self.pairs_dir / f"{key}.parquet", records.to_frame().to_parquet(index=False))
         write_atomic(self.pairs_dir / f"{key}.json", json.dumps(asdict(outcome)).encode())
 
     def gather(self, pair_order: list[str], outcomes: dict[str, ClipOutcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -90,13 +113,16 @@ class RunStore:
         ]
         frames = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         rows = []
+        with_errors = any(o.metric_errors for o in outcomes.values())
         for pid in pair_order:
             if pid not in outcomes:
                 continue
             o = outcomes[pid]
             row = {"pair_id": o.pair_id, "status": o.status, "frames": o.frames, "seconds": o.seconds,
-                   "error": o.error}
+                   "error": o.error, "output_out_of_range": o.output_out_of_range}
             row.update({CLIP_METRIC_PREFIX + k: v for k, v in o.clip_metrics.items()})
+            if with_errors:
+                row[METRIC_ERRORS] = "; ".join(f"{m}: {why}" for m, why in o.metric_errors.items())
             rows.append(row)
         clips = pd.DataFrame(rows)
         write_atomic(self.out_dir / "frames.parquet", frames.to_parquet(index=False))

@@ -4,21 +4,30 @@ Default store: an embedded SQLite file `qa_runs/mlflow.db` under the working fol
 beside it in `qa_runs/mlartifacts`; `--tracking-uri` or `MLFLOW_TRACKING_URI` selects any other store
 or server. The run is created when the evaluation starts and its id is kept in the run folder, so a
 resumed evaluation finishes the same MLflow run instead of leaving a dangling one.
+
+Run status: RUNNING from creation until every metric and artifact is logged, then FINISHED; FAILED
+(tag `qa_harness.error` holds the reason) when the evaluation stops on an error; KILLED on
+SIGTERM/SIGINT. A run killed with `kill -9` stays RUNNING, which the gate refuses; `--resume`
+finishes it. Requests to a tracking server are bounded (`HTTP_LIMITS`, overridable by MLflow's own
+environment variables): an unreachable server fails in seconds, a silent one in about a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from qa_harness.errors import QaHarnessError
 from qa_harness.records import Suite
 from qa_harness.runs.meta import RunSummary
 from qa_harness.runs.table import ALL, ConditionTable
@@ -26,6 +35,31 @@ from qa_harness.suites.conditions import conditions_path
 
 DEFAULT_EXPERIMENT = "qa_harness"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+#: MLflow's defaults (7 retries, backoff factor 2, 120 s per request) retry an unreachable server for
+#: minutes; these make a refused connection fail in ~10 s and a silent server in ~70 s (3 x 20 s + backoff).
+HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+               "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+INPUT_TAG_LIMIT = 500  # MLflow's limit on a dataset input tag value
+STRATA_ARTIFACT = "suite/strata.json"
+
+
+def bound_http_requests() -> None:
+    """Apply `HTTP_LIMITS` where the user has not set MLflow's variables."""
+    for key, value in HTTP_LIMITS.items():
+        os.environ.setdefault(key, value)
+
+
+@contextlib.contextmanager
+def tracking_errors(tracking_uri: str) -> Iterator[None]:
+    """An unreachable, unwritable or refusing tracking store -> QaHarnessError naming the store (exit 2)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as err:
+        raise QaHarnessError(f"tracking store {tracking_uri}: {err.message.splitlines()[0][:400]}") from err
+    except OSError as err:
+        raise QaHarnessError(f"tracking store {tracking_uri}: {err.filename or ''} {err.strerror or err}") from err
 
 
 def default_tracking_uri(workdir: Path | None = None) -> str:
@@ -39,6 +73,7 @@ def _client(tracking_uri: str):
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    bound_http_requests()
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
@@ -65,6 +100,11 @@ def metric_key(metric: str, axis: str = ALL, value: str = ALL, stat: str = "mean
     return "/".join(_UNSAFE.sub("_", p) for p in parts)
 
 
+def unscored_key(metric: str, reason: str) -> str:
+    """'unscored/aed/no_face_found_in_the_output_by_the_identity_backend': frames a metric could not score."""
+    return "/".join(("unscored", _UNSAFE.sub("_", metric), _UNSAFE.sub("_", reason).strip("_")[:160]))
+
+
 def start_run(
     *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], suite: Suite,
     resume_run_id: str | None, parent_run_id: str | None = None,
@@ -77,7 +117,7 @@ def start_run(
 
     client = _client(tracking_uri)
     if resume_run_id:
-        client.update_run(resume_run_id, status="RUNNING")
+        _reopen(client, resume_run_id)
         return resume_run_id
     tags = {"qa_harness.kind": "evaluation", "qa_harness.suite": suite.name}
     if parent_run_id:
@@ -94,13 +134,25 @@ def start_run(
         warnings.simplefilter("ignore", UserWarning)
         dataset = mlflow.data.from_pandas(table, source=str(suite.path), name=suite.name, digest=suite.version)
     strata = strata_counts(suite)
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_input(dataset, context="evaluation", tags={"strata": json.dumps(strata)[:4000]})
-        mlflow.log_dict(strata, "suite/strata.json")
+    text = json.dumps(strata)  # a long one (many strata) only in the artifact: tags hold 500 characters
+    tag = text if len(text) <= INPUT_TAG_LIMIT else f"artifact:{STRATA_ARTIFACT}"
+    from mlflow.entities import DatasetInput, InputTag
+
+    # the client API, not `with mlflow.start_run()`: leaving that block would end the run (FINISHED)
+    client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(),
+                                            [InputTag("mlflow.data.context", "evaluation"), InputTag("strata", tag)])])
+    client.log_dict(run_id, strata, STRATA_ARTIFACT)
     client.log_artifact(run_id, str(suite.path), artifact_path="suite")  # the manifest, with its bins
     if conditions_path(suite.path).exists():
         client.log_artifact(run_id, str(conditions_path(suite.path)), artifact_path="suite")
     return run_id
+
+
+def _reopen(client, run_id: str) -> None:
+    """RUNNING again, without the error of the attempt that stopped (a resumed run finishes the same run)."""
+    client.update_run(run_id, status="RUNNING")
+    if "qa_harness.error" in client.get_run(run_id).data.tags:
+        client.delete_tag(run_id, "qa_harness.error")
 
 
 def strata_counts(suite: Suite) -> dict[str, dict[str, int]]:
@@ -126,8 +178,11 @@ def finish_run(
             value = getattr(row, stat)
             if not math.isnan(value):
                 metrics[metric_key(row.metric, row.axis, row.value, stat)] = float(value)
+    _log_params(client, run_id, dict(summary.metric_params))  # e.g. where LPIPS's weights came from
     metrics.update({k: float(v) for k, v in summary.counts.items()})
     metrics.update({f"perf/{k}": float(v) for k, v in summary.perf.items() if v is not None})
+    metrics.update({unscored_key(m, reason): float(n) for m, reasons in summary.unscored.items()
+                    for reason, n in reasons.items()})
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -142,11 +197,18 @@ def finish_run(
     client.set_terminated(run_id, "FINISHED")
 
 
-def mark_failed(*, tracking_uri: str, run_id: str, reason: str) -> None:
-    """Close a run whose evaluation stopped on an error (the run folder can still be resumed)."""
+def mark_ended(*, tracking_uri: str, run_id: str, status: str, reason: str) -> None:
+    """Close a run that stopped before finishing: FAILED on an error, KILLED on a signal; the run folder
+    can still be resumed, which reopens the run."""
     client = _client(tracking_uri)
     client.set_tag(run_id, "qa_harness.error", reason[:5000])
-    client.set_terminated(run_id, "FAILED")
+    client.set_terminated(run_id, status)
+
+
+def end_state(err: BaseException) -> dict[str, str]:
+    """`mark_ended`'s status and reason for the exception that stopped a run: a signal KILLED, else FAILED."""
+    killed = isinstance(err, KeyboardInterrupt)
+    return {"status": "KILLED" if killed else "FAILED", "reason": f"{type(err).__name__}: {err}".rstrip(": ")}
 
 
 def start_group_run(
@@ -155,7 +217,7 @@ def start_group_run(
     """Create the parent run that groups several evaluation runs (a matrix), or reopen `resume_run_id`."""
     client = _client(tracking_uri)
     if resume_run_id:
-        client.update_run(resume_run_id, status="RUNNING")
+        _reopen(client, resume_run_id)
         return resume_run_id
     run = client.create_run(_experiment_id(client, tracking_uri, experiment), run_name=run_name,
                             tags={"qa_harness.kind": "matrix"})

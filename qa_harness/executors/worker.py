@@ -8,6 +8,7 @@ outcomes and records to the driver.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,11 @@ from typing import Any
 import torch
 
 from qa_harness.catalog import METRICS, MODELS
-from qa_harness.errors import WeightsUnavailableError
+from qa_harness.errors import QaHarnessError, WeightsUnavailableError
+from qa_harness.guards import PairTimeout, pair_deadline
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, Pair
+from qa_harness.records import ClipOutcome, Pair, PairRecords
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,19 @@ class WorkSpec:
     model_options: Mapping[str, Any] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()
     device: str = "auto"
+    pair_timeout: float | None = None  # seconds per pair (--pair-timeout); None: no limit
 
 
 def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
     """A registered model by name, or a user's own as 'package.module:factory' (either must make an Animator)."""
-    return MODELS.build(name, checkpoint=checkpoint, device=device, **options)
+    try:
+        return MODELS.build(name, checkpoint=checkpoint, device=device, **options)
+    except QaHarnessError:
+        raise
+    except (Exception, SystemExit) as err:  # the user's factory, options or checkpoint: theirs to fix (exit 2)
+        what = f"sys.exit({err.code!r})" if isinstance(err, SystemExit) else f"{type(err).__name__}: {err}"
+        where = f" (checkpoint {checkpoint})" if checkpoint else ""
+        raise QaHarnessError(f"model {name!r}: building it failed{where}: {what}") from err
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class MetricsInfo:
 
     unavailable: dict[str, str] = field(default_factory=dict)
     higher_is_better: dict[str, bool | None] = field(default_factory=dict)  # None: descriptive column
+    params: dict[str, str] = field(default_factory=dict)  # run params the metrics report (`Metric.run_params`)
 
 
 #: Reasons already warned about in this process: a matrix or the demo builds a worker per run, and
@@ -86,12 +97,18 @@ class Worker:
                             suite_version=suite.version)
         self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
-        self.info = MetricsInfo(unavailable, directions)
+        params = {key: value for m in self.metrics for key, value in m.run_params().items()}
+        self.info = MetricsInfo(unavailable, directions, params)
         if self.model.resolution not in (None, suite.resolution):
             log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
                         self.model.resolution, suite.resolution)
 
     def evaluate(self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
-                 ) -> tuple[ClipOutcome, list[FrameRecord]]:
-        with torch.inference_mode():
-            return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)
+                 ) -> tuple[ClipOutcome, PairRecords | None]:
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode(), pair_deadline(self.spec.pair_timeout):
+                return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)
+        except PairTimeout as err:
+            log.warning("pair %r failed: %s", pair.id, err)
+            return ClipOutcome(pair.id, "failed", 0, time.perf_counter() - start, error=str(err)), None

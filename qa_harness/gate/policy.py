@@ -17,13 +17,14 @@ record their directions); `higher_is_better` overrides it.
       - name: ssim-mean
         metric: ssim
         aggregate: mean       # mean | median | p10 | p90
-        conditions: [all, each, "pose=extreme&occlusion!=none"]
+        conditions: [all, each, "yaw=extreme&occlusion!=none"]
         threshold: 0.5        # absolute: candidate must be at least (or at most, for errors) this
         max_regression: 0.01  # relative: candidate may be worse than baseline by at most this
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -123,6 +124,8 @@ class _Reader:
         if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             self.fail(key, f"expected {names}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # a NaN limit would pass every check
+            self.fail(key, f"must be a finite number, got {value!r}")
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:

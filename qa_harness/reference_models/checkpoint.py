@@ -23,7 +23,7 @@ import yaml
 from torch import nn
 
 from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
-from qa_harness.weights import weights_dir
+from qa_harness.weights import not_a_torch_file, refused_code, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,23 @@ def read_checkpoint(path: Path | str, *, trust_checkpoint: bool = False) -> dict
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailableError(f"{path}: checkpoint file not found")
+    if problem := not_a_torch_file(path):  # not "needs unpickling": trusting random bytes cannot help
+        raise CheckpointError(problem)
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if not trust_checkpoint:
             raise CheckpointError(
-                f"{path}: refused: the file needs unpickling of Python objects beyond tensors "
-                f"and containers, "
-                f"which can run arbitrary code ({str(err).splitlines()[0]}). Official checkpoints do not; "
-                f"if you trust this file, pass --trust-checkpoint (trust_checkpoint=True)."
+                f"{path}: refused: {refused_code(path, err)} (Python code beyond tensors and containers, which "
+                f"can run arbitrary code). Official checkpoints need none; if you trust this file, pass "
+                f"--trust-checkpoint (trust_checkpoint=True)."
             ) from err
         log.warning("%s: loading with full unpickling because trust_checkpoint is set", path)
-        content = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            content = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as full_err:  # the pickle's own code failed (a missing module, say)
+            raise CheckpointError(f"{path}: not a readable torch checkpoint even with --trust-checkpoint: "
+                                  f"{type(full_err).__name__}: {full_err}") from full_err
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f"{path}: not a readable torch checkpoint: {err}") from err
     if not isinstance(content, Mapping):

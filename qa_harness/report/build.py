@@ -18,7 +18,7 @@ import pandas as pd
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.output import not_gated_lines
-from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.records import COND_PREFIX, METRIC_ERRORS, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
 from qa_harness.runs.records import RunRecords
 from qa_harness.runs.selectors import parse_selector
@@ -68,7 +68,11 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
         ("suite", f"{candidate.suite} @ {candidate.suite_version}"),
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
-    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith(("perf/", "unscored/"))]
+    if (errors := candidate.metric_errors()):
+        listed = "; ".join(f"{pair_id}: {why}" for pair_id, why in list(errors.items())[:3])
+        rows.append(("metric errors", f"{len(errors)} clip(s), those metrics NaN there: {listed}"
+                     + (" ..." if len(errors) > 3 else "")))
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
@@ -363,7 +367,7 @@ def _clips(candidate: RunRecords) -> Html:
                 pair_id,
                 status("pass" if record["status"] == "ok" else "fail"),
                 tags,
-                record.get("error", "") or "",
+                "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
                 *values,
             ]
         )

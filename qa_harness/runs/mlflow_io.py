@@ -1,10 +1,10 @@
 """Read evaluation runs from MLflow as `RunRecords` (for the gate, compare and the report alike).
 
-A run is named by its run id, or by a registered model version: `models:/<name>@<alias>` (the
-version the alias points at) or `models:/<name>/<version>`; either resolves to the version's source
-run. The run layout read is the one `qa-harness evaluate` logs: params `suite`, `suite_version`,
-artifacts `records/frames.parquet`, `records/clips.parquet` and `summary.json` (each metric column's
-direction), metrics `perf/*`.
+A run is named by its run id, its run folder (`evaluate --out`), or by a registered model
+version: `models:/<name>@<alias>` (the version the alias points at) or `models:/<name>/<version>`;
+either resolves to the version's source run. The run layout read is the one `qa-harness evaluate`
+logs: params `suite`, `suite_version`, artifacts `records/frames.parquet`, `records/clips.parquet`
+and `summary.json` (each metric column's direction), metrics `perf/*`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 from qa_harness.errors import QaHarnessError
 from qa_harness.runs.meta import RunSummary
 from qa_harness.runs.records import RunRecords
+from qa_harness.runs.trust import check_complete, check_finished, run_folder_ref
 
 FRAMES_ARTIFACT = "records/frames.parquet"
 CLIPS_ARTIFACT = "records/clips.parquet"
@@ -56,6 +57,7 @@ def resolve_run(client, ref: str):
     """The MLflow run of a run id or a `models:/` reference; errors say what was not found."""
     from mlflow.exceptions import MlflowException
 
+    ref = run_folder_ref(ref)
     parsed = parse_model_uri(ref)
     try:
         if parsed is None:
@@ -75,6 +77,7 @@ def load_run(client, ref: str) -> RunRecords:
 
     run = resolve_run(client, ref)
     run_id = run.info.run_id
+    check_finished(run, ref)
     params = dict(run.data.params)
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -94,6 +97,7 @@ def load_run(client, ref: str) -> RunRecords:
         else:
             summary = RunSummary.from_json(summary_path.read_text(encoding="utf-8"),
                                            f"run {run_id} ({ref}), artifact {SUMMARY_ARTIFACT}")
+    check_complete(run_id, ref, frames, clips, summary)
     return RunRecords(
         run_id=run_id,
         name=run.info.run_name or run_id,

@@ -104,8 +104,14 @@ def _decoded_arrays(path: Path) -> Iterator[np.ndarray]:
         files = frame_files(path)
         if not files:
             raise ClipError(f"{path}: frame folder has no .png/.jpg frames")
+        first = None
         for f in files:
-            yield _load_image(f)
+            arr = _load_image(f)
+            first = arr.shape if first is None else first
+            if arr.shape[:2] != first[:2]:  # whatever the chunking: every frame is checked, and named
+                raise ClipError(f"{f}: frame is {arr.shape[1]}x{arr.shape[0]}, but the folder's first frame "
+                                f"{files[0].name} is {first[1]}x{first[0]}; every frame of a clip needs one size")
+            yield arr
         return
     if path.suffix.lower() in IMAGE_SUFFIXES:
         yield _load_image(path)
@@ -140,7 +146,12 @@ def iter_frames(
     """
     pending: list[np.ndarray] = []
     total = 0
+    first = None
     for arr in _decoded_arrays(path):
+        first = arr.shape if first is None else first
+        if arr.shape[:2] != first[:2]:
+            raise ClipError(f"{path}: frame {total} is {arr.shape[1]}x{arr.shape[0]}, the first frame "
+                            f"{first[1]}x{first[0]}; every frame of a clip needs one size")
         pending.append(arr)
         total += 1
         if len(pending) == chunk:

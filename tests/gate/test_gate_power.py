@@ -78,6 +78,7 @@ def test_regression_on_one_condition_is_named_by_that_condition(policy, regresse
         assert len(named) == 3 and named <= degraded_pairs["extreme_pose_only"], check.name
 
 
+@pytest.mark.slow  # evaluates runs end to end
 def test_failed_clips_fail_the_gate(policy, truth, baseline_run):
     from tests.gate.gate_runs import make_run
 
