@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup lpips-weights demo test lint clean
+.PHONY: setup lpips-weights demo test test-fast lint clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(VENV)/.installed lpips-weights
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check qa_harness tests benchmarks
 	$(PY) -m pytest -q
+
+# Everything but the tests marked slow (end to end: CLI subprocesses, Ray, browser, MLflow server, wheel install).
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/ruff check qa_harness tests benchmarks
+	$(PY) -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) qa_runs .pytest_cache

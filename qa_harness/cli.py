@@ -124,6 +124,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return _cmd_matrix(args, executor, options)
     if args.suite is None or args.model is None:
         raise QaHarnessError("evaluate: --suite and --model are required (or --matrix FILE)")
+    if args.pair_timeout is not None and executor != "local":
+        raise QaHarnessError("evaluate: --pair-timeout works with the local executor only (it needs the main thread)")
     if args.retry_failed and not args.resume:
         raise QaHarnessError("evaluate: --retry-failed retries the failed pairs of a run: it needs --resume")
     from qa_harness.evaluate import EvalConfig, run_evaluation

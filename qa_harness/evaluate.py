@@ -22,7 +22,7 @@ from qa_harness.catalog import DEFAULT_CROSS_METRICS, DEFAULT_METRICS, EXECUTORS
 from qa_harness.errors import QaHarnessError, storage_errors
 from qa_harness.executors.worker import MetricsInfo, WorkSpec
 from qa_harness.models.base import resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
+from qa_harness.records import ClipOutcome, PairRecords, RunResult, Suite
 from qa_harness.runner import PairJob
 from qa_harness.runs.meta import RunMeta, RunSummary
 from qa_harness.runs.records import RunRecords
@@ -156,7 +156,7 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: RunMeta, run_id: 
         torch.cuda.reset_peak_memory_stats(device)
     started, frames, finished = time.perf_counter(), 0, len(done)
 
-    def on_result(outcome: ClipOutcome, records: list[FrameRecord]) -> None:
+    def on_result(outcome: ClipOutcome, records: PairRecords | None) -> None:
         nonlocal frames, finished
         store.save_pair(outcome, records)
         frames, finished = frames + outcome.frames, finished + 1
@@ -189,6 +189,7 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
         counts={"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames),
                 "clips/output_out_of_range": sum(1 for o in outcomes if o.output_out_of_range)},
         failed={o.pair_id: o.error for o in failed}, unavailable_metrics=info.unavailable,
+        metric_errors={o.pair_id: dict(o.metric_errors) for o in outcomes if o.metric_errors},
         higher_is_better=info.higher_is_better, retried=retried,
         output_out_of_range={o.pair_id: o.output_out_of_range for o in outcomes if o.output_out_of_range},
         unscored=unscored_totals(outcomes), metric_params=info.params,

@@ -48,8 +48,10 @@ def unscored_totals(outcomes: tuple[ClipOutcome, ...]) -> dict[str, dict[str, in
     return totals
 
 
-def print_result(result: RunResult, *, file=sys.stdout) -> None:
-    """Per-condition means, failures and where the run went."""
+def print_result(result: RunResult, *, file=None) -> None:
+    """Per-condition means, failures and where the run went; to `file`, else the current `sys.stdout` (looked up
+    per call: a default bound at import would miss a later redirection, as pytest's capsys found)."""
+    file = file or sys.stdout
     table = result.table.frame()
     ok = len(result.outcomes) - len(result.failed)
     print(f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s",
@@ -62,6 +64,9 @@ def print_result(result: RunResult, *, file=sys.stdout) -> None:
             print(f"(+{len(metrics) - len(shown)} more metrics in {result.out_dir / 'aggregate.csv'})", file=file)
     for outcome in result.failed:
         print(f"FAILED {outcome.pair_id}: {outcome.error}", file=file)
+    for pair_id, errors in result.summary.metric_errors.items():
+        for metric, reason in errors.items():
+            print(f"metric {metric} failed on {pair_id} (its values are NaN; the pair is kept): {reason}", file=file)
     for metric, reasons in unscored_totals(result.outcomes).items():
         for reason, frames in reasons.items():
             print(f"metric {metric}: {frames} frames not scored: {reason}", file=file)

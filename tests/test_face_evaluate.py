@@ -24,6 +24,7 @@ def _fresh_process() -> None:
     identity_analysis.cache_clear()
 
 
+@pytest.mark.slow
 def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(write_suite, tmp_path, tracking_uri):
     suite = write_suite({
         "name": "face", "resolution": 256, "max_frames": 8, "metrics": FACE,

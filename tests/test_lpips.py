@@ -196,14 +196,15 @@ def test_metric_contract(alex_file, frame_pairs) -> None:
     clip = Clip(id="d12", path=CLIPS / "d12.mp4", fps=25.0, frame_count=183, size=(512, 512))
     output, target = frame_pairs
     pair = Pair(id="d12", source=clip, driving=clip, protocol="reconstruction")
-    batch = FrameBatch(pair, torch.arange(6), output, target, target[:1], target)
+    batch = FrameBatch(pair, torch.arange(6), output, target, target[0], target)
     values = metric.frame_values(batch)
     assert values.keys() == {"lpips"} and values["lpips"].shape == (6,) and values["lpips"].dtype == torch.float32
     cross = Pair(id="x", source=clip, driving=clip, protocol="cross")
     with pytest.raises(ValueError, match="lpips: needs ground truth, but pair 'x' has none"):
-        metric.frame_values(FrameBatch(cross, torch.arange(6), output, target, target[:1], None))
+        metric.frame_values(FrameBatch(cross, torch.arange(6), output, target, target[0], None))
 
 
+@pytest.mark.slow  # a subprocess
 def test_product_imports_neither_torchvision_nor_lpips(alex_file, weight_dirs) -> None:
     """Build and run the metric in a fresh interpreter; the linear-layer files are located, not imported."""
     code = (

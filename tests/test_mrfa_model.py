@@ -207,6 +207,7 @@ def test_bf16_autocast_stays_close_to_fp32(tiny_files):
     assert deviation.mean() < 0.03, f"bf16 autocast deviates {deviation.mean():.3g} (mean-abs) from fp32"
 
 
+@pytest.mark.slow
 def test_evaluation_runs_end_to_end_on_a_real_clip(tiny_files, tmp_path, write_suite):
     """`qa-harness evaluate --model mrfa --checkpoint X -o config=<tiny> -o iterations=3` through the
     runner: real clip, official-layout checkpoint, per-frame records with finite pixel metrics."""
@@ -227,6 +228,7 @@ def test_evaluation_runs_end_to_end_on_a_real_clip(tiny_files, tmp_path, write_s
     assert records["metric:psnr"].notna().all() and (records["metric:psnr"] < 100).all()
 
 
+@pytest.mark.slow  # subprocess
 def test_cli_evaluate_mrfa_with_config_flag(tiny_files, tmp_path, write_suite):
     """The command line end to end: `qa-harness evaluate --model mrfa --checkpoint X --config Y -o iterations=3`."""
     import subprocess

@@ -24,6 +24,8 @@ from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.matrix import load_matrix, run_matrix
 from qa_harness.store import RunStore
 
+pytestmark = pytest.mark.slow  # Ray
+
 ray = pytest.importorskip("ray")
 
 CLIPS = ("d20", "tpsmm_driving", "vrt_face5", "lp_d11", "d12", "lp_s32")

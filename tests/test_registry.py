@@ -108,9 +108,9 @@ def test_every_registry_takes_module_attr(kind):
 
 
 def test_build_checks_the_base_class():
-    with pytest.raises(QaHarnessError, match=r"model 'builtins:dict' made a dict; expected .* models.base.Animator"):
+    with pytest.raises(QaHarnessError, match=r"model 'builtins:dict' made a dict; expected .*models.base.Animator"):
         MODELS.build("builtins:dict", checkpoint=None, device=torch.device("cpu"))
-    with pytest.raises(QaHarnessError, match=r"baselines:identity' made a IdentityAnimator; .* metrics.base.Metric"):
+    with pytest.raises(QaHarnessError, match=r"baselines:identity' made a IdentityAnimator; .*metrics.base.Metric"):
         METRICS.build("qa_harness.models.baselines:identity")
 
 

@@ -67,9 +67,11 @@ def test_a_broken_run_json_is_an_error_naming_the_file_on_resume(tmp_path):
     store = RunStore(tmp_path / "run")
     meta = store.open({"suite": "s", "seed": 0}, resume=False, overwrite=False)
     assert meta == RunMeta({"suite": "s", "seed": 0}) and RunMeta.load(store.out_dir / "run.json") == meta
+    store.close()  # the run ends (releases the folder's lock); a later run reopens it
     (store.out_dir / "run.json").write_text('{"fingerprint": {"suite": "s"')
     with pytest.raises(QaHarnessError, match=re.escape(f"{store.out_dir / 'run.json'}: not valid JSON")):
         store.open({"suite": "s", "seed": 0}, resume=True, overwrite=False)
+    store.close()
 
 
 def test_load_run_refuses_a_broken_summary_artifact(tmp_path):
@@ -86,9 +88,11 @@ def test_load_run_refuses_a_broken_summary_artifact(tmp_path):
     (top / "summary.json").write_text('{"higher_is_better": ')
     client.log_artifacts(run_id, str(records_dir), artifact_path="records")
     client.log_artifact(run_id, str(top / "summary.json"))
+    client.set_terminated(run_id, "FINISHED")  # the gate reads FINISHED runs only
     with pytest.raises(QaHarnessError, match=rf"run {run_id} \({run_id}\), artifact summary.json: not valid JSON"):
         load_run(client, run_id)
     unsummarised = client.create_run(client.get_experiment_by_name("e").experiment_id).info.run_id
     client.log_artifacts(unsummarised, str(records_dir), artifact_path="records")
+    client.set_terminated(unsummarised, "FINISHED")
     run = load_run(client, unsummarised)  # no summary at all (an interrupted run): records, no directions
     assert np.isclose(run.frames["metric:l1"].iat[0], 0.1) and run.higher_is_better == {}

@@ -15,6 +15,8 @@ from mlflow.tracking import MlflowClient
 from qa_harness.cli import main
 from qa_harness.evaluate import EvalConfig, run_evaluation
 
+pytestmark = pytest.mark.slow  # a real mlflow server in a subprocess
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -21,7 +21,7 @@ from qa_harness.errors import QaHarnessError, WeightsUnavailableError
 from qa_harness.guards import PairTimeout, pair_deadline
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, Pair
+from qa_harness.records import ClipOutcome, Pair, PairRecords
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,11 @@ class Worker:
                         self.model.resolution, suite.resolution)
 
     def evaluate(self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
-                 ) -> tuple[ClipOutcome, list[FrameRecord]]:
+                 ) -> tuple[ClipOutcome, PairRecords | None]:
         start = time.perf_counter()
         try:
             with torch.inference_mode(), pair_deadline(self.spec.pair_timeout):
                 return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)
         except PairTimeout as err:
             log.warning("pair %r failed: %s", pair.id, err)
-            return ClipOutcome(pair.id, "failed", 0, time.perf_counter() - start, error=str(err)), []
+            return ClipOutcome(pair.id, "failed", 0, time.perf_counter() - start, error=str(err)), None

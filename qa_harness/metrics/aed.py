@@ -40,8 +40,7 @@ class IdentityDistance(Metric):
 
     def _reference_frames(self, batch: FrameBatch) -> Tensor:
         if self.reference == "source":
-            source = batch.source
-            return (source if source.ndim == 4 else source[None])[:1]  # one source image per pair
+            return batch.source[None]  # the pair's one source image, as a batch of one
         if batch.target is None:
             raise ValueError(f"{self.name}: needs ground truth (pair '{batch.pair.id}' has none)")
         return batch.target

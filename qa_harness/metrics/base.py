@@ -49,9 +49,11 @@ class MetricContext:
 
 @dataclass(frozen=True, slots=True)
 class FrameBatch:
-    """A batch of consecutive frames of one pair, all (N, 3, H, W) float in [0, 1] on one device.
+    """A batch of consecutive frames of one pair, float in [0, 1] on one device.
 
-    `target` is the ground truth (None under the cross protocol); `frames` are driving frame indices.
+    `output`, `driving` and `target` are (N, 3, H, W); `target` is the ground truth (None under the cross
+    protocol). `source` is the pair's one source image, (3, H, W), the same for every batch of the pair.
+    `frames` are the (N,) driving frame indices.
     """
 
     pair: Pair
@@ -60,6 +62,10 @@ class FrameBatch:
     driving: Tensor
     source: Tensor
     target: Tensor | None
+
+    def __post_init__(self) -> None:
+        if self.source.ndim != 3:
+            raise ValueError(f"FrameBatch.source must be one (3, H, W) image, got shape {tuple(self.source.shape)}")
 
 
 class Metric(ABC):

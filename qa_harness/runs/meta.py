@@ -53,6 +53,8 @@ class RunSummary:
     #: `clips/total`, `clips/failed`, `frames/total` (logged to MLflow under these names).
     counts: Mapping[str, int] = field(default_factory=dict)
     failed: Mapping[str, str] = field(default_factory=dict)  # pair id -> error
+    #: pair id -> {metric: reason} for metrics that raised on a pair that itself finished (values NaN).
+    metric_errors: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     unavailable_metrics: Mapping[str, str] = field(default_factory=dict)  # metric -> why
     #: Metric column -> True when higher is better; None for a descriptive column.
     higher_is_better: Mapping[str, bool | None] = field(default_factory=dict)
@@ -71,6 +73,7 @@ class RunSummary:
         return json.dumps({
             "run_id": self.run_id, "suite": self.suite, "suite_version": self.suite_version, "model": self.model,
             "counts": dict(self.counts), "failed": dict(self.failed),
+            "metric_errors": {pair: dict(errors) for pair, errors in self.metric_errors.items()},
             "unavailable_metrics": dict(self.unavailable_metrics), "higher_is_better": dict(self.higher_is_better),
             "perf": dict(self.perf), "retried": list(self.retried),
             "output_out_of_range": dict(self.output_out_of_range),
@@ -90,6 +93,7 @@ class RunSummary:
             run_id=_get(data, "run_id", str, "", source), suite=_get(data, "suite", str, "", source),
             suite_version=_get(data, "suite_version", str, "", source), model=_get(data, "model", str, "", source),
             counts=_get(data, "counts", dict, {}, source), failed=_get(data, "failed", dict, {}, source),
+            metric_errors=_get(data, "metric_errors", dict, {}, source),
             unavailable_metrics=_get(data, "unavailable_metrics", dict, {}, source), higher_is_better=directions,
             perf=_get(data, "perf", dict, {}, source), retried=tuple(_get(data, "retried", list, [], source)),
             output_out_of_range=_get(data, "output_out_of_range", dict, {}, source),

@@ -2,8 +2,8 @@
 
 Writes `<out>.yaml` (the manifest: clips with their tags, the bins used, and a `generator` block
 with the seed, the strata and their counts and every curation setting), the selected clips (PNG
-folders or mp4 files) under `<out stem>/` or `media` (every candidate is kept in `<out
-stem>.cache/clips/`), `<out stem>.curation.yaml`, the report of every segment and variant, accepted
+folders or mp4 files) under `<out stem>/` or `media` (every candidate is kept in `.qa_cache/<out
+stem>.build/clips/`), `<out stem>.curation.yaml`, the report of every segment and variant, accepted
 or rejected with its reason, and `<out stem>.card.md`, the suite card (clips per stratum and per
 condition value). Controlled variants of the accepted clips (`variants`, see `suites.variants`) join
 the candidates before the draw. A condition value with fewer than `min_clips` clips, a label of a
@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 def report_path(out: Path) -> Path:
     return out.with_name(out.stem + ".curation.yaml")
+
+
+def cache_path(out: Path) -> Path:
+    """Where the curation of `out` is cached: `.qa_cache/<stem>.build/` beside it (never committed)."""
+    return out.parent / ".qa_cache" / f"{out.stem}.build"
 
 
 def card_path(out: Path) -> Path:
@@ -130,12 +135,13 @@ def _warn_thin(out: Path, counts: dict[str, dict[str, int]], strata, spec: Build
 def build_suite(videos: Path, out: Path, spec: BuildSpec) -> Path:
     """Curate every video of `videos` and write the suite manifest `out`; returns `out`."""
     root = spec.media.resolve() if spec.media else out.with_suffix("")
-    work = out.with_suffix(".cache") / "clips"  # every candidate clip; the selected ones go to `root`
+    cache = cache_path(out)
+    work = cache / "clips"  # every candidate clip; the selected ones go to `root`
     tagger = Tagger(build_axes(spec.axes, bins_path=spec.bins), landmarks=spec.landmarks)
     per_video: dict[str, list[Segment]] = {}
     found = {video.name: video for video in find_videos(videos)}
     for name, video in found.items():
-        per_video[name] = curate_video(video, work, out.with_suffix(".cache"), tagger, spec)
+        per_video[name] = curate_video(video, work, cache, tagger, spec)
     accepted = {s.id: s for segments in per_video.values() for s in segments if not s.reason}
     variants = _variants(per_video, found, work, tagger, spec) if spec.variants else {}
     candidates = {i: _kept(s.tags, spec, "none") for i, s in accepted.items()}

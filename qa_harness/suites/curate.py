@@ -13,8 +13,8 @@ Per video (.mp4/.mov/.mkv/.avi/.webm, or a folder of frames in the FOMM dataset 
    evaluates and tags exactly the stored frames;
 4. tag each written segment with the condition axes (`tagging.Tagger`);
 5. draw a balanced suite across the strata of the chosen tags (`strata.stratify`).
-Work per video is cached under `<out>.cache/`, keyed by the video's content hash and every setting
-that changes the result, so a rebuild with nothing changed only re-reads the cache.
+Work per video is cached under `.qa_cache/<out stem>.build/` beside the manifest, keyed by the video's
+content hash and every setting that changes the result, so a rebuild with nothing changed only re-reads the cache.
 """
 
 from __future__ import annotations

@@ -196,10 +196,10 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
     from qa_harness.catalog import METRICS  # here: the catalog imports the metrics, which read suites
     from qa_harness.registry import UnknownNameError
 
-    for i, name in enumerate(metrics):
-        if name not in METRICS:
+    for i, metric in enumerate(metrics):  # not `name`: that is the suite's
+        if metric not in METRICS:
             try:
-                METRICS.get(name)  # raises for the unknown name: its message suggests the close ones
+                METRICS.get(metric)  # raises for the unknown name: its message suggests the close ones
             except UnknownNameError as err:
                 raise doc.error(("metrics", i), str(err)) from None
     metric_options = _metric_options(doc, data["metric_options"]) if "metric_options" in data else {}
