@@ -59,9 +59,20 @@ METRICS.add("id_source", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTI
             reference="source")
 METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS,
             reference="driving")
+# temporal consistency: the output's frame-to-frame change against the ground truth's (cross: the driving's)
+METRICS.add("landmark_jitter", "qa_harness.metrics.temporal:build_jitter", landmarks=DEFAULT_LANDMARKS)
+METRICS.add("flicker", "qa_harness.metrics.temporal:build_flicker", landmarks=DEFAULT_LANDMARKS)
+METRICS.add("warp_error", "qa_harness.metrics.temporal:build_warp")
+METRICS.add("xfer_landmark_jitter", "qa_harness.metrics.temporal:build_jitter", landmarks=DEFAULT_LANDMARKS,
+            reference="driving")
+METRICS.add("output_flicker", "qa_harness.metrics.temporal:build_flicker", landmarks=DEFAULT_LANDMARKS,
+            reference="none")
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")
+#: No-reference metrics added for a suite with cross pairs unless `--metrics` is given: identity kept from
+#: the source, expression and head-motion transfer from the driving, flicker.
+DEFAULT_CROSS_METRICS = ("id_source", "expression_transfer", "xfer_landmark_jitter", "output_flicker")
 
 AXES = Registry("condition axis", "qa_harness.suites.axes.base:ConditionAxis")  # cls(bins)
 AXES.add("lighting", "qa_harness.suites.axes.lighting:LightingAxis")
@@ -80,6 +91,7 @@ PERTURBATIONS.add("occlusion.eyes", "qa_harness.suites.perturb.occlusion:eyes")
 PERTURBATIONS.add("occlusion.mouth", "qa_harness.suites.perturb.occlusion:mouth")
 PERTURBATIONS.add("occlusion.half", "qa_harness.suites.perturb.occlusion:half")
 PERTURBATIONS.add("occlusion.hand", "qa_harness.suites.perturb.occlusion:hand")
+PERTURBATIONS.add("occlusion.mic", "qa_harness.suites.perturb.occlusion:mic")
 PERTURBATIONS.add("geometry.roll", "qa_harness.suites.perturb.geometry:roll")
 PERTURBATIONS.add("geometry.scale", "qa_harness.suites.perturb.geometry:scale")
 PERTURBATIONS.add("geometry.shift", "qa_harness.suites.perturb.geometry:shift")

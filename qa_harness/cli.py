@@ -17,10 +17,19 @@ from pathlib import Path
 from qa_harness import __version__
 from qa_harness.compare_cli import add_compare_parser
 from qa_harness.errors import QaHarnessError
-from qa_harness.exitcodes import EXIT_CLIPS_FAILED, EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, interrupted_code, sigterm_raises
+from qa_harness.exitcodes import (
+    EXIT_CLIPS_FAILED,
+    EXIT_ERROR,
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    interrupted_code,
+    sigterm_raises,
+)
 from qa_harness.gate.cli import add_gate_parser
 from qa_harness.report.cli import add_report_parser
 from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
+from qa_harness.weights_cli import add_weights_parser
 
 
 def _model_option(text: str) -> tuple[str, object]:
@@ -166,7 +175,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not c.problem and not face_in_crop(c.path, resolution=suite.resolution, crop=c.crop):
             where = f"crop box {c.crop}" if c.crop else "the centred square (no crop box)"
             print(f"  warning: clip {c.id!r}: no face found in its first frame through {where}", file=sys.stderr)
-    return EXIT_ERROR if problems else EXIT_OK
+    if problems or args.policy is None:
+        return EXIT_ERROR if problems else EXIT_OK
+    from qa_harness.gate.policy import load_policy
+    from qa_harness.suites.support import policy_support, render_support
+    from qa_harness.suites.vocabulary import suite_vocabulary
+
+    rows = policy_support(suite, load_policy(args.policy), suite_vocabulary(args.file))
+    print(render_support(rows))
+    return EXIT_OK if all(r.supported for r in rows) else EXIT_GATE_FAILED
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -192,9 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_parser(sub)
     suites = sub.add_parser("suites", help="suite manifests", description="Work with suite manifests.")
     suites_sub = suites.add_subparsers(dest="suites_command", required=True, metavar="COMMAND")
-    validate = suites_sub.add_parser("validate", help="check a manifest and probe its media",
-                                     description="Check a manifest and probe its media; exit 2 on any problem.")
+    validate = suites_sub.add_parser(
+        "validate", help="check a manifest and probe its media (and which checks of a policy it supports)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check a manifest and probe its media. With --policy, also list every check of the policy "
+        "(rule x condition value, as the gate expands it on this suite's tags) with the suite's clips there "
+        "against the rule's min_clips.\n\nexit 0: valid (and every check of the policy supported); 1: valid, "
+        "but some checks have fewer clips than min_clips (the gate would not gate them); 2: invalid manifest or "
+        "policy, unreadable media, or a policy selector naming a condition outside the suite's vocabulary.")
     validate.add_argument("file", type=Path)
+    validate.add_argument("--policy", type=Path, help="gate policy whose checks the suite must support")
     validate.set_defaults(func=_cmd_validate)
     for add in (add_build_parser, add_tag_parser, add_synth_parser):
         add(suites_sub)
@@ -212,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_gate_parser(sub)
     add_compare_parser(sub)
     add_report_parser(sub)
+    add_weights_parser(sub)
     return parser
 
 

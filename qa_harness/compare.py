@@ -1,29 +1,34 @@
 """`qa-harness compare`: which differences between checkpoints are real.
 
-The first run is the reference; every other run is compared with it per metric and per condition on
-paired per-clip values: the mean per-clip delta with a paired bootstrap CI, and a Wilcoxon
-signed-rank test. The p-values of the whole family (all runs x metrics x conditions) are
-Holm-corrected, so testing many cells does not manufacture "significant" ones. A cell is `better` or
-`worse` only when its corrected p-value is below alpha and its CI excludes zero; otherwise `no
-detectable difference` (or `too few clips`).
+The first run is the reference; every other run is compared with it per metric and per condition
+with the gate's paired method (`runs.condition_stats`): frames paired by pair id and frame, the mean
+per-clip delta (run - reference), its standard error from segments within clips and the spread
+between clips (borrowed from the clips outside a condition that has fewer than `min_clips`), a
+two-sided t-test. The p-values of the whole family (all runs x metrics x conditions) are corrected
+(Benjamini-Hochberg by default, as the gate; or Holm), and each interval is reported at the level
+the correction used, so a cell is `better` or `worse` exactly when its corrected p is below alpha
+and its interval excludes zero; otherwise `no detectable difference` (or `too few clips` where no
+test is possible, e.g. one clip in the whole run). Runs of one name get their run id in their name.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from qa_harness.gate.output import md_cell
+from qa_harness.runs.condition_stats import NotTestable, clip_deltas, correct, holm, mean_test, run_deltas
 from qa_harness.runs.records import RunRecords, check_same_suite
 from qa_harness.runs.selectors import Selector, parse_selector
-from qa_harness.runs.stats import clip_values, paired_bootstrap, paired_values
+from qa_harness.runs.stats import clip_values
 
 BETTER, WORSE, SAME, TOO_FEW = "better", "worse", "no detectable difference", "too few clips"
+__all__ = ["BETTER", "WORSE", "SAME", "TOO_FEW", "CompareSettings", "compare_runs", "display_names", "holm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,85 +36,73 @@ class CompareSettings:
     conditions: tuple[str, ...] = ("all", "each")
     metrics: tuple[str, ...] = ()  # empty: every metric the reference run has
     alpha: float = 0.05
-    confidence: float = 0.95
-    resamples: int = 2000
-    seed: int = 0
-    min_clips: int = 5
+    correction: str = "bh"  # bh | holm, over every cell of the call
+    min_clips: int = 5  # fewer clips in a condition: the spread between clips is borrowed from the others
 
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full_like(p, np.nan)
-    valid = np.flatnonzero(np.isfinite(p))
-    order = valid[np.argsort(p[valid], kind="stable")]
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p[index]))
-        out[index] = running
-    return out
-
-
-def _wilcoxon(deltas: np.ndarray) -> float:
-    if len(deltas) < 2 or np.all(deltas == 0):
-        return 1.0
-    return float(stats.wilcoxon(deltas, zero_method="wilcox", alternative="two-sided").pvalue)
+def display_names(runs: Sequence[RunRecords]) -> dict[str, str]:
+    """run id -> name, with the run id's first 8 characters added to names that several runs share."""
+    counts = Counter(r.name for r in runs)
+    return {r.run_id: r.name if counts[r.name] == 1 else f"{r.name} ({r.run_id[:8]})" for r in runs}
 
 
 def compare_runs(
     runs: Sequence[RunRecords], settings: CompareSettings = CompareSettings(), *, allow_suite_mismatch: bool = False
 ) -> pd.DataFrame:
-    """One row per (run, metric, condition): means, delta, CI, p, Holm p and verdict vs runs[0]."""
+    """One row per (run, metric, condition): means, delta, CI, p, corrected p and verdict vs runs[0]."""
     reference, others = runs[0], runs[1:]
     for run in others:
         check_same_suite(run, reference, allow_mismatch=allow_suite_mismatch)
+    names = display_names(runs)
     metrics = settings.metrics or tuple(reference.scored_metrics())
     specs = [parse_selector(text) for text in settings.conditions]
     selectors = list(dict.fromkeys(s for spec in specs for s in spec.expand(reference.frames)))
-    reference_values: dict[tuple[str, Selector], pd.Series] = {}  # shared by every compared run
-    rows = []
+    rows, tests = [], []
     for run in others:
         for metric in metrics:
             if not (run.has_metric(metric) and reference.has_metric(metric)):
                 continue
-            higher = reference.direction(metric)
+            deltas = run_deltas(run, reference, metric, higher_is_better=False)
+            everything = clip_deltas(deltas)
             for selector in selectors:
-                if (metric, selector) not in reference_values:
-                    reference_values[metric, selector] = clip_values(reference, metric, selector)
-                c, b, _ = paired_values(clip_values(run, metric, selector), reference_values[metric, selector])
-                row = {
+                condition = clip_deltas(deltas[selector.mask(deltas)])
+                try:
+                    test = mean_test(condition, everything.drop(condition.mean.index), min_clips=settings.min_clips)
+                except NotTestable:
+                    test = None
+                rows.append({
                     "run": run.run_id,
-                    "run_name": run.name,
+                    "run_name": names[run.run_id],
                     "reference": reference.run_id,
                     "metric": metric,
                     "condition": str(selector),
-                    "higher_is_better": higher,
-                    "clips": len(c),
-                    "reference_mean": float(b.mean()) if len(c) else math.nan,
-                    "run_mean": float(c.mean()) if len(c) else math.nan,
-                    "delta": math.nan,
-                    "ci_low": math.nan,
-                    "ci_high": math.nan,
-                    "p": math.nan,
-                }
-                if len(c) >= settings.min_clips:
-                    ci = paired_bootstrap(
-                        c, b, "mean", confidence=settings.confidence, resamples=settings.resamples, seed=settings.seed
-                    )
-                    row.update(delta=ci.point, ci_low=ci.low, ci_high=ci.high, p=_wilcoxon(c - b))
-                rows.append(row)
+                    "higher_is_better": reference.direction(metric),
+                    "clips": len(condition),
+                    "reference_mean": float(clip_values(reference, metric, selector)[condition.mean.index].mean())
+                    if len(condition) else math.nan,
+                    "run_mean": float(clip_values(run, metric, selector)[condition.mean.index].mean())
+                    if len(condition) else math.nan,
+                    "delta": test.point if test else math.nan,
+                })
+                tests.append(test)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["p_holm"] = holm(table["p"].to_numpy())
-    table["verdict"] = [_verdict(r, settings.alpha) for r in table.itertuples(index=False)]
+    one_sided = np.array([t.p_value(0.0) if t else math.nan for t in tests])
+    table["p"] = np.minimum(1.0, 2 * np.minimum(one_sided, 1 - one_sided))
+    family = correct(table["p"].to_numpy(), settings.alpha, settings.correction)
+    bounds = [t.interval(lv / 2) if t else (math.nan, math.nan) for t, lv in zip(tests, family.levels, strict=True)]
+    table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    table["p_adjusted"] = family.adjusted
+    table["verdict"] = [_verdict(r, rejected) for r, rejected in zip(table.itertuples(index=False), family.rejected,
+                                                                       strict=True)]
     return table
 
 
-def _verdict(row, alpha: float) -> str:
+def _verdict(row, rejected: bool) -> str:
     if not np.isfinite(row.p):
         return TOO_FEW
-    if row.p_holm >= alpha or row.ci_low <= 0 <= row.ci_high:
+    if not rejected:
         return SAME
     improved = row.delta > 0 if row.higher_is_better else row.delta < 0
     return BETTER if improved else WORSE
@@ -117,9 +110,9 @@ def _verdict(row, alpha: float) -> str:
 
 def cost_points(runs: Sequence[RunRecords], metrics: Sequence[str], *, label_param: str | None) -> pd.DataFrame:
     """Per run: overall clip-mean of each metric and the perf metrics, for the Pareto view."""
-    rows = []
+    rows, names = [], display_names(runs)
     for run in runs:
-        label = run.name + (f" [{label_param}={run.params.get(label_param, '?')}]" if label_param else "")
+        label = names[run.run_id] + (f" [{label_param}={run.params.get(label_param, '?')}]" if label_param else "")
         row = {
             "run": run.run_id,
             "label": label,
@@ -141,8 +134,9 @@ def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
         "## Comparison",
         "",
         f"Reference run `{md_cell(names[table['reference'].iat[0]])}`. Paired per-clip "
-        "deltas (run - reference), bootstrap CI, Wilcoxon signed-rank p Holm-corrected over all "
-        f"{len(table)} cells.",
+        "deltas (run - reference) with the gate's method (frames paired, segments within clips, "
+        f"spread between clips), two-sided t-test, p corrected over all {len(table)} cells; "
+        "intervals at the corrected level.",
         "",
     ]
     for run, group in table.groupby("run", sort=False):
@@ -152,9 +146,9 @@ def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
             f"{sum(differ['verdict'] == BETTER)} better, {len(group) - len(differ)} other"
         )
         lines += [
-            f"- **{v}**: {md_cell(m)} on `{md_cell(c)}` (delta {d:+.4g}, CI {lo:+.4g} .. {hi:+.4g}, p_holm {p:.2g})"
+            f"- **{v}**: {md_cell(m)} on `{md_cell(c)}` (delta {d:+.4g}, CI {lo:+.4g} .. {hi:+.4g}, p_adj {p:.2g})"
             for v, m, c, d, lo, hi, p in differ[
-                ["verdict", "metric", "condition", "delta", "ci_low", "ci_high", "p_holm"]
+                ["verdict", "metric", "condition", "delta", "ci_low", "ci_high", "p_adjusted"]
             ].itertuples(index=False)
         ]
         lines.append("")
@@ -169,7 +163,7 @@ def render_markdown(table: pd.DataFrame, names: dict[str, str]) -> str:
         "ci_low",
         "ci_high",
         "p",
-        "p_holm",
+        "p_adjusted",
         "verdict",
     ]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

@@ -43,6 +43,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
         CompareSettings,
         compare_runs,
         cost_points,
+        display_names,
         log_comparison,
         render_markdown,
     )
@@ -60,7 +61,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
         alpha=args.alpha,
     )
     table = compare_runs(runs, settings, allow_suite_mismatch=args.allow_suite_mismatch)
-    names = {r.run_id: r.name for r in runs}
+    names = display_names(runs)
     markdown = render_markdown(table, names)
     metrics = settings.metrics or tuple(runs[0].scored_metrics())
     points = cost_points(runs, metrics, label_param=args.label_param)
@@ -70,7 +71,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
         "summary.md": markdown.encode(),
         "pareto.png": plots.pareto_plot(points, {m: runs[0].direction(m) for m in plotted}),
     }
-    shown = table[["run_name", "metric", "condition", "clips", "delta", "ci_low", "ci_high", "p_holm", "verdict"]]
+    shown = table[["run_name", "metric", "condition", "clips", "delta", "ci_low", "ci_high", "p_adjusted", "verdict"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}") if not table.empty else "no cells")
     if args.out:
         out = Path(args.out)

@@ -18,11 +18,11 @@ import torch
 from tqdm import tqdm
 
 from qa_harness import __version__, tracking
-from qa_harness.catalog import DEFAULT_METRICS, EXECUTORS, METRICS
+from qa_harness.catalog import DEFAULT_CROSS_METRICS, DEFAULT_METRICS, EXECUTORS, METRICS
 from qa_harness.errors import QaHarnessError, storage_errors
 from qa_harness.executors.worker import MetricsInfo, WorkSpec
 from qa_harness.models.base import resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, RunResult, Suite
+from qa_harness.records import ClipOutcome, PairRecords, RunResult, Suite
 from qa_harness.runner import PairJob
 from qa_harness.runs.meta import RunMeta, RunSummary
 from qa_harness.runs.records import RunRecords
@@ -30,6 +30,7 @@ from qa_harness.runs.table import condition_table
 from qa_harness.store import RunStore
 from qa_harness.suites.hashing import file_sha256
 from qa_harness.suites.manifest import load_suite
+from qa_harness.summary import unscored_totals
 from qa_harness.thumbs import THUMBS_ARTIFACT
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,13 @@ def _fingerprint(cfg: EvalConfig, suite: Suite, metric_names: tuple[str, ...], c
     }
 
 
+def with_cross_defaults(names: tuple[str, ...], suite: Suite) -> tuple[str, ...]:
+    """`names` plus DEFAULT_CROSS_METRICS when the suite has cross pairs (which reference metrics skip)."""
+    if not any(p.protocol == "cross" for p in suite.pairs):
+        return tuple(names)
+    return tuple(dict.fromkeys((*names, *DEFAULT_CROSS_METRICS)))
+
+
 def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     """Evaluate `cfg.model` on `cfg.suite`; finished pairs of an interrupted run are kept with --resume.
 
@@ -81,7 +89,7 @@ def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     if cfg.checkpoint is not None and not Path(cfg.checkpoint).is_file():
         raise QaHarnessError(f"{cfg.checkpoint}: --checkpoint: no such file")
     suite = suite or load_suite(cfg.suite)
-    metric_names = cfg.metrics or suite.metrics or DEFAULT_METRICS
+    metric_names = cfg.metrics or with_cross_defaults(suite.metrics or DEFAULT_METRICS, suite)
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work
     executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)  # so does a missing optional dependency
@@ -148,7 +156,7 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: RunMeta, run_id: 
         torch.cuda.reset_peak_memory_stats(device)
     started, frames, finished = time.perf_counter(), 0, len(done)
 
-    def on_result(outcome: ClipOutcome, records: list[FrameRecord]) -> None:
+    def on_result(outcome: ClipOutcome, records: PairRecords | None) -> None:
         nonlocal frames, finished
         store.save_pair(outcome, records)
         frames, finished = frames + outcome.frames, finished + 1
@@ -181,8 +189,10 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
         counts={"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames),
                 "clips/output_out_of_range": sum(1 for o in outcomes if o.output_out_of_range)},
         failed={o.pair_id: o.error for o in failed}, unavailable_metrics=info.unavailable,
+        metric_errors={o.pair_id: dict(o.metric_errors) for o in outcomes if o.metric_errors},
         higher_is_better=info.higher_is_better, retried=retried,
         output_out_of_range={o.pair_id: o.output_out_of_range for o in outcomes if o.output_out_of_range},
+        unscored=unscored_totals(outcomes), metric_params=info.params,
         perf={
             "frames_per_second": fps,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

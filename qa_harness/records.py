@@ -1,16 +1,18 @@
-"""Typed records that flow through the pipeline: suite -> runner -> per-frame records -> aggregate.
+"""Typed records that flow through the pipeline: suite -> runner -> per-pair records -> run result.
 
-All are frozen: a stage reads the value of the stage before it and writes a new one. Frame records
-go to Parquet in a wide layout: one row per frame, `metric:<name>` and `cond:<axis>` columns.
+All are frozen: a stage reads the value of the stage before it and writes a new one. A pair's frame
+records stay columns (`PairRecords`) from the runner to Parquet, in a wide layout: one row per frame,
+`metric:<name>` and `cond:<axis>` columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # the runs layer reads these records; imported for annotations only
@@ -23,6 +25,8 @@ METRIC_PREFIX = "metric:"
 COND_PREFIX = "cond:"
 #: Clip-level metric columns of the per-pair table (`clips.parquet`): one value per clip.
 CLIP_METRIC_PREFIX = "clip_metric:"
+#: Column of the per-pair table naming the metrics that failed on a pair, with reasons (when any did).
+METRIC_ERRORS = "metric_errors"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +100,38 @@ class Suite:
         return min(pair.driving.frame_count, self.max_frames or pair.driving.frame_count)
 
 
-@dataclass(frozen=True, slots=True)
-class FrameRecord:
-    """Metric values of one output frame, with the conditions it was produced under."""
+@dataclass(frozen=True)
+class PairRecords:
+    """One finished pair's per-frame records, column by column: what the runner returns, a Ray worker ships
+    as it is (numpy arrays pickle as buffers) and the store writes straight to Parquet.
+
+    `metrics`: column -> (n,) float64 values, NaN for a metric that failed on this pair (its reason is in
+    the pair's `ClipOutcome.metric_errors`). `conditions`: axis -> one value per frame (None where a frame
+    has none), from the clip's tags and the frame's measured tags.
+    """
 
     run_id: str
     suite: str
     suite_version: str
     pair_id: str
     protocol: str
-    frame: int
-    metrics: Mapping[str, float]
-    conditions: Mapping[str, str]
+    frames: np.ndarray  # (n,) int64 frame indices
+    metrics: Mapping[str, np.ndarray]
+    conditions: Mapping[str, tuple[str | None, ...]]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The wide table: identity columns, then `metric:<name>` floats and `cond:<axis>` strings."""
+        n = len(self.frames)
+        columns: dict[str, object] = {
+            "run_id": [self.run_id] * n, "suite": [self.suite] * n, "suite_version": [self.suite_version] * n,
+            "pair_id": [self.pair_id] * n, "protocol": [self.protocol] * n, "frame": self.frames.astype(np.int64),
+        }
+        columns |= {METRIC_PREFIX + k: np.asarray(v, dtype=np.float64) for k, v in self.metrics.items()}
+        columns |= {COND_PREFIX + k: list(v) for k, v in self.conditions.items()}
+        return pd.DataFrame(columns)
 
 
 ClipStatus = Literal["ok", "failed"]
@@ -125,6 +149,10 @@ class ClipOutcome:
     clip_metrics: Mapping[str, float] = field(default_factory=dict)
     #: Fraction of the model's output values outside [0, 1] (clamped before scoring; see guards.py).
     output_out_of_range: float = 0.0
+    #: Frames a metric could not score, by metric and reason (from the metrics' `UNSCORED` codes).
+    unscored: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Metrics that raised on this pair, with the reason: their values are NaN, the pair is still `ok`.
+    metric_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,24 +178,6 @@ class RunResult:
     @property
     def frames_per_second(self) -> float:
         return float(self.summary.perf.get("frames_per_second") or 0.0)
-
-
-def records_to_frame(records: Iterable[FrameRecord]) -> pd.DataFrame:
-    """Wide table: identity columns, then `metric:<name>` floats and `cond:<axis>` strings."""
-    rows = []
-    for r in records:
-        row = {
-            "run_id": r.run_id,
-            "suite": r.suite,
-            "suite_version": r.suite_version,
-            "pair_id": r.pair_id,
-            "protocol": r.protocol,
-            "frame": r.frame,
-        }
-        row.update({METRIC_PREFIX + k: float(v) for k, v in r.metrics.items()})
-        row.update({COND_PREFIX + k: str(v) for k, v in r.conditions.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def metric_columns(table: pd.DataFrame) -> list[str]:

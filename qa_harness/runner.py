@@ -3,8 +3,9 @@
 Only this module knows about devices, batching and prefetching. Decoding of the next chunk runs in a
 background thread while the model and metrics work on the current one. Each pair is independent:
 a bad file, a model exception or a NaN output fails that pair (recorded with its error) and the run
-goes on. Every pair gets its own seed (run seed + pair id), so results do not depend on the order or
-on which pairs a resumed run still had to do.
+goes on; a metric that raises fails alone (`metrics.columns`). Values stay numpy columns from the
+metrics to the Parquet shard (`PairRecords`). Every pair gets its own seed (run seed + pair id), so
+results do not depend on the order or on which pairs a resumed run still had to do.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from torch import Tensor
 from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.guards import OutputRange
 from qa_harness.metrics.base import FrameBatch, Metric
+from qa_harness.metrics.columns import MetricColumns
 from qa_harness.models.base import Animator
-from qa_harness.records import ClipOutcome, FrameRecord, Pair, Suite
+from qa_harness.records import ClipOutcome, Pair, PairRecords, Suite
 from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
 from qa_harness.video.io import iter_frames, read_image
 
@@ -119,11 +121,14 @@ def _check_output(out: Tensor, driving: Tensor, first_frame: int) -> None:
 def evaluate_pair(
     pair: Pair, model: Animator, metrics: Sequence[Metric], job: PairJob, device: torch.device,
     on_frames: Callable[[int], None] = lambda n: None,
-) -> tuple[ClipOutcome, list[FrameRecord]]:
-    """Animate one pair and score every frame; failures become a `failed` outcome, never an exception."""
+) -> tuple[ClipOutcome, PairRecords | None]:
+    """Animate one pair and score every frame; failures become a `failed` outcome, never an exception.
+
+    A metric that raises fails alone (`MetricColumns`): its values are NaN, the reason is recorded in the
+    outcome's `metric_errors`, and the pair and the other metrics go on.
+    """
     start = time.perf_counter()
     torch.manual_seed(_pair_seed(job.seed, pair.id))
-    columns: dict[str, list[np.ndarray]] = {}
     frames_done = 0
     out_range = OutputRange()
     try:
@@ -139,6 +144,10 @@ def evaluate_pair(
             pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
+        if not applicable:
+            raise ClipError(f"pair {pair.id!r}: no metric applies to the {pair.protocol} protocol (metrics: "
+                            f"{', '.join(m.name for m in metrics) or 'none'}); list a no-reference metric")
+        columns = MetricColumns(applicable, pair.id)
         total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
         for driving in _chain(first, chunks, device):
@@ -152,31 +161,27 @@ def evaluate_pair(
                 source=source, target=driving if pair.protocol == "reconstruction" else None,
             )
             if wanted := sorted(thumbs & set(range(frames_done, frames_done + n))):
-                _save_thumbs(job.thumbs_dir, batch, wanted, applicable)
-            for metric in applicable:
-                for name, values in metric.frame_values(batch).items():
-                    columns.setdefault(name, []).append(values.detach().float().cpu().numpy())
+                _save_thumbs(job.thumbs_dir, batch, wanted, columns)
+            columns.add(batch)
             frames_done += n
             on_frames(n)
         out_range.check(pair.id)
-        per_frame = {k: np.concatenate(v) for k, v in columns.items()}
-        clip_metrics = {k: float(v) for m in applicable for k, v in m.clip_values(per_frame).items()}
+        per_frame = columns.per_frame(frames_done)
+        clip_metrics = columns.clip_values(per_frame)
     except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
         message = _failure_message(err)
         log.warning("pair %r failed: %s", pair.id, message)
         outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message,
                               output_out_of_range=out_range.fraction)
-        return outcome, []
-    records = [
-        FrameRecord(
-            run_id=job.run_id, suite=job.suite.name, suite_version=job.suite.version, pair_id=pair.id,
-            protocol=pair.protocol, frame=i, metrics={k: float(v[i]) for k, v in per_frame.items()},
-            conditions=pair.frame_conditions(i),
-        )
-        for i in range(frames_done)
-    ]
+        return outcome, None
+    records = PairRecords(
+        run_id=job.run_id, suite=job.suite.name, suite_version=job.suite.version, pair_id=pair.id,
+        protocol=pair.protocol, frames=np.arange(frames_done, dtype=np.int64), metrics=per_frame,
+        conditions=_conditions(pair, frames_done),
+    )
     outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics,
-                          output_out_of_range=out_range.fraction)
+                          output_out_of_range=out_range.fraction, unscored=columns.unscored(),
+                          metric_errors=dict(columns.errors))
     return outcome, records
 
 
@@ -187,13 +192,16 @@ def _failure_message(err: BaseException) -> str:
     return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
 
 
-def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], metrics: Sequence[Metric]) -> None:
+def _conditions(pair: Pair, n: int) -> dict[str, tuple[str | None, ...]]:
+    """Axis -> one value per frame (`Pair.frame_conditions`); axes in order of first appearance."""
+    per_frame = [pair.frame_conditions(i) for i in range(n)]
+    axes = dict.fromkeys(axis for tags in per_frame for axis in tags)
+    return {axis: tuple(str(t[axis]) if axis in t else None for t in per_frame) for axis in axes}
+
+
+def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], columns: MetricColumns) -> None:
     """Thumbnails of the chosen frames of a batch, and crops of the regions face metrics score inside."""
-    boxes: dict[str, Tensor] = {}
-    if batch.target is not None:
-        for metric in metrics:
-            for name, box in metric.region_boxes(batch).items():
-                boxes.setdefault(name, box.detach().cpu())
+    boxes = columns.region_boxes(batch) if batch.target is not None else {}
     first = int(batch.frames[0])
     for frame in frames:
         i = frame - first

@@ -6,7 +6,8 @@
 <out>/pairs/<key>.parquet    frame records of one finished pair
 <out>/pairs/<key>.json       its ClipOutcome, written last: its presence means "pair finished"
 <out>/frames.parquet         all frame records, gathered at the end
-<out>/clips.parquet          one row per pair: status, error, clip-level metrics
+<out>/clips.parquet          one row per pair: status, error, clip-level metrics (and `metric_errors`,
+                             "metric: reason; ...", when some metric failed on some pair)
 ```
 Shards are keyed by a hash of the pair id, since ids are user strings (any characters).
 """
@@ -25,7 +26,7 @@ import pandas as pd
 from qa_harness.atomic import write_atomic
 from qa_harness.errors import QaHarnessError, storage_errors
 from qa_harness.lock import LOCK_NAME, RunLock
-from qa_harness.records import CLIP_METRIC_PREFIX, ClipOutcome, FrameRecord, records_to_frame
+from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_ERRORS, ClipOutcome, PairRecords
 from qa_harness.runs.meta import RunMeta
 
 
@@ -95,12 +96,11 @@ class RunStore:
             done[outcome.pair_id] = outcome
         return done
 
-    def save_pair(self, outcome: ClipOutcome, records: list[FrameRecord]) -> None:
-        """Write one pair's records, then its outcome (the commit point)."""
+    def save_pair(self, outcome: ClipOutcome, records: PairRecords | None) -> None:
+        """Write one pair's records (column-wise), then its outcome (the commit point)."""
         key = self.key(outcome.pair_id)
-        if records:
-            table = records_to_frame(records)
-            write_atomic(self.pairs_dir / f"{key}.parquet", table.to_parquet(index=False))
+        if records is not None and len(records):
+            write_atomic(self.pairs_dir / f"{key}.parquet", records.to_frame().to_parquet(index=False))
         write_atomic(self.pairs_dir / f"{key}.json", json.dumps(asdict(outcome)).encode())
 
     def gather(self, pair_order: list[str], outcomes: dict[str, ClipOutcome]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -113,6 +113,7 @@ class RunStore:
         ]
         frames = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         rows = []
+        with_errors = any(o.metric_errors for o in outcomes.values())
         for pid in pair_order:
             if pid not in outcomes:
                 continue
@@ -120,6 +121,8 @@ class RunStore:
             row = {"pair_id": o.pair_id, "status": o.status, "frames": o.frames, "seconds": o.seconds,
                    "error": o.error, "output_out_of_range": o.output_out_of_range}
             row.update({CLIP_METRIC_PREFIX + k: v for k, v in o.clip_metrics.items()})
+            if with_errors:
+                row[METRIC_ERRORS] = "; ".join(f"{m}: {why}" for m, why in o.metric_errors.items())
             rows.append(row)
         clips = pd.DataFrame(rows)
         write_atomic(self.out_dir / "frames.parquet", frames.to_parquet(index=False))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from qa_harness.records import RunResult
+from qa_harness.records import ClipOutcome, RunResult
 from qa_harness.runs.table import ALL, condition_label
 
 #: The columns terminal tables show when a run has more (all are in aggregate.csv, MLflow and the report).
@@ -37,8 +37,21 @@ def condition_table(tables: dict[str, pd.DataFrame], metrics: Sequence[str]) -> 
     return out.set_index(["condition", "run"]) if len(tables) > 1 else out.drop(columns="run").set_index("condition")
 
 
-def print_result(result: RunResult, *, file=sys.stdout) -> None:
-    """Per-condition means, failures and where the run went."""
+def unscored_totals(outcomes: tuple[ClipOutcome, ...]) -> dict[str, dict[str, int]]:
+    """Frames each metric could not score over the run, by reason (the pairs' `unscored` summed)."""
+    totals: dict[str, dict[str, int]] = {}
+    for outcome in outcomes:
+        for metric, reasons in outcome.unscored.items():
+            for reason, frames in reasons.items():
+                totals.setdefault(metric, {}).setdefault(reason, 0)
+                totals[metric][reason] += frames
+    return totals
+
+
+def print_result(result: RunResult, *, file=None) -> None:
+    """Per-condition means, failures and where the run went; to `file`, else the current `sys.stdout` (looked up
+    per call: a default bound at import would miss a later redirection, as pytest's capsys found)."""
+    file = file or sys.stdout
     table = result.table.frame()
     ok = len(result.outcomes) - len(result.failed)
     print(f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s",
@@ -51,6 +64,12 @@ def print_result(result: RunResult, *, file=sys.stdout) -> None:
             print(f"(+{len(metrics) - len(shown)} more metrics in {result.out_dir / 'aggregate.csv'})", file=file)
     for outcome in result.failed:
         print(f"FAILED {outcome.pair_id}: {outcome.error}", file=file)
+    for pair_id, errors in result.summary.metric_errors.items():
+        for metric, reason in errors.items():
+            print(f"metric {metric} failed on {pair_id} (its values are NaN; the pair is kept): {reason}", file=file)
+    for metric, reasons in unscored_totals(result.outcomes).items():
+        for reason, frames in reasons.items():
+            print(f"metric {metric}: {frames} frames not scored: {reason}", file=file)
     for name, reason in result.unavailable_metrics.items():
         print(f"metric {name} unavailable: {reason}", file=file)
     print(f"records: {result.records_path}", file=file)

@@ -100,6 +100,11 @@ def metric_key(metric: str, axis: str = ALL, value: str = ALL, stat: str = "mean
     return "/".join(_UNSAFE.sub("_", p) for p in parts)
 
 
+def unscored_key(metric: str, reason: str) -> str:
+    """'unscored/aed/no_face_found_in_the_output_by_the_identity_backend': frames a metric could not score."""
+    return "/".join(("unscored", _UNSAFE.sub("_", metric), _UNSAFE.sub("_", reason).strip("_")[:160]))
+
+
 def start_run(
     *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], suite: Suite,
     resume_run_id: str | None, parent_run_id: str | None = None,
@@ -173,8 +178,11 @@ def finish_run(
             value = getattr(row, stat)
             if not math.isnan(value):
                 metrics[metric_key(row.metric, row.axis, row.value, stat)] = float(value)
+    _log_params(client, run_id, dict(summary.metric_params))  # e.g. where LPIPS's weights came from
     metrics.update({k: float(v) for k, v in summary.counts.items()})
     metrics.update({f"perf/{k}": float(v) for k, v in summary.perf.items() if v is not None})
+    metrics.update({unscored_key(m, reason): float(n) for m, reasons in summary.unscored.items()
+                    for reason, n in reasons.items()})
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)

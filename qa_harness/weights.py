@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,9 @@ ENV_VAR = "QA_HARNESS_WEIGHTS"
 DEFAULT_WEIGHTS_DIR = "~/.cache/qa_harness/weights"
 #: How many differing keys a `CheckpointError` quotes per kind (missing, unexpected, wrong shape).
 KEYS_QUOTED = 5
+#: torch's `weights_only` refusal of one class or function (its error names only the first it meets).
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def weights_dir() -> Path:
@@ -63,6 +67,22 @@ def find_weight_file(
     )
 
 
+def refused_code(path: Path, err: pickle.UnpicklingError) -> str:
+    """What a file refused by `torch.load(weights_only=True)` needs unpickled, for the error message: every
+    class or function it references (torch's scan of a zip-format file), else the one torch's error names
+    (legacy format), else torch's reason line without its ANSI escapes."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except (ValueError, RuntimeError, OSError, pickle.UnpicklingError):
+        names = []
+    names = names or _REFUSED_GLOBAL.findall(str(err))
+    if names:
+        return f"it needs unpickling of {', '.join(sorted(names))}"
+    lines = [line.strip() for line in _ANSI.sub("", str(err)).splitlines() if line.strip()]
+    reason = next((line for line in lines if "WeightsUnpickler error" in line), lines[0] if lines else repr(err))
+    return f"torch refused it: {reason}"
+
+
 def not_a_torch_file(path: Path) -> str | None:
     """Why `path` cannot be a torch.save file (neither its zip archive nor a legacy pickle), else None.
 
@@ -83,7 +103,9 @@ def load_state_dict(path: Path) -> dict[str, Tensor]:
         raise CheckpointError(problem)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"{path}: refused: {refused_code(path, err)}, which can run arbitrary code") from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise CheckpointError(f"{path}: cannot be read as a torch weight file: {err}") from err
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")

@@ -11,6 +11,16 @@ import yaml
 from qa_harness.video.io import iter_frames
 from tests.helpers.media import CLIPS, REPO
 
+#: Fixtures that build the gate tests' simulated runs (tests/gate/gate_runs.py: real metrics on every frame of
+#: six clips, about a minute once per session): a test that uses one is end to end, hence `slow`.
+SIMULATED_RUNS = {"baseline_run", "rerun", "regressed_runs", "store", "report_file"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SIMULATED_RUNS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def hermetic_weight_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

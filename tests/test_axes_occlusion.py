@@ -1,16 +1,21 @@
 """Occlusion axis on real photos (expectations from looking at them: lp_d30 rests her hand against her
-cheek and chin; jianzhu is an unoccluded frontal portrait) and on synthetic occluders of known place."""
+cheek and chin; jianzhu is an unoccluded frontal portrait) and on synthetic occluders of known place:
+a mask drawn over the portrait's lower face, the same region in its own skin colour, a crop that
+puts part of the face beyond the frame edge."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
-from qa_harness.suites.axes.occlusion import facing_away
+from qa_harness.suites.axes.occlusion import facing_away, keypoints_from_landmarks
+from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
 
@@ -37,15 +42,63 @@ def test_hand_on_the_face_is_found_and_clean_portrait_is_not(tagger):
     assert clean.clip_labels["occlusion"] == "none" and clean.clip_labels["occlusion_hand"] == "none"
 
 
-def test_profile_hides_its_far_side(tagger):
+def test_profile_hides_its_far_side_without_calling_it_occluded(tagger):
     profile = tagger.tag_clip(DATA / "photos" / "ddfa2_emma_profile.jpg")
-    assert profile.measures["occlusion.self_occluded"][0] >= 0.08
-    assert profile.clip_labels["occlusion"] == "partial"
+    assert profile.measures["occlusion.self_occluded"][0] >= 0.08  # measured, kept apart
+    assert profile.measures["occlusion.hidden"][0] < profile.measures["occlusion.self_occluded"][0]
+    assert profile.clip_labels["occlusion_mouth"] == "visible"
 
 
-def test_no_face_is_heavy_occlusion(tagger):
+def test_no_face_is_face_missing_not_occlusion(tagger):
     tags = tagger.tag_frames(np.full((1, 96, 96, 3), 90, np.uint8))
-    assert tags.measures["occlusion.hidden"][0] == 1.0 and tags.clip_labels["occlusion"] == "heavy"
+    assert tags.measures["occlusion.missing"][0] == 1.0 and tags.clip_labels["face"] == "missing"
+    for tag in ("occlusion", "occlusion_mouth", "occlusion_hand", "truncation"):
+        assert tags.clip_labels[tag] == "unknown", tag
+
+
+@pytest.fixture(scope="module")
+def portrait(tagger):
+    """The clean frontal portrait, its landmarks (68, 2) and its tags."""
+    frame = np.asarray(Image.open(DATA / "photos" / "ddfa2_jianzhu.jpg").convert("RGB"))
+    obs = tagger.observe(frame[None])
+    return frame, obs.landmarks.points.numpy()[0], tagger.tag_frames(frame[None])
+
+
+def _paint_lower_face(frame: np.ndarray, points: np.ndarray, colour) -> np.ndarray:
+    out = frame.copy()
+    cv2.fillPoly(out, [np.rint(points[LOWER_FACE]).astype(np.int32)], colour)
+    return out
+
+
+def test_a_drawn_mask_covers_the_mouth(tagger, portrait):
+    frame, points, clean = portrait
+    assert clean.clip_labels["occlusion_mouth"] == "visible" and clean.clip_labels["occlusion"] == "none"
+    assert clean.measures["occlusion.mouth_object"][0] < 0.1
+    masked = tagger.tag_frames(_paint_lower_face(frame, points, (170, 205, 225))[None])  # a surgical-mask blue
+    assert masked.clip_labels["occlusion_mouth"] == "covered"
+    # The paint fills the measured region (less what the mask moves the landmarks by): nearly all foreign.
+    assert masked.measures["occlusion.mouth_object"][0] > 0.8
+    assert masked.clip_labels["occlusion"] in ("partial", "heavy")
+
+
+def test_a_skin_coloured_patch_is_not_a_mask(tagger, portrait):
+    frame, points, clean = portrait
+    band, _ = lower_face_regions(frame.shape[:2], keypoints_from_landmarks(points), points)
+    skin = tuple(int(c) for c in np.median(frame[band], axis=0))  # the face's own skin colour
+    patched = tagger.tag_frames(_paint_lower_face(frame, points, skin)[None])
+    assert patched.measures["occlusion.mouth_object"][0] < 0.1
+    assert patched.clip_labels["occlusion_mouth"] == "visible"
+
+
+def test_a_face_cut_by_the_frame_edge_is_truncated(tagger, portrait):
+    frame, points, clean = portrait
+    assert clean.clip_labels["truncation"] == "none"
+    cut_x = int(round(points[:, 0].min() + 0.3 * np.ptp(points[:, 0])))  # 30 % of the face beyond the left edge
+    cut = np.ascontiguousarray(frame[:, cut_x:])
+    tags = tagger.tag_frames(cut[None])
+    expected = float((points[:, 0] < cut_x).mean())  # the uncut landmarks left of the cut
+    assert tags.clip_labels["truncation"] == "cut"
+    assert tags.measures["occlusion.truncated"][0] == pytest.approx(expected, abs=0.1)
 
 
 def test_synthetic_occluders_move_the_occlusion_tag_not_the_pose(tmp_path, tagger):

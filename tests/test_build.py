@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -15,7 +16,6 @@ import yaml
 from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.l1 import build as build_l1
 from qa_harness.models.baselines import identity
-from qa_harness.records import records_to_frame
 from qa_harness.runner import PairJob, evaluate_pair
 from qa_harness.runs.table import condition_table
 from qa_harness.suites import curate
@@ -104,8 +104,8 @@ def test_aggregate_over_the_built_suite_has_a_row_per_stratum(built):
     suite = load_suite(built)
     job = PairJob(suite=suite, run_id="t", batch_size=8, seed=0)
     metric = build_l1(MetricContext(device=torch.device("cpu")))
-    rows = [r for p in suite.pairs for r in evaluate_pair(p, identity(), [metric], job, torch.device("cpu"))[1]]
-    table = condition_table(records(records_to_frame(rows))).frame()
+    parts = [evaluate_pair(p, identity(), [metric], job, torch.device("cpu"))[1].to_frame() for p in suite.pairs]
+    table = condition_table(records(pd.concat(parts, ignore_index=True))).frame()
     strata = yaml.safe_load(built.read_text())["generator"]["strata_counts"]
     values = set(table[(table.axis == "lighting") & (table.metric == "l1")].value)
     assert values == {key.split("=")[1] for key in strata}

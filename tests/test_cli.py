@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers.media import REPO
 
+pytestmark = pytest.mark.slow  # every test runs the CLI in subprocesses
+
 COMMANDS = [[], ["evaluate"], ["suites"], ["suites", "validate"], ["models"], ["metrics"], ["demo"], ["gate"],
             ["compare"], ["report"]]
 

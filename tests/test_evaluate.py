@@ -22,8 +22,8 @@ def _suite(write_suite, **extra):
     return write_suite({
         "name": "small", **SMALL,
         "clips": [
-            {"id": "d20", "path": "clips/d20.mp4", "tags": {"pose": "frontal", "lighting": "dim"}},
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate", "lighting": "normal"}},
+            {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal", "lighting": "dim"}},
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate", "lighting": "normal"}},
             {"id": "photo", "path": "photos/lp_s1.jpg"},
         ],
         "pairs": ["d20", "tpsmm", {"source": "photo", "driving": "d20"}],
@@ -54,7 +54,7 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     assert len(p["suite_version"]) == 16 and p["harness_version"]
     m = run.data.metrics
     assert m["ssim"] == pytest.approx(1.0) and m["l1"] == 0.0 and m["clips/failed"] == 0
-    assert m["ssim/pose_moderate"] == pytest.approx(1.0) and "l1/lighting_dim" in m
+    assert m["ssim/yaw_moderate"] == pytest.approx(1.0) and "l1/lighting_dim" in m
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"records", "summary.json", "aggregate.csv", "thumbs"} <= artifacts
     thumbs = sorted(p.name for p in (result.out_dir / "thumbs").rglob("*.jpg"))
@@ -66,11 +66,13 @@ def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path,
     pd.testing.assert_frame_equal(pd.read_parquet(local), frames)
     summary = json.loads(open(client.download_artifacts(result.run_id, "summary.json", str(tmp_path / "dl"))).read())
     assert summary["counts"]["frames/total"] == 18
-    assert summary["higher_is_better"] == {"l1": False, "psnr": True, "ssim": True}  # as the metrics declare
+    hib = summary["higher_is_better"]
+    assert {k: hib[k] for k in ("l1", "psnr", "ssim")} == {"l1": False, "psnr": True, "ssim": True}
+    assert hib["id_source"] is False and hib["xfer_ear_corr"] is True  # the cross pair's no-reference set
     (dataset,) = run.inputs.dataset_inputs
     assert dataset.dataset.name == "small" and dataset.dataset.digest == p["suite_version"]
     strata = json.loads({t.key: t.value for t in dataset.tags}["strata"])
-    assert strata == {"lighting": {"dim": 2, "normal": 1}, "pose": {"frontal": 2, "moderate": 1}}
+    assert strata == {"lighting": {"dim": 2, "normal": 1}, "yaw": {"frontal": 2, "moderate": 1}}
     suite_files = {a.path for a in client.list_artifacts(result.run_id, "suite")}
     assert suite_files == {"suite/suite.yaml", "suite/strata.json"}
 
@@ -154,7 +156,7 @@ def test_existing_run_folder_needs_resume_or_overwrite(write_suite, tmp_path, tr
 
 def test_lpips_without_weights_is_unavailable_not_fatal(write_suite, tmp_path, tracking_uri):
     result = _run(_suite(write_suite), tmp_path, tracking_uri, model="identity", metrics=("ssim", "lpips"))
-    assert not result.failed
+    assert [o.pair_id for o in result.failed] == ["photo->d20"]  # the cross pair: no listed metric applies
     assert "alexnet-owt-7be5be79.pth" in result.unavailable_metrics["lpips"]
     assert "metric:lpips" not in pd.read_parquet(result.records_path).columns
     summary = json.loads((result.out_dir / "summary.json").read_text())
@@ -179,15 +181,15 @@ def test_measured_per_frame_tags_reach_every_record(write_suite, tmp_path, track
     suite = _suite(write_suite)
     before = load_suite(suite).version
     frames = [("d20", i, "frontal" if i < 3 else "extreme") for i in range(6)]
-    pd.DataFrame(frames, columns=["pair", "frame", "cond:pose"]).to_parquet(conditions_path(suite))
+    pd.DataFrame(frames, columns=["pair", "frame", "cond:yaw"]).to_parquet(conditions_path(suite))
     assert load_suite(suite).version != before  # measured tags are part of the suite's content
     result = _run(suite, tmp_path, tracking_uri)
     records = pd.read_parquet(result.records_path)
     d20 = records[records["pair_id"] == "d20"].sort_values("frame")
-    assert list(d20["cond:pose"]) == ["frontal"] * 3 + ["extreme"] * 3
+    assert list(d20["cond:yaw"]) == ["frontal"] * 3 + ["extreme"] * 3
     assert set(d20["cond:lighting"]) == {"dim"}  # clip tags stay where no frame tag overrides them
     table = pd.read_csv(result.out_dir / "aggregate.csv")
-    assert {"extreme", "frontal", "moderate"} <= set(table[table["axis"] == "pose"]["value"])
+    assert {"extreme", "frontal", "moderate"} <= set(table[table["axis"] == "yaw"]["value"])
 
 
 def test_an_absent_weight_file_is_warned_about_once_per_process(caplog):

@@ -24,12 +24,13 @@ def _fresh_process() -> None:
     identity_analysis.cache_clear()
 
 
+@pytest.mark.slow
 def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(write_suite, tmp_path, tracking_uri):
     suite = write_suite({
         "name": "face", "resolution": 256, "max_frames": 8, "metrics": FACE,
         "clips": [
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"pose": "moderate"}},
-            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"pose": "frontal"}},
+            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
+            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"yaw": "frontal"}},
         ],
         "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
     })

@@ -124,6 +124,24 @@ def test_frozen_region_is_caught_while_whole_frame_ssim_barely_moves(lm, region,
     assert clip[corr] < 0.9
 
 
+@pytest.mark.parametrize(("frozen_at", "state"), [(6, "eyes closed"), (3, "mouth open")])
+def test_a_frozen_face_does_not_win_the_event_scores(lm, frozen_at, state) -> None:
+    """The issue's case on real frames: `identity`-like output, one target frame repeated, where that frame
+    has the eyes closed (EAR 0.058, frame 92) or the mouth open (MAR 0.40, frame 86). The old rules made the
+    frozen state one event covering the clip and gave F1 1.0; now every follow score is 0 (measured)."""
+    _, target = source_and_target()
+    em = ear_mar.EarMar(lm, reference="target")
+    frozen = target[frozen_at : frozen_at + 1].expand(16, -1, -1, -1).clone()
+    values = _run(em, make_batch(frozen, target))
+    assert np.ptp(values["ear_output"]) == 0 and np.ptp(values["mar_output"]) == 0
+    assert (values["ear_output"][0] < 0.1) if state == "eyes closed" else (values["mar_output"][0] > 0.3)
+    clip = em.clip_values(values)
+    assert clip["blink_f1"] == 0.0 and clip["mouth_open_f1"] == 0.0
+    assert clip["ear_corr"] == 0.0 and clip["mar_corr"] == 0.0
+    late = _run(em, make_batch(torch.cat([target[:1].expand(3, -1, -1, -1), target[:-3]]), target))
+    assert em.clip_values(late)["blink_f1"] < 1.0 and em.clip_values(late)["ear_corr"] < 0.5  # 3 frames late
+
+
 def test_faceless_output_frames_are_flagged_and_counted_in_mkr(lm) -> None:
     _, target = source_and_target()
     output = target.clone()
@@ -157,7 +175,7 @@ def test_cross_protocol_metrics_need_no_reference(lm, ident) -> None:
     assert clip["xfer_ear_corr"] == pytest.approx(1.0) and clip["xfer_blink_f1"] == 1.0
     frozen = make_batch(source.expand(16, -1, -1, -1).clone(), None, driving=target)
     clip = transfer.clip_values(_run(transfer, frozen))
-    assert np.isnan(clip["xfer_ear_corr"]) and clip["xfer_blink_f1"] == 0.0  # a still image never blinks
+    assert clip["xfer_ear_corr"] == 0.0 and clip["xfer_blink_f1"] == 0.0  # a still image never blinks
 
 
 def test_catalog_builds_every_face_metric_with_unique_columns(tmp_path) -> None:

@@ -66,6 +66,7 @@ def no_weights(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # a subprocess
 def test_mediapipe_start_up_chatter_goes_to_the_debug_log() -> None:
     """Built and run on faces in a fresh process: nothing on stderr (MediaPipe's C++ graph would print
     TFLite and "feedback manager" lines there), the lines are in the debug log instead."""

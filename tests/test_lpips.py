@@ -181,7 +181,7 @@ def test_wrong_keys_and_shapes_name_file_and_keys(alex_file, tmp_path) -> None:
 def test_not_a_state_dict_names_file(tmp_path) -> None:
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match=f"{garbage}: cannot be read as a torch weight file"):
+    with pytest.raises(CheckpointError, match=f"{garbage}: not a torch checkpoint"):
         LPIPS(ALEXNET, name="lpips", device=torch.device("cpu"), backbone=garbage)
     a_list = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], a_list)
@@ -196,14 +196,15 @@ def test_metric_contract(alex_file, frame_pairs) -> None:
     clip = Clip(id="d12", path=CLIPS / "d12.mp4", fps=25.0, frame_count=183, size=(512, 512))
     output, target = frame_pairs
     pair = Pair(id="d12", source=clip, driving=clip, protocol="reconstruction")
-    batch = FrameBatch(pair, torch.arange(6), output, target, target[:1], target)
+    batch = FrameBatch(pair, torch.arange(6), output, target, target[0], target)
     values = metric.frame_values(batch)
     assert values.keys() == {"lpips"} and values["lpips"].shape == (6,) and values["lpips"].dtype == torch.float32
     cross = Pair(id="x", source=clip, driving=clip, protocol="cross")
     with pytest.raises(ValueError, match="lpips: needs ground truth, but pair 'x' has none"):
-        metric.frame_values(FrameBatch(cross, torch.arange(6), output, target, target[:1], None))
+        metric.frame_values(FrameBatch(cross, torch.arange(6), output, target, target[0], None))
 
 
+@pytest.mark.slow  # a subprocess
 def test_product_imports_neither_torchvision_nor_lpips(alex_file, weight_dirs) -> None:
     """Build and run the metric in a fresh interpreter; the linear-layer files are located, not imported."""
     code = (

@@ -14,7 +14,7 @@ def test_demo_suite_loads_with_probed_media():
     assert suite.name == "demo" and len(suite.pairs) == 8
     d20 = next(p for p in suite.pairs if p.id == "d20")
     assert (d20.driving.frame_count, d20.driving.size, d20.driving.fps) == (175, (480, 480), 25.0)
-    assert d20.conditions == {"pose": "frontal", "occlusion": "none", "lighting": "dim"}
+    assert d20.conditions == {"yaw": "frontal", "occlusion": "none", "lighting": "dim"}
     cross = next(p for p in suite.pairs if p.protocol == "cross")
     assert cross.id == "lp_s1->d20" and cross.source.frame_count == 1
 
@@ -42,9 +42,9 @@ def test_default_pairs_are_reconstruction_of_every_video(write_suite):
 
 def test_user_strings_are_kept_verbatim(write_suite):
     suite = load_suite(write_suite({"name": "s", "clips": [
-        {"id": "<script>alert(1)</script>", "path": "clips/d20.mp4", "tags": {"pose": "<b>x</b>"}}]}))
+        {"id": "<script>alert(1)</script>", "path": "clips/d20.mp4", "tags": {"source_clip": "<b>x</b>"}}]}))
     assert suite.pairs[0].id == "<script>alert(1)</script>"
-    assert suite.pairs[0].conditions["pose"] == "<b>x</b>"
+    assert suite.pairs[0].conditions["source_clip"] == "<b>x</b>"
 
 
 @pytest.mark.parametrize(

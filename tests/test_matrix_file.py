@@ -24,7 +24,7 @@ def _matrix(tmp_path: Path, write_suite, **top) -> Path:
 def test_example_matrix_loads():
     matrix = load_matrix(REPO / "examples" / "matrix.yaml")
     assert [r.name for r in matrix.runs] == ["identity", "driving"]
-    assert matrix.base.suite == REPO / "suites" / "demo.yaml" and matrix.name == "demo-baselines"
+    assert matrix.base.suite == (REPO / "suites" / "demo.yaml").resolve() and matrix.name == "demo-baselines"
 
 
 def test_defaults_and_run_names(tmp_path, write_suite):
@@ -54,6 +54,7 @@ def test_bad_matrix_names_file_line_and_key(tmp_path, write_suite, top, where, p
     assert message.startswith(str(path)) and where in message and problem in message
 
 
+@pytest.mark.slow  # subprocesses
 def test_executor_flag_errors_exit_2(tmp_path, write_suite):
     suite = write_suite({"name": "s", "clips": [{"id": "d20", "path": "clips/d20.mp4"}]})
     ray_flags_alone = cli("evaluate", "--suite", str(suite), "--model", "identity", "--workers", "2")
@@ -65,6 +66,7 @@ def test_executor_flag_errors_exit_2(tmp_path, write_suite):
     assert mixed.returncode == 2 and "--model belong in the matrix file" in mixed.stderr
 
 
+@pytest.mark.slow  # subprocess
 def test_ray_executor_without_ray_says_how_to_install(tmp_path, write_suite):
     hidden = tmp_path / "no_ray" / "ray"
     hidden.mkdir(parents=True)

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # builds and installs a wheel, runs the CLI
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
 
 
@@ -58,7 +59,6 @@ def _package_dir(venv: Path, cwd: Path) -> Path:
     return Path(_run([venv / "bin" / "python", "-c", code], cwd=cwd).stdout.strip())
 
 
-@pytest.mark.slow
 def test_installed_wheel_ships_assets_and_tags(venv, tmp_path):
     package = _package_dir(venv, tmp_path)
     assert package.is_relative_to(venv), package  # the installed copy, not the checkout
@@ -79,7 +79,6 @@ def test_installed_wheel_ships_assets_and_tags(venv, tmp_path):
     assert tagged["clips"][0]["tags"]["lighting"] in shipped_bins["lighting"]["lighting"]["bins"]
 
 
-@pytest.mark.slow
 def test_installed_wheel_runs_the_demo(venv, tmp_path):
     """`qa-harness demo` (3 frames per pair) end to end: evaluation, the shipped default gate, the report."""
     done = _run([venv / "bin" / "qa-harness", "demo", "--max-frames", "3", "--out", tmp_path / "demo",

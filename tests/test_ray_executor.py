@@ -24,6 +24,8 @@ from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.matrix import load_matrix, run_matrix
 from qa_harness.store import RunStore
 
+pytestmark = pytest.mark.slow  # Ray
+
 ray = pytest.importorskip("ray")
 
 CLIPS = ("d20", "tpsmm_driving", "vrt_face5", "lp_d11", "d12", "lp_s32")
@@ -40,7 +42,8 @@ def ray_instance():
 def _suite(write_suite, clips=CLIPS[:4], cross: bool = False) -> Path:
     return write_suite({
         "name": "ray", "resolution": 32, "max_frames": 6,
-        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": {"pose": "p" + str(i % 2)}} for i, c in enumerate(clips)]
+        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": {"yaw": ("frontal", "moderate")[i % 2]}}
+                  for i, c in enumerate(clips)]
         + [{"id": "photo", "path": "photos/lp_s1.jpg"}],
         "pairs": list(clips) + ([{"source": "photo", "driving": clips[0]}] if cross else []),
     })

@@ -145,6 +145,7 @@ def test_unknown_option_is_a_config_error(model):
         MODELS.get(model)(checkpoint=None, device="cpu", iterations=3)
 
 
+@pytest.mark.slow
 def test_evaluation_runs_end_to_end_on_a_real_clip(model, tmp_path, write_suite):
     """`qa-harness evaluate --model <model> --checkpoint X -o config=<tiny>` through the runner: real clip,
     official-layout checkpoint, per-frame records with finite pixel metrics."""

@@ -43,7 +43,7 @@ def test_bad_lazy_target_is_a_clear_error():
 
 @pytest.mark.parametrize("name", METRICS.names())
 def test_every_metric_returns_one_value_per_frame(name, real_frames, with_seeded_weights):
-    from qa_harness.metrics.base import FrameBatch
+    from qa_harness.metrics.base import UNSCORED, FrameBatch
     from qa_harness.records import Clip, Pair
 
     metric = METRICS.build(name, CPU)
@@ -52,9 +52,14 @@ def test_every_metric_returns_one_value_per_frame(name, real_frames, with_seeded
     batch = FrameBatch(pair=Pair("c", clip, clip, "reconstruction"), frames=torch.arange(8), output=output,
                        driving=target, source=target[0], target=target)
     values = metric.frame_values(batch)
+    codes = values.pop(UNSCORED, None)  # why frames are unscored: one code per frame, each with a reason
     assert set(values) == {c.name for c in metric.columns}
     for v in values.values():
         assert v.shape == (8,) and v.dtype == torch.float32
+    if codes is not None:
+        assert codes.shape == (8,) and int(codes.min()) >= 0 and int(codes.max()) <= len(metric.reasons)
+        for v in values.values():  # every NaN frame has a reason
+            assert not (torch.isnan(v) & (codes == 0)).any()
 
 
 def test_weight_free_models_are_the_floor_and_the_ceiling():
@@ -103,9 +108,9 @@ def test_every_registry_takes_module_attr(kind):
 
 
 def test_build_checks_the_base_class():
-    with pytest.raises(QaHarnessError, match=r"model 'builtins:dict' made a dict; expected .* models.base.Animator"):
+    with pytest.raises(QaHarnessError, match=r"model 'builtins:dict' made a dict; expected .*models.base.Animator"):
         MODELS.build("builtins:dict", checkpoint=None, device=torch.device("cpu"))
-    with pytest.raises(QaHarnessError, match=r"baselines:identity' made a IdentityAnimator; .* metrics.base.Metric"):
+    with pytest.raises(QaHarnessError, match=r"baselines:identity' made a IdentityAnimator; .*metrics.base.Metric"):
         METRICS.build("qa_harness.models.baselines:identity")
 
 

@@ -71,6 +71,7 @@ def test_a_broken_run_json_is_an_error_naming_the_file_on_resume(tmp_path):
     (store.out_dir / "run.json").write_text('{"fingerprint": {"suite": "s"')
     with pytest.raises(QaHarnessError, match=re.escape(f"{store.out_dir / 'run.json'}: not valid JSON")):
         store.open({"suite": "s", "seed": 0}, resume=True, overwrite=False)
+    store.close()
 
 
 def test_load_run_refuses_a_broken_summary_artifact(tmp_path):

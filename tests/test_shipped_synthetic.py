@@ -34,6 +34,7 @@ def _files(folder):
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
 
 
+@pytest.mark.slow  # regenerates a shipped suite end to end
 def test_shipped_lighting_suite_regenerates_byte_for_byte(tmp_path):
     made, shipped = _regenerate("lighting", tmp_path)
     names = _files(shipped)
@@ -43,6 +44,7 @@ def test_shipped_lighting_suite_regenerates_byte_for_byte(tmp_path):
             (shipped / name).read_bytes()).digest(), name
 
 
+@pytest.mark.slow  # regenerates a shipped suite end to end
 def test_shipped_geometry_suite_regenerates_within_a_few_grey_levels(tmp_path):
     made, shipped = _regenerate("geometry", tmp_path)
     names = _files(shipped)

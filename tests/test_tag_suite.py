@@ -22,7 +22,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 def _manifest(folder: Path) -> Path:
     path = folder / "real.yaml"
     clips = [
-        {"id": "d20", "path": "clips/d20.mp4", "tags": {"lighting": "bright", "speaker": "young"}},
+        {"id": "d20", "path": "clips/d20.mp4", "tags": {"lighting": "bright", "source_clip": "d20_raw"}},
         {"id": "vrt", "path": "clips/vrt_face5.mp4"},
         {"id": "photo", "path": "photos/ddfa2_emma_profile.jpg"},
     ]
@@ -40,7 +40,7 @@ def test_tags_go_into_the_manifest_and_frames_into_the_sidecar(tmp_path, caplog)
     assert "measured lighting=dim replaces bright" in caplog.text
     suite = load_suite(out)
     clips = {c.id: c for p in suite.pairs for c in (p.source, p.driving)}
-    assert clips["d20"].tags["lighting"] == "dim" and clips["d20"].tags["speaker"] == "young"
+    assert clips["d20"].tags["lighting"] == "dim" and clips["d20"].tags["source_clip"] == "d20_raw"
     assert clips["vrt"].tags["lighting"] == "bright" and clips["vrt"].tags["yaw"] == "frontal"
     manifest = yaml.safe_load(out.read_text())
     assert set(manifest["bins"]) == {"lighting", "pose"}
@@ -79,7 +79,7 @@ def test_suite_version_changes_with_the_bins(tmp_path):
     manifest = _manifest(tmp_path)
     first = tag_suite(manifest, tmp_path / "a.yaml", axes=("lighting",))
     bins = tmp_path / "bins.yaml"
-    bins.write_text(DEFAULT_BINS.read_text().replace("dark: 45, dim: 85", "dark: 45, dim: 90"))
+    bins.write_text(DEFAULT_BINS.read_text().replace("dark: 45, dim: 95", "dark: 45, dim: 90"))
     second = tag_suite(manifest, tmp_path / "b.yaml", axes=("lighting",), bins_path=bins)
     assert load_suite(first).version != load_suite(second).version
     assert frame_conditions(tmp_path / "never_tagged.yaml") == {}

@@ -15,6 +15,8 @@ from mlflow.tracking import MlflowClient
 from qa_harness.cli import main
 from qa_harness.evaluate import EvalConfig, run_evaluation
 
+pytestmark = pytest.mark.slow  # a real mlflow server in a subprocess
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -57,7 +59,7 @@ def test_evaluate_gate_and_report_against_a_tracking_server(server, write_suite,
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     suite = write_suite({
         "name": "served", "resolution": 64, "max_frames": 4,
-        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": {"pose": p}}
+        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": {"yaw": p}}
                   for c, p in (("d20", "frontal"), ("tpsmm_driving", "moderate"))],
         "pairs": ["d20", "tpsmm_driving"],
     })

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from qa_harness.errors import WeightsUnavailableError
-from qa_harness.weights import find_weight_file, torch_hub_checkpoints, weights_dir
+from qa_harness.errors import CheckpointError, WeightsUnavailableError
+from qa_harness.weights import find_weight_file, load_state_dict, torch_hub_checkpoints, weights_dir
 
 
 def _touch(path: Path) -> Path:
@@ -46,3 +46,15 @@ def test_absent_file_message(tmp_path, monkeypatch) -> None:
         f"(e.g. {tmp_path / 'qa' / 'net.pth'}; set $QA_HARNESS_WEIGHTS to use another folder) "
         "or give its path explicitly."
     )
+
+
+class Custom:
+    """A class of this test module: unpickling an instance needs code."""
+
+
+def test_weight_file_needing_code_is_refused_naming_the_class(tmp_path) -> None:
+    path = tmp_path / "net.pth"
+    torch.save({"w": torch.ones(2), "extra": Custom()}, path)
+    with pytest.raises(CheckpointError) as info:
+        load_state_dict(path)
+    assert str(info.value) == f"{path}: refused: it needs unpickling of {__name__}.Custom, which can run arbitrary code"

@@ -5,3 +5,5 @@ from qa_harness.registry import Registry
 
 SECTIONS = Registry("tag benchmark section")
 SECTIONS.add("pose", "benchmarks.tagbench.pose:run")
+SECTIONS.add("occlusion", "benchmarks.tagbench.occlusion:run")
+SECTIONS.add("lighting", "benchmarks.tagbench.lighting:run")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from qa_harness.executors.worker import MetricsInfo, Worker, WorkSpec
-from qa_harness.records import ClipOutcome, FrameRecord, Pair
+from qa_harness.records import ClipOutcome, Pair, PairRecords
 
-ResultSink = Callable[[ClipOutcome, list[FrameRecord]], None]
+#: Called with each finished pair: its outcome and its records (None for a failed pair).
+ResultSink = Callable[[ClipOutcome, PairRecords | None], None]
 
 
 class LocalExecutor:

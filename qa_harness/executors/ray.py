@@ -225,7 +225,7 @@ class _Dispatch:
             error = (f"the worker process died on each of {self.max_attempts} attempts at this pair "
                      f"(killed or crashed; last: {reason})")
             self.on_result(ClipOutcome(running.id, "failed", 0, time.perf_counter() - self.started[running.id],
-                                       error=error), [])
+                                       error=error), None)
         self.ray.kill(slot.actor, no_restart=True)
         slot.actor, slot.in_flight = self.new_actor(), deque()
 

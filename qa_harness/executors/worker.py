@@ -21,7 +21,7 @@ from qa_harness.errors import QaHarnessError, WeightsUnavailableError
 from qa_harness.guards import PairTimeout, pair_deadline
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
-from qa_harness.records import ClipOutcome, FrameRecord, Pair
+from qa_harness.records import ClipOutcome, Pair, PairRecords
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class MetricsInfo:
 
     unavailable: dict[str, str] = field(default_factory=dict)
     higher_is_better: dict[str, bool | None] = field(default_factory=dict)  # None: descriptive column
+    params: dict[str, str] = field(default_factory=dict)  # run params the metrics report (`Metric.run_params`)
 
 
 #: Reasons already warned about in this process: a matrix or the demo builds a worker per run, and
@@ -96,17 +97,18 @@ class Worker:
                             suite_version=suite.version)
         self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
-        self.info = MetricsInfo(unavailable, directions)
+        params = {key: value for m in self.metrics for key, value in m.run_params().items()}
+        self.info = MetricsInfo(unavailable, directions, params)
         if self.model.resolution not in (None, suite.resolution):
             log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
                         self.model.resolution, suite.resolution)
 
     def evaluate(self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
-                 ) -> tuple[ClipOutcome, list[FrameRecord]]:
+                 ) -> tuple[ClipOutcome, PairRecords | None]:
         start = time.perf_counter()
         try:
             with torch.inference_mode(), pair_deadline(self.spec.pair_timeout):
                 return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)
         except PairTimeout as err:
             log.warning("pair %r failed: %s", pair.id, err)
-            return ClipOutcome(pair.id, "failed", 0, time.perf_counter() - start, error=str(err)), []
+            return ClipOutcome(pair.id, "failed", 0, time.perf_counter() - start, error=str(err)), None

@@ -1,6 +1,7 @@
 """`qa-harness gate`: evaluate a policy on a candidate run against a baseline, exit 0 pass / 1 fail.
 
-Usage and configuration errors (bad policy, unknown run, different suite versions) raise
+Usage and configuration errors (bad policy, unknown run, different suite versions, a selector naming
+a condition outside the vocabulary of `suites/vocabulary.py` and the runs' records) raise
 `QaHarnessError`, which the CLI turns into exit code 2 with the message.
 """
 
@@ -59,6 +60,7 @@ def run_gate_command(args: argparse.Namespace) -> int:
     from qa_harness.gate.policy import load_policy
     from qa_harness.runs import mlflow_io
     from qa_harness.runs.records import check_same_suite
+    from qa_harness.suites.vocabulary import check_policy, default_vocabulary, observed_values
 
     policy = load_policy(args.policy)
     model_name = args.model_name
@@ -77,6 +79,8 @@ def run_gate_command(args: argparse.Namespace) -> int:
     baseline = mlflow_io.load_run(client, args.baseline) if args.baseline else None
     if baseline is not None:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
+    runs = [r.frames for r in (candidate, baseline) if r is not None]
+    check_policy(args.policy, policy.rules, default_vocabulary().extended(observed_values(*runs), "the runs' records"))
     result = evaluate_gate(policy, candidate, baseline)
     print(render_table(result))
     if not result.decided:

@@ -1,9 +1,14 @@
 """Evaluate a gate policy on a candidate run (and a baseline run): pure, on pandas tables.
 
 Every rule x concrete condition gives one `Check`; all are evaluated and all failures reported at
-once, each with its numbers (candidate, baseline, regression CI, limit, direction). A relative check
-fails only when the lower end of the paired bootstrap CI of the regression exceeds `max_regression`;
-an absolute check compares the candidate's aggregate with `threshold`.
+once, each with its numbers (candidate, baseline, regression CI, limit, detectable effect,
+direction). A relative check tests `regression <= max_regression` per condition with
+`runs.condition_stats` (frames paired, clips as clusters, segments within clips; a condition with few
+clips borrows the between-clip variance of the clips outside it), and the p-values of all relative
+checks of the gate are corrected as one family (Holm by default), so testing a hundred conditions
+does not manufacture failures; a check fails when its corrected interval lies beyond the limit. An
+absolute check compares the candidate's aggregate with `threshold`. What is not gated is a check
+with `not_gated` set to the reason, never silently absent.
 """
 
 from __future__ import annotations
@@ -18,9 +23,19 @@ import numpy as np
 import pandas as pd
 
 from qa_harness.gate.policy import Policy, Rule
+from qa_harness.records import COND_PREFIX
+from qa_harness.runs.condition_stats import (
+    ConditionTest,
+    NotTestable,
+    bootstrap_test,
+    clip_deltas,
+    correct,
+    mean_test,
+    run_deltas,
+)
 from qa_harness.runs.records import RunRecords
-from qa_harness.runs.selectors import Selector
-from qa_harness.runs.stats import AGGREGATORS, Interval, clip_values, paired_bootstrap, paired_values, worst_clips
+from qa_harness.runs.selectors import Selector, condition_axes
+from qa_harness.runs.stats import AGGREGATORS, clip_values, paired_values, worst_clips
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -47,6 +62,12 @@ class Check:
     higher_is_better: bool | None = None  # None: not known (the metric is not in the run)
     #: A failing check's clips that weigh most: `pair_id (value)`, largest regression first.
     worst_clips: tuple[str, ...] = ()
+    p_value: float = math.nan  # one-sided p of `regression <= max_regression`, before the family correction
+    p_adjusted: float = math.nan  # after it (policy statistics.correction, over every relative check)
+    #: The regression this check catches with 80 % power at the family's first level (metric units).
+    detectable: float = math.nan
+    #: Why the check, or its relative part, was not gated ("" when it was): listed in every output.
+    not_gated: str = ""
 
     @property
     def name(self) -> str:
@@ -77,10 +98,16 @@ class GateResult:
         """False when every rule's check was skipped: nothing was checked, so a pass would mean nothing."""
         return any(c.status != "skip" for c in self.checks if c.rule != FAILED_CLIPS_RULE)
 
+    @property
+    def not_gated(self) -> tuple[Check, ...]:
+        """Checks not gated, wholly (skipped) or in their relative part, each with its reason."""
+        return tuple(c for c in self.checks if c.not_gated)
+
 
 def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | None = None) -> GateResult:
     """All checks of `policy` on `candidate` (relative ones against `baseline`; skipped without one)."""
     checks = [_failed_clips_check(policy, candidate)]
+    pending: list[_Pending] = []
     for rule in policy.rules:
         if not candidate.has_metric(rule.metric):
             conditions = ",".join(spec.text for spec in rule.conditions)
@@ -97,10 +124,34 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
             if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
                 message = f"no condition values for {spec.text!r} in the candidate's records"
                 checks.append(_unchecked(rule, spec.text, "skip", message))
-            selectors += [s for s in expanded if s not in selectors]
-        for selector in selectors:
-            checks.append(_check(policy, rule, selector, candidate, baseline))
+            for selector in expanded:
+                if absent := _absent(selector, candidate.frames):
+                    checks.append(_unchecked(rule, str(selector), "skip", absent))
+                elif selector not in selectors:
+                    selectors.append(selector)
+        deltas = _Deltas(rule, candidate, baseline) if _relative(rule, baseline) else None
+        pending += [_check(policy, rule, selector, candidate, baseline, deltas) for selector in selectors]
+    checks += _decide(policy, pending)
     return GateResult(policy.name, candidate.run_id, baseline.run_id if baseline else None, tuple(checks))
+
+
+def _relative(rule: Rule, baseline: RunRecords | None) -> bool:
+    return rule.max_regression is not None and baseline is not None and baseline.has_metric(rule.metric)
+
+
+def _absent(selector: Selector, frames: pd.DataFrame) -> str:
+    """Why no frame can match `selector` (an axis or value the records do not have, e.g. a typo), or ""."""
+    for term in selector.terms:
+        column = COND_PREFIX + term.axis
+        known = condition_axes(frames) if column not in frames else sorted(set(frames[column].dropna().astype(str)))
+        wanted = term.axis if column not in frames else term.value
+        if wanted in known:
+            continue
+        close = difflib.get_close_matches(wanted, known, n=3)
+        what = f"axis {term.axis!r}" if column not in frames else f"value {term.axis}={term.value!r}"
+        return (f"{what} is not in the candidate's records (known: {', '.join(known) or 'none'})"
+                + (f"; did you mean {', '.join(close)}?" if close else ""))
+    return ""
 
 
 def _unchecked(rule: Rule, condition: str, status: Status, message: str) -> Check:
@@ -111,10 +162,11 @@ def _unchecked(rule: Rule, condition: str, status: Status, message: str) -> Chec
         rule.aggregate,
         condition,
         status,
-        message,
+        message if status == "fail" else f"NOT GATED: {message}",
         threshold=rule.threshold,
         max_regression=rule.max_regression,
         higher_is_better=rule.higher_is_better,
+        not_gated="" if status == "fail" else message,
     )
 
 
@@ -137,7 +189,28 @@ def _failed_clips_check(policy: Policy, candidate: RunRecords) -> Check:
     )
 
 
-def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords, baseline: RunRecords | None) -> Check:
+@dataclass
+class _Pending:
+    """A check before the family correction: its test (None when not tested) and what is known so far."""
+
+    check: Check
+    test: ConditionTest | None
+    problems: list[str]
+    notes: list[str]
+    cand: pd.Series
+    base: pd.Series | None
+
+
+class _Deltas:
+    """Paired regressions of one rule's metric (`run_deltas`) and their whole-clip summaries, computed once."""
+
+    def __init__(self, rule: Rule, candidate: RunRecords, baseline: RunRecords) -> None:
+        self.frames = run_deltas(candidate, baseline, rule.metric, bool(rule.higher_is_better))
+        self.clips = clip_deltas(self.frames)
+
+
+def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords, baseline: RunRecords | None,
+           deltas: _Deltas | None) -> _Pending:
     base = dict(
         rule=rule.name,
         metric=rule.metric,
@@ -150,77 +223,109 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
     cand = clip_values(candidate, rule.metric, selector)
     agg = AGGREGATORS[rule.aggregate]
     cand_value = float(agg(cand.to_numpy(float))) if len(cand) else math.nan
-    relative = rule.max_regression is not None
     problems: list[str] = []
     notes: list[str] = []
-    n_clips = len(cand)
-    base_value, interval, base_clips = math.nan, None, None
-    if relative and baseline is not None and baseline.has_metric(rule.metric):
+    not_gated = ""
+    n_clips, base_value, test, base_clips = len(cand), math.nan, None, None
+    short = False  # the data are too few for the relative test (`insufficient` decides)
+    if rule.max_regression is not None and deltas is None:
+        not_gated = (
+            "relative limit: no baseline"
+            if baseline is None
+            else f"relative limit: metric {rule.metric!r} is not in the baseline's records"
+        )
+    elif rule.max_regression is not None:
         base_clips = clip_values(baseline, rule.metric, selector)
         base_value = float(agg(base_clips.to_numpy(float))) if len(base_clips) else math.nan
-        c, b, _ = paired_values(cand, base_clips)
-        n_clips = len(c)
-        if n_clips >= rule.min_clips:
-            s = policy.statistics
-            interval = paired_bootstrap(
-                c,
-                b,
-                rule.aggregate,
-                method=s.method,
-                confidence=s.confidence,
-                resamples=s.resamples,
-                seed=s.seed,
-            )
-    elif relative:
-        notes.append(
-            "relative limit not checked: no baseline"
-            if baseline is None
-            else f"relative limit not checked: metric {rule.metric!r} is not in the baseline's records"
-        )
-    if n_clips < rule.min_clips:
-        return Check(
-            **base,
-            status="fail" if policy.insufficient == "fail" else "skip",
-            n_clips=n_clips,
-            candidate=cand_value,
-            baseline=base_value,
-            message=f"{n_clips} clip(s) in this condition, fewer than min_clips={rule.min_clips}",
-        )
-    if rule.threshold is not None:
+        try:
+            test = _test(policy, rule, selector, cand, base_clips, deltas)
+            n_clips = test.n_clips
+        except NotTestable as err:
+            not_gated, short = f"relative limit: {err}", True
+            n_clips = len(paired_values(cand, base_clips)[0])
+    if not len(cand) and not_gated == "":
+        not_gated = "no frames of the candidate in this condition"
+    if rule.threshold is not None and len(cand):
         worse = cand_value < rule.threshold if rule.higher_is_better else cand_value > rule.threshold
         bound = "at least" if rule.higher_is_better else "at most"
         (problems if worse or not np.isfinite(cand_value) else notes).append(
             f"{rule.aggregate} {rule.metric} {cand_value:.4g} must be {bound} {rule.threshold:.4g}"
         )
-    regression = _as_regression(interval, rule.higher_is_better) if interval else None
-    if regression is not None:
+    gated = test is not None or (rule.threshold is not None and len(cand))
+    status: Status = "fail" if problems else ("pass" if gated else "skip")
+    if not gated and not_gated.startswith("relative limit: ") and rule.threshold is None:
+        not_gated = not_gated.removeprefix("relative limit: ")
+        if policy.insufficient == "fail" and short:
+            status, problems = "fail", [f"insufficient data: {not_gated}"]
+    check = Check(**base, status=status, message="", n_clips=n_clips, candidate=cand_value, baseline=base_value,
+                  not_gated=not_gated)
+    return _Pending(check, test, problems, notes, cand, base_clips)
+
+
+def _test(policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base: pd.Series,
+          deltas: _Deltas) -> ConditionTest:
+    """The condition's regression test: random effects for the mean, a clip bootstrap for the others."""
+    frames = deltas.frames[selector.mask(deltas.frames)]
+    if rule.aggregate == "mean":
+        condition = clip_deltas(frames)
+        return mean_test(condition, deltas.clips.drop(condition.mean.index), min_clips=rule.min_clips)
+    c, b, _ = paired_values(cand, base)
+    if len(c) < rule.min_clips:
+        raise NotTestable(f"{len(c)} clip(s), {rule.aggregate} over clips needs min_clips={rule.min_clips}")
+    sign = -1.0 if rule.higher_is_better else 1.0
+    s = policy.statistics
+    return bootstrap_test(sign * c, sign * b, _oriented(rule.aggregate, sign), resamples=s.resamples, seed=s.seed,
+                          n_frames=len(frames))
+
+
+def _oriented(aggregate: str, sign: float):
+    """The aggregate of the original values, on values multiplied by `sign` (p10 of -x is -p90 of x)."""
+    agg = AGGREGATORS[aggregate]
+    return lambda x, axis=-1: sign * agg(sign * x, axis=axis)
+
+
+def _decide(policy: Policy, pending: list[_Pending]) -> list[Check]:
+    """Correct the family of relative tests, then finish every check: status, message, numbers."""
+    s = policy.statistics
+    alpha = (1.0 - s.confidence) / 2  # one-sided: a single check fails when its two-sided CI lies beyond the limit
+    tested = [p for p in pending if p.test is not None]
+    p_values = [p.test.p_value(p.check.max_regression) for p in tested]
+    family = correct(p_values, alpha, s.correction)
+    first_level = alpha / max(1, len(tested))  # the most stringent level, at which a lone regression is judged
+    out = {id(p): p.check for p in pending}
+    for i, p in enumerate(tested):
+        t, limit = p.test, p.check.max_regression
+        low, high = t.interval(family.levels[i])
         text = (
-            f"regression {regression.point:+.4g} (CI {regression.low:+.4g} .. {regression.high:+.4g}), "
-            f"limit {rule.max_regression:.4g}"
+            f"regression {t.point:+.4g} (CI {low:+.4g} .. {high:+.4g}), limit {limit:.4g}, "
+            f"{s.correction} p {family.adjusted[i]:.2g} of {len(tested)}; {t.variance}"
         )
-        (problems if regression.low > rule.max_regression else notes).append(text)
-    status = "fail" if problems else ("pass" if rule.threshold is not None or regression is not None else "skip")
-    return Check(
-        **base,
-        status=status,
-        worst_clips=_worst_clips(cand, base_clips, rule.higher_is_better) if problems else (),
-        message="; ".join(problems or notes),
-        n_clips=n_clips,
-        candidate=cand_value,
-        baseline=base_value,
-        regression=regression.point if regression else math.nan,
-        regression_low=regression.low if regression else math.nan,
-        regression_high=regression.high if regression else math.nan,
-    )
+        (p.problems if family.rejected[i] else p.notes).append(text)
+        out[id(p)] = dataclasses.replace(
+            p.check,
+            regression=t.point,
+            regression_low=low,
+            regression_high=high,
+            p_value=p_values[i],
+            p_adjusted=float(family.adjusted[i]),
+            detectable=t.detectable(limit, first_level),
+        )
+    checks = []
+    for p in pending:
+        check = out[id(p)]
+        status: Status = "fail" if p.problems else check.status
+        texts = p.problems or p.notes
+        message = "; ".join(texts + ([f"NOT GATED: {check.not_gated}"] if check.not_gated else []))
+        worst = _worst_clips(p.cand, p.base, check) if status == "fail" and len(p.cand) else ()
+        checks.append(dataclasses.replace(check, status=status, message=message, worst_clips=worst))
+    return checks
 
 
-def _worst_clips(cand: pd.Series, base: pd.Series | None, higher_is_better: bool, k: int = 3) -> tuple[str, ...]:
-    """`pair_id (value)` of the `k` clips that weigh most (`runs.stats.worst_clips`)."""
-    return tuple(f"{pair_id} ({cand[pair_id]:.4g})" for pair_id in worst_clips(cand, base, higher_is_better, k).ranked)
-
-
-def _as_regression(delta: Interval, higher_is_better: bool) -> Interval:
-    """Candidate-minus-baseline interval -> regression interval (positive = worse)."""
-    if not higher_is_better:
-        return delta
-    return Interval(-delta.point, -delta.high, -delta.low)
+def _worst_clips(cand: pd.Series, base: pd.Series | None, check: Check, k: int = 3) -> tuple[str, ...]:
+    """`pair_id (value)` of the `k` clips that weigh most (`runs.stats.worst_clips`), of those beyond the
+    check's limit when its relative part failed (a clip of the condition that did not regress is not named)."""
+    if base is not None and check.max_regression is not None:
+        regression = (base - cand if check.higher_is_better else cand - base).dropna()
+        if (regression > check.max_regression).any():
+            cand = cand[regression[regression > check.max_regression].index]
+    return tuple(f"{p} ({cand[p]:.4g})" for p in worst_clips(cand, base, bool(check.higher_is_better), k).ranked)

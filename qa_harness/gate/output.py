@@ -1,5 +1,7 @@
 """Render a gate result: a plain-text table, JUnit XML (one testcase per rule x condition), Markdown
-(fit for a CI step summary) and JSON. All outputs list every check, failures first."""
+(fit for a CI step summary) and JSON. All outputs list every check, failures first, and every check
+not gated with its reason (`NOT GATED: ...`): a condition the data could not support is never a
+silent pass."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import xml.etree.ElementTree as ET
 from qa_harness.gate.evaluate import Check, GateResult
 
 _ORDER = {"fail": 0, "pass": 1, "skip": 2}
+_LABEL = {"fail": "FAIL", "pass": "PASS", "skip": "NOT GATED"}
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -25,7 +28,7 @@ def _row(c: Check) -> list[str]:
     direction = "" if c.higher_is_better is None else ("higher=better" if c.higher_is_better else "lower=better")
     ci = f"{_num(c.regression_low)} .. {_num(c.regression_high)}" if not math.isnan(c.regression_low) else ""
     return [
-        c.status.upper(),
+        _LABEL[c.status],
         c.rule,
         c.condition,
         str(c.n_clips),
@@ -34,6 +37,8 @@ def _row(c: Check) -> list[str]:
         _num(c.regression),
         ci,
         _num(c.max_regression),
+        _num(c.detectable, 2),
+        _num(c.p_adjusted, 2),
         _num(c.threshold),
         direction,
     ]
@@ -49,6 +54,8 @@ _HEADER = [
     "regression",
     "regression CI",
     "max regression",
+    "detectable",
+    "p adj",
     "threshold",
     "direction",
 ]
@@ -58,8 +65,26 @@ def _worst(c: Check) -> str:
     return f"; worst clips: {', '.join(c.worst_clips)}" if c.worst_clips else ""
 
 
+def not_gated_lines(result: GateResult) -> list[str]:
+    """`NOT GATED: rule[conditions]: reason`, one line per rule and reason (conditions joined)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in result.not_gated:
+        groups.setdefault((c.rule, c.not_gated), []).append(c.condition)
+    return [f"NOT GATED: {rule}[{', '.join(conds)}]: {reason}" for (rule, reason), conds in groups.items()]
+
+
+def summary_line(result: GateResult) -> str:
+    """How many checks failed, passed and were not gated (wholly or in their relative part)."""
+    counts = {s: sum(c.status == s for c in result.checks) for s in _ORDER}
+    partial = sum(c.status != "skip" for c in result.not_gated)
+    return (
+        f"{counts['fail']} of {len(result.checks)} checks failed, {counts['pass']} passed, {counts['skip']} not gated"
+        + (f" ({partial} more gated by their threshold only)" if partial else "")
+    )
+
+
 def render_table(result: GateResult) -> str:
-    """Aligned text table for a terminal, then one line per failure with its message."""
+    """Aligned text table for a terminal, one line per failure with its message, then what was not gated."""
     rows = [_HEADER] + [_row(c) for c in _sorted(result)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -68,9 +93,10 @@ def render_table(result: GateResult) -> str:
     lines.append(
         f"gate {result.policy}: {result.verdict.upper()} - candidate {result.candidate}"
         + (f" vs baseline {result.baseline}" if result.baseline else "")
-        + f": {len(result.failures)} of {len(result.checks)} checks failed"
+        + f": {summary_line(result)}"
     )
     lines += [f"  FAIL {c.name}: {c.message}{_worst(c)}" for c in result.failures]
+    lines += [f"  {line}" for line in not_gated_lines(result)]
     return "\n".join(lines)
 
 
@@ -93,7 +119,7 @@ def render_junit(result: GateResult) -> str:
         if c.status == "fail":
             ET.SubElement(case, "failure", message=c.message, type="GateFailure").text = c.message + _worst(c)
         elif c.status == "skip":
-            ET.SubElement(case, "skipped", message=c.message)
+            ET.SubElement(case, "skipped", message=f"NOT GATED: {c.not_gated}").text = c.message
         else:
             ET.SubElement(case, "system-out").text = c.message
     root = ET.Element(
@@ -123,7 +149,7 @@ def render_markdown(result: GateResult) -> str:
         "",
         f"Candidate run `{md_cell(result.candidate)}`"
         + (f", baseline run `{md_cell(result.baseline)}`" if result.baseline else ", no baseline")
-        + f". {len(result.failures)} of {len(result.checks)} checks failed.",
+        + f". {summary_line(result)}.",
         "",
     ]
     if result.failures:
@@ -132,6 +158,10 @@ def render_markdown(result: GateResult) -> str:
             f"- **{md_cell(c.rule)}** on `{md_cell(c.condition)}`: {md_cell(c.message + _worst(c))}"
             for c in result.failures
         ]
+        lines.append("")
+    if result.not_gated:
+        lines += [f"### Not gated ({len(result.not_gated)} checks)", ""]
+        lines += [f"- {md_cell(line)}" for line in not_gated_lines(result)]
         lines.append("")
     lines += ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(md_cell(cell) for cell in _row(c)) + " |" for c in _sorted(result)]
@@ -151,6 +181,7 @@ def result_to_json(result: GateResult) -> str:
             "candidate": result.candidate,
             "baseline": result.baseline,
             "verdict": result.verdict,
+            "not_gated": [{"check": c.name, "reason": c.not_gated} for c in result.not_gated],
             "checks": checks,
         },
         indent=2,

@@ -2,21 +2,22 @@
 
 A policy is a list of rules; each rule is metric x aggregate x condition selectors with an absolute
 threshold and/or a limit on the regression against a baseline run. A relative check fails only when
-the paired bootstrap confidence interval of the regression lies wholly beyond the limit (method,
-confidence, resamples and seed are in the file), so noise between two runs of one model never fails
-a gate. Every error names the file, the rule, the key and its line. Which way is better for a metric
-comes from the candidate run (its metrics record their directions); `higher_is_better` overrides it.
+the confidence interval of the regression, corrected over all relative checks of the gate, lies
+wholly beyond the limit (`runs.condition_stats`), so noise between two runs of one model rarely fails
+a gate (at most at the family-wise rate the file states). Every error names the file, the rule,
+the key and its line. Which way is better for a metric comes from the candidate run (its metrics
+record their directions); `higher_is_better` overrides it.
 
     version: 1
-    statistics: {method: percentile, confidence: 0.95, resamples: 2000, seed: 0}
-    min_clips: 5              # fewer paired clips in a condition -> `insufficient` decides
-    insufficient: skip        # skip | fail
+    statistics: {confidence: 0.95, correction: bh, resamples: 2000, seed: 0}
+    min_clips: 5              # fewer: the mean borrows between-clip variance; other aggregates are not gated
+    insufficient: skip        # a check the data cannot support: skip (listed NOT GATED) | fail
     max_failed_clips: 0       # candidate clips that failed to run
     rules:
       - name: ssim-mean
         metric: ssim
         aggregate: mean       # mean | median | p10 | p90
-        conditions: [all, each, "pose=extreme&occlusion!=none"]
+        conditions: [all, each, "yaw=extreme&occlusion!=none"]
         threshold: 0.5        # absolute: candidate must be at least (or at most, for errors) this
         max_regression: 0.01  # relative: candidate may be worse than baseline by at most this
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from qa_harness.errors import ConfigError
+from qa_harness.runs.condition_stats import CORRECTIONS
 from qa_harness.runs.selectors import SelectorSpec, SelectorSyntaxError, parse_selector
 from qa_harness.yamlfile import KeyPath, YamlDoc, check_keys, load_yaml
 
@@ -36,7 +38,7 @@ AGGREGATES = ("mean", "median", "p10", "p90")
 METHODS = ("percentile", "basic", "bca")
 INSUFFICIENT = ("skip", "fail")
 _TOP_KEYS = {"version", "name", "statistics", "min_clips", "insufficient", "max_failed_clips", "rules"}
-_STAT_KEYS = {"method", "confidence", "resamples", "seed"}
+_STAT_KEYS = {"method", "confidence", "resamples", "seed", "correction"}
 _RULE_KEYS = {
     "name",
     "metric",
@@ -52,12 +54,16 @@ _RULE_KEYS = {
 
 @dataclass(frozen=True, slots=True)
 class Statistics:
-    """How relative checks decide: a paired bootstrap over clips (scipy.stats.bootstrap)."""
+    """How relative checks decide (see `runs.condition_stats`): `confidence` is family-wise (one-sided error
+    (1 - confidence) / 2 over all relative checks of the gate, after `correction`); `resamples` and
+    `seed` drive the clip bootstrap of the non-mean aggregates; `method` is the interval kind of
+    `compare`'s bootstrap CIs."""
 
     method: str = "percentile"
     confidence: float = 0.95
     resamples: int = 2000
     seed: int = 0
+    correction: str = "bh"  # bh (false discovery rate; family-wise under no regression) | holm (family-wise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +160,7 @@ def load_policy(path: Path | str) -> Policy:
         confidence=confidence,
         resamples=stats.count("resamples", 2000, minimum=100),
         seed=stats.count("seed", 0, minimum=0),
+        correction=stats.choice("correction", CORRECTIONS, "bh"),
     )
     min_clips = top.count("min_clips", 5, minimum=2)
     rules_data = top.get("rules", list, required=True)

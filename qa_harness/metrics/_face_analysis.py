@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 Result = Landmarks | Embeddings
 
+#: Why a face metric leaves a frame unscored (its `reasons`): which frame had no face, for which backend.
+NO_FACE = "no face found in the {frame} by the {kind} backend"
+
+
+def no_face(frame: str, kind: str) -> str:
+    """The reason text for a frame (output, ground truth, driving, source) without a face for a backend kind."""
+    return NO_FACE.format(frame=frame, kind=kind)
+
 
 def content_hash(frames: Tensor) -> str:
     """blake2b of the frames' shape, dtype and bytes (CPU copy); 32 hex digits."""

@@ -11,6 +11,13 @@ models evaluated here, not with published tables.
 MKR: 1 for a frame whose ground truth has a face and whose output has none, 0 when both have one, NaN
 when the ground truth has none (the frame says nothing about the model); its mean is the share of
 frames the model lost. `face_found_output` flags every output frame without a face.
+
+Metric card. *Range*: akd, akd_l2 >= 0 px, lower is better; mkr in [0, 1], lower is better;
+face_found_output in {0, 1}. *Reference*: numpy on the raw MediaPipe mesh mapped by hand (tests,
+1e-4 px); a whole-frame shift of (2, 2) px moves akd by 2 (tests, 0.4 px detector jitter). *Unscored*
+frames (NaN) are counted by reason: no face in the output or in the ground truth (landmark backend).
+*Failure modes*: the detector's jitter (a fraction of a px at 256) is a floor; other backends' numbers
+are not comparable with the papers' FAN values.
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
-from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis, no_face
+from qa_harness.metrics.base import UNSCORED, Column, FrameBatch, Metric, MetricContext, reason_codes
 
 
 def akd(points: Tensor, reference: Tensor) -> Tensor:
@@ -34,6 +41,7 @@ def akd_l2(points: Tensor, reference: Tensor) -> Tensor:
 
 class AKD(Metric):
     needs_reference = True
+    reasons = (no_face("output", "landmark"), no_face("ground truth", "landmark"))
 
     def __init__(self, landmarks: FaceAnalysis, *, suffix: str = "") -> None:
         self.name = f"akd{suffix}"
@@ -54,7 +62,7 @@ class AKD(Metric):
         missing = (~out.found).float()
         mkr = torch.where(gt.found, missing, torch.full_like(missing, float("nan")))
         values = (akd(out.points, gt.points), akd_l2(out.points, gt.points), mkr, out.found.float())
-        return dict(zip(self._cols, values, strict=True))
+        return dict(zip(self._cols, values, strict=True)) | {UNSCORED: reason_codes(~out.found, ~gt.found)}
 
 
 def build(ctx: MetricContext, *, landmarks: str, suffix: str = "") -> AKD:

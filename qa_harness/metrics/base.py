@@ -18,6 +18,11 @@ from torch import Tensor
 
 from qa_harness.records import Pair
 
+#: Optional key in `Metric.frame_values`' result: (N,) integer codes saying why a frame is not scored (NaN):
+#: 0 where it is scored, k for the reason `Metric.reasons[k - 1]`. The runner counts them per pair (the
+#: run's `unscored` counts) instead of storing them as values.
+UNSCORED = "unscored"
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -44,9 +49,11 @@ class MetricContext:
 
 @dataclass(frozen=True, slots=True)
 class FrameBatch:
-    """A batch of consecutive frames of one pair, all (N, 3, H, W) float in [0, 1] on one device.
+    """A batch of consecutive frames of one pair, float in [0, 1] on one device.
 
-    `target` is the ground truth (None under the cross protocol); `frames` are driving frame indices.
+    `output`, `driving` and `target` are (N, 3, H, W); `target` is the ground truth (None under the cross
+    protocol). `source` is the pair's one source image, (3, H, W), the same for every batch of the pair.
+    `frames` are the (N,) driving frame indices.
     """
 
     pair: Pair
@@ -55,6 +62,10 @@ class FrameBatch:
     driving: Tensor
     source: Tensor
     target: Tensor | None
+
+    def __post_init__(self) -> None:
+        if self.source.ndim != 3:
+            raise ValueError(f"FrameBatch.source must be one (3, H, W) image, got shape {tuple(self.source.shape)}")
 
 
 class Metric(ABC):
@@ -66,13 +77,19 @@ class Metric(ABC):
     needs_reference: bool = True
     #: Clip-level columns produced by `clip_values`.
     clip_columns: tuple[Column, ...] = ()
+    #: Why a frame can go unscored, for the codes under `UNSCORED` (code k: `reasons[k - 1]`).
+    reasons: tuple[str, ...] = ()
 
     @abstractmethod
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
-        """Column name -> (N,) values for the batch's frames."""
+        """Column name -> (N,) values for the batch's frames (and, optionally, `UNSCORED` reason codes)."""
 
     def clip_values(self, per_frame: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Clip-level values from the whole clip's per-frame columns (all metrics'); none by default."""
+        return {}
+
+    def run_params(self) -> dict[str, str]:
+        """What the run's params record about this metric (e.g. where its weights came from); none by default."""
         return {}
 
     def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
@@ -98,6 +115,14 @@ class FrameMetric(Metric):
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         assert batch.target is not None  # the runner never passes cross pairs to reference metrics
         return {self.name: self.fn(batch.output, batch.target)}
+
+
+def reason_codes(*conditions: Tensor) -> Tensor:
+    """(N,) codes from boolean (N,) masks in reason order: the first true mask's number, 0 where none is."""
+    codes = torch.zeros(conditions[0].shape, dtype=torch.int64, device=conditions[0].device)
+    for k, mask in reversed(list(enumerate(conditions, start=1))):
+        codes = torch.where(mask.to(codes.device), torch.full_like(codes, k), codes)
+    return codes
 
 
 def check_frame_pair(output: Tensor, target: Tensor, *, metric: str) -> None:

@@ -7,6 +7,11 @@ model put in the wrong place is penalised too. Boxes and crop sizes: `_face_geom
 eye width, resampled to 32 px, both eyes averaged; mouth box 1.5x the mouth width, 48 px). SSIM is
 `qa_harness.metrics.ssim` on the crops. NaN where the ground truth has no face.
 Region LPIPS is the separate metric `face_regions_lpips` (it needs the AlexNet weights).
+
+Metric card. *Range*: eye/mouth SSIM in [-1, 1], higher is better; L1 in [0, 1], lower is better.
+*Reference*: `ssim` (skimage-tested) on the crops; a region pasted from the source drops its SSIM by
+> 10x the whole-frame drop (tests). *Unscored* frames: no face in the ground truth (no box).
+*Failure modes*: a landmark miss on the ground truth misplaces both crops alike.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from abc import abstractmethod
 import torch
 from torch import Tensor
 
-from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
+from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis, no_face
 from qa_harness.metrics._face_geometry import REGIONS, named_boxes, region_crops
-from qa_harness.metrics.base import Column, FrameBatch, Metric, MetricContext
+from qa_harness.metrics.base import UNSCORED, Column, FrameBatch, Metric, MetricContext, reason_codes
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.ssim import ssim
 
@@ -30,6 +35,7 @@ class RegionMetric(Metric):
     subclasses say how a region's crops are scored. Also names those boxes for the report's crops."""
 
     needs_reference = True
+    reasons = (no_face("ground truth", "landmark"),)  # the boxes are placed from the ground truth
     #: Side of the resampled crops; None: EYE_CROP and MOUTH_CROP of `_face_geometry`.
     crop_size: int | None = None
 
@@ -55,7 +61,7 @@ class RegionMetric(Metric):
             outputs = region_crops(batch.output, points, region, size=self.crop_size)
             targets = region_crops(batch.target, points, region, size=self.crop_size)
             values |= self.score(region, list(zip(outputs, targets, strict=True)))
-        return values
+        return values | {UNSCORED: reason_codes(torch.isnan(points).any(dim=2).any(dim=1))}
 
 
 class FaceRegions(RegionMetric):

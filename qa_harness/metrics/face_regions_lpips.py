@@ -5,6 +5,9 @@ The perceptual counterpart of `face_regions` (same boxes, from `_face_geometry`)
 local, large enough for AlexNet (LPIPS needs >= 31 px). Both eyes are averaged. A separate metric, not a
 column of `face_regions`, because LPIPS needs the ImageNet AlexNet weights: where they are absent this
 metric is unavailable while the SSIM/L1 region metrics still run. NaN where the ground truth has no face.
+
+Metric card. *Range* [0, ~1], lower is better. *Reference*: `lpips` on the crops (tests).
+*Failure modes*: as `face_regions`; 64 px crops of a small face are mostly upsampled blur.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class FaceRegionsLPIPS(RegionMetric):
     def __init__(self, landmarks: FaceAnalysis, lpips: LPIPS) -> None:
         super().__init__(landmarks)
         self.lpips = lpips
+
+    def run_params(self) -> dict[str, str]:
+        return self.lpips.run_params()
 
     def score(self, region: str, crops: Crops) -> dict[str, Tensor]:
         distances = [self.lpips.distance(o, t).to(o.device) for o, t in crops]

@@ -5,6 +5,12 @@ The two names are one class over two `NetSpec`s (variants are config, not copies
 goes through the network at once on the context device (GPU when there is one). The network and
 where its weights come from are described in `qa_harness.metrics.lpips_net`; an absent weight file
 raises `WeightsUnavailableError` at build time, which the runner reports as "metric unavailable".
+
+Metric card. *Range* [0, ~1], lower is better, 0 for identical frames. *Reference*: `lpips` 0.1.4
+(`tests/test_lpips.py`, 1e-5 with the same weights) and the published example distances with the
+ImageNet weights (AlexNet 0.7219 / 0.1376, `tests/test_lpips_weights.py`, 1e-4). *Weights*: a user's
+torchvision file, else the ones `qa-harness weights install lpips` builds (the run's `lpips_weights`
+param says which). *Failure modes*: needs >= 31 px (AlexNet) frames; blind to time.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class LPIPS(Metric):
         x = output.to(self.device, torch.float32) * 2 - 1
         y = target.to(self.device, torch.float32) * 2 - 1
         return self.net(x, y)
+
+    def run_params(self) -> dict[str, str]:
+        return {self.net.spec.param: self.net.weights_label}
 
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         if batch.target is None:

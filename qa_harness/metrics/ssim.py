@@ -5,6 +5,15 @@ sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)`): an 1
 (sigma 1.5, truncated at 3.5 sigma), K1 = 0.01, K2 = 0.03, SSIM computed per channel and averaged,
 and the mean taken over the "valid" region only (skimage crops the 5-pixel border the window overhangs).
 The FOMM-family papers do not fix these; we pick the standard ones and test against skimage.
+
+Metric card. *Range* [-1, 1], higher is better, 1 for identical frames. *Reference*: skimage with the
+settings above (tests, 1e-4). *Failure modes*: a frozen eye or mouth is a few % of the frame and barely
+moves whole-frame SSIM (use `face_regions`); blind to time (see `temporal`).
+
+>>> import torch
+>>> frame = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+>>> float(ssim(frame, frame))
+1.0
 """
 
 from __future__ import annotations

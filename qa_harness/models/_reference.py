@@ -43,12 +43,34 @@ def config_resolution(config_path: Path, config: dict) -> int:
     return int(match.group(1)) if match else 256
 
 
-def config_adapt_movement_scale(config: dict) -> bool:
+def config_adapt_movement_scale(config: dict, path: Path | str = "config") -> bool:
     """Relative mode's default `adapt_movement_scale`: the config's
     `animate_params.normalization_params.adapt_movement_scale` (False in every official FOMM and MRFA config,
-    read by their `animate.py`), else True (TPSMM's and MRAA's relative motion always adapts the scale)."""
+    read by FOMM's `animate.py`), else True (TPSMM's and MRAA's relative motion always adapts the scale).
+
+    MRFA's `animate_ddp.py` reads `animate_params.adapt_movement_scale` instead, where no shipped config has
+    it (the official script stops with a KeyError): a config with the key there is honoured as well, and one
+    that sets the two places differently is refused (`path` names it)."""
+    animate = config.get("animate_params") or {}
+    places = {"animate_params.normalization_params": animate.get("normalization_params") or {},
+              "animate_params": animate}
+    values = {where: bool(section["adapt_movement_scale"]) for where, section in places.items()
+              if "adapt_movement_scale" in section}
+    if len(set(values.values())) > 1:
+        raise ConfigError(path, "adapt_movement_scale", f"set differently in {' and '.join(values)}: {values}")
+    return next(iter(values.values()), True)
+
+
+def check_relative_flags(config: dict, path: Path | str = "config") -> None:
+    """Relative mode moves keypoints relatively, and Jacobians too where the prior has them, as the official
+    `demo.py` does and every shipped config asks (`use_relative_movement` / `use_relative_jacobian` true); a
+    config that turns either off is refused rather than silently not honoured."""
     normalization = ((config.get("animate_params") or {}).get("normalization_params")) or {}
-    return bool(normalization.get("adapt_movement_scale", True))
+    off = [key for key in ("use_relative_movement", "use_relative_jacobian") if normalization.get(key, True) is False]
+    if off:
+        raise ConfigError(path, f"animate_params.normalization_params.{off[0]}",
+                          "false is not supported: relative mode always uses relative movement and Jacobians "
+                          "(the official demo.py); use absolute mode (relative=false) instead")
 
 
 class ReferenceAnimator(Animator):
@@ -84,8 +106,10 @@ class ReferenceAnimator(Animator):
         self.resolution = config_resolution(config_path, content)
         self.relative = relative
         self.adapt_movement_scale = (
-            config_adapt_movement_scale(content) if adapt_movement_scale is None else adapt_movement_scale
+            config_adapt_movement_scale(content, config_path) if adapt_movement_scale is None else adapt_movement_scale
         )
+        if relative:
+            check_relative_flags(content, config_path)
         self.needs_driving_first = relative
         self.autocast = _AUTOCAST.get(autocast or "none")
 

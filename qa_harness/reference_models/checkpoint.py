@@ -23,7 +23,7 @@ import yaml
 from torch import nn
 
 from qa_harness.errors import CheckpointError, ConfigError, WeightsUnavailableError
-from qa_harness.weights import not_a_torch_file, weights_dir
+from qa_harness.weights import not_a_torch_file, refused_code, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,9 @@ def read_checkpoint(path: Path | str, *, trust_checkpoint: bool = False) -> dict
     except pickle.UnpicklingError as err:
         if not trust_checkpoint:
             raise CheckpointError(
-                f"{path}: refused: the file needs unpickling of Python objects beyond tensors "
-                f"and containers, "
-                f"which can run arbitrary code ({str(err).splitlines()[0]}). Official checkpoints do not; "
-                f"if you trust this file, pass --trust-checkpoint (trust_checkpoint=True)."
+                f"{path}: refused: {refused_code(path, err)} (Python code beyond tensors and containers, which "
+                f"can run arbitrary code). Official checkpoints need none; if you trust this file, pass "
+                f"--trust-checkpoint (trust_checkpoint=True)."
             ) from err
         log.warning("%s: loading with full unpickling because trust_checkpoint is set", path)
         try:

@@ -10,13 +10,15 @@ with its status.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
-from qa_harness.records import COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.gate.output import not_gated_lines
+from qa_harness.records import COND_PREFIX, METRIC_ERRORS, METRIC_PREFIX, condition_columns, metric_columns
 from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
 from qa_harness.runs.records import RunRecords
 from qa_harness.runs.selectors import parse_selector
@@ -66,7 +68,11 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
         ("suite", f"{candidate.suite} @ {candidate.suite_version}"),
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
-    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith("perf/")]
+    rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith(("perf/", "unscored/"))]
+    if (errors := candidate.metric_errors()):
+        listed = "; ".join(f"{pair_id}: {why}" for pair_id, why in list(errors.items())[:3])
+        rows.append(("metric errors", f"{len(errors)} clip(s), those metrics NaN there: {listed}"
+                     + (" ..." if len(errors) > 3 else "")))
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
@@ -82,9 +88,11 @@ def _verdict(gate: GateResult | None) -> Html:
                 ),
             ]
         )
+    not_gated = [tag("h3", f"Not gated ({len(gate.not_gated)} checks)"),
+                 tag("ul", join(tag("li", line) for line in not_gated_lines(gate)))] if gate.not_gated else []
     if not gate.decided:
         note = f"No verdict: every check of policy {gate.policy} was skipped (see the tables below for why)."
-        return join([tag("h2", "Gate verdict"), tag("p", note, class_="note")])
+        return join([tag("h2", "Gate verdict"), tag("p", note, class_="note"), *not_gated])
     failures = [tag("li", join([tag("b", c.name), esc(": " + c.message)])) for c in gate.failures]
     return join(
         [
@@ -96,6 +104,7 @@ def _verdict(gate: GateResult | None) -> Html:
                 class_=f"verdict {gate.verdict}",
             ),
             tag("ul", join(failures)) if failures else Html(""),
+            *not_gated,
         ]
     )
 
@@ -181,18 +190,43 @@ def _conditions(table_c: pd.DataFrame, table_b: pd.DataFrame | None, gate: GateR
     return join(out)
 
 
-def _focus(gate: GateResult | None, metrics: list[str]) -> list[tuple[str, str, str]]:
-    """(condition, ranking metric, why) per failing condition (ranked by its first failing metric), else
-    the worst clips overall by the first metric."""
-    failing: dict[str, list[str]] = {}
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """One failing check a clip takes part in: the clip's regression, and that in units of the metric's
+    spread between clips (comparable across metrics: a frozen-eyes clip loses many typical clip-to-clip
+    differences of eye-SSIM and about one of PSNR)."""
+
+    check: Check
+    regression: float
+    severity: float
+
+
+def _clip_hits(candidate: RunRecords, baseline: RunRecords | None, gate: GateResult | None,
+               metrics: list[str], k: int) -> dict[str, list[_Hit]]:
+    """pair id -> the failing checks it fails (its regression beyond the check's limit, or among the
+    check's `k` worst without a limit), most severe first, so a clip is ranked by the rule it breaks
+    most (eye-SSIM for frozen eyes, not the first rule of the policy)."""
+    hits: dict[str, list[_Hit]] = {}
+    reference = baseline if baseline is not None else candidate
     for check in gate.failures if gate else ():
         if check.metric not in metrics:  # failed-clips, or a metric the candidate does not have
             continue
-        if check.metric not in failing.setdefault(check.condition, []):
-            failing[check.condition].append(check.metric)
-    if not failing:
-        return [(ALL, metrics[0], "no failing condition: worst clips overall")] if metrics else []
-    return [(c, m[0], "fails on " + ", ".join(m)) for c, m in failing.items()]
+        selector = parse_selector(check.condition).concrete
+        values = clip_values(candidate, check.metric, selector)
+        badness = -values if check.higher_is_better else values
+        if baseline is not None and baseline.has_metric(check.metric) and check.max_regression is not None:
+            base = clip_values(baseline, check.metric, selector)
+            regression = (badness - (-base if check.higher_is_better else base)).dropna()
+            chosen = regression[regression > check.max_regression]
+        else:  # absolute threshold: the worst values, by how far past the threshold
+            bound = check.threshold or 0.0
+            regression = badness - (-bound if check.higher_is_better else bound)
+            chosen = regression.sort_values(ascending=False, kind="stable")[:k]
+        spread = float(clip_values(reference, check.metric).std(ddof=1)) if reference.has_metric(check.metric) else 0
+        scale = spread if np.isfinite(spread) and spread > 0 else (check.max_regression or 1.0)
+        for pair_id, value in chosen.items():
+            hits.setdefault(pair_id, []).append(_Hit(check, float(value), float(value) / scale))
+    return {p: sorted(h, key=lambda x: -x.severity) for p, h in hits.items()}
 
 
 def _worst(
@@ -203,7 +237,7 @@ def _worst(
     thumbs: ThumbSource | None,
     k: int,
 ) -> Html:
-    out = [tag("h2", "Worst clips per failing condition")]
+    out = [tag("h2", "Worst clips of the failing checks")]
     if thumbs is None:
         out.append(
             tag(
@@ -212,39 +246,50 @@ def _worst(
                 class_="note",
             )
         )
-    shown: set[str] = set()
-    for condition, metric, why in _focus(gate, candidate.scored_metrics()):
-        selector = parse_selector(condition).concrete
-        higher = directions[metric]
-        values = clip_values(candidate, metric, selector)
-        base = clip_values(baseline, metric, selector) if baseline is not None and baseline.has_metric(metric) else None
-        ranking = worst_clips(values, base, higher, k)
-        out.append(tag("h3", f"{condition} ({why}): worst {len(ranking.ranked)} clips by {metric}"))
-        if ranking.unpaired:
-            out.append(tag("p", f"not ranked, no baseline value: {', '.join(ranking.unpaired)}", class_="note"))
-        per_clip = candidate.is_clip_metric(metric)  # one value per clip: no per-frame curve or strip
-        if per_clip:
-            out.append(tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by",
-                           class_="note"))
-        series = []
-        for pair_id in ranking.ranked:
-            line = f"clip {pair_id}: {metric} {values[pair_id]:.4g}"
-            if base is not None and pair_id in base.index:
-                line += f" (baseline {base[pair_id]:.4g})"
-            if per_clip:
-                out.append(tag("p", line))
-                continue
-            frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
-            per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
-            series.append((f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float)))
-            if pair_id in shown:
-                out.append(tag("p", line + "; frame strip shown above"))
-                continue
-            shown.add(pair_id)
-            out += [tag("p", line), _strip(thumbs, pair_id, per_frame, higher)]
-        if series:
-            out.append(_png(plots.curves(series, metric=metric, higher_is_better=higher), f"{metric} per frame"))
+    metrics = candidate.scored_metrics()
+    hits = _clip_hits(candidate, baseline, gate, metrics, k)
+    if not hits:
+        if not metrics:
+            return join(out)
+        everything = parse_selector(ALL).concrete
+        values = clip_values(candidate, metrics[0], everything)
+        base = clip_values(baseline, metrics[0], everything) if baseline is not None else None
+        ranked = worst_clips(values, base, directions[metrics[0]], k).ranked
+        out.append(tag("p", f"no failing condition: worst clips overall by {metrics[0]}", class_="note"))
+        for pair_id in ranked:
+            out += _clip_entry(candidate, baseline, thumbs, pair_id, metrics[0], ALL, directions[metrics[0]], [])
+        return join(out)
+    order = sorted(hits, key=lambda p: (-hits[p][0].severity, str(p)))[: 2 * k]
+    out.append(tag("p", f"{len(hits)} clip(s) fail at least one check; the {len(order)} worst, each once, ranked "
+                   "by the check it fails most (its regression in units of the metric's spread between clips):",
+                   class_="note"))
+    for pair_id in order:
+        lead = hits[pair_id][0].check
+        out += _clip_entry(candidate, baseline, thumbs, pair_id, lead.metric, lead.condition,
+                           directions[lead.metric], hits[pair_id])
     return join(out)
+
+
+def _clip_entry(candidate: RunRecords, baseline: RunRecords | None, thumbs: ThumbSource | None, pair_id: str,
+                metric: str, condition: str, higher: bool, hits: list[_Hit]) -> list[Html]:
+    """A clip's heading (every check it fails), its values of the ranking metric, strip and curve."""
+    selector = parse_selector(condition).concrete
+    value = clip_values(candidate, metric, selector).get(pair_id, math.nan)
+    line = f"clip {pair_id}: ranked by {metric} on {condition}: {value:.4g}"
+    if baseline is not None and baseline.has_metric(metric):
+        line += f" (baseline {clip_values(baseline, metric, selector).get(pair_id, math.nan):.4g})"
+    fails = ", ".join(f"{h.check.name} ({h.regression:+.3g}, {h.severity:.1f} x spread)" for h in hits)
+    parts = [tag("h3", f"clip {pair_id}"), tag("p", line)]
+    if fails:
+        parts.append(tag("p", "fails: " + fails))
+    if candidate.is_clip_metric(metric):  # one value per clip: no per-frame curve or strip
+        return parts + [tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by",
+                            class_="note")]
+    frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
+    per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
+    curve = plots.curves([(f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float))], metric=metric,
+                         higher_is_better=higher)
+    return parts + [_strip(thumbs, pair_id, per_frame, higher), _png(curve, f"{metric} per frame")]
 
 
 def _strip(thumbs: ThumbSource | None, pair_id: str, per_frame: pd.Series, higher: bool) -> Html:
@@ -322,7 +367,7 @@ def _clips(candidate: RunRecords) -> Html:
                 pair_id,
                 status("pass" if record["status"] == "ok" else "fail"),
                 tags,
-                record.get("error", "") or "",
+                "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
                 *values,
             ]
         )

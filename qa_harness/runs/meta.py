@@ -53,6 +53,8 @@ class RunSummary:
     #: `clips/total`, `clips/failed`, `frames/total` (logged to MLflow under these names).
     counts: Mapping[str, int] = field(default_factory=dict)
     failed: Mapping[str, str] = field(default_factory=dict)  # pair id -> error
+    #: pair id -> {metric: reason} for metrics that raised on a pair that itself finished (values NaN).
+    metric_errors: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     unavailable_metrics: Mapping[str, str] = field(default_factory=dict)  # metric -> why
     #: Metric column -> True when higher is better; None for a descriptive column.
     higher_is_better: Mapping[str, bool | None] = field(default_factory=dict)
@@ -62,14 +64,21 @@ class RunSummary:
     retried: tuple[Mapping[str, Any], ...] = ()
     #: Pair id -> fraction of its output values outside [0, 1] (pairs with none left out; see guards.py).
     output_out_of_range: Mapping[str, float] = field(default_factory=dict)
+    #: Frames each metric could not score, by reason (metric -> reason -> frames).
+    unscored: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: Run params the metrics report (e.g. `lpips_weights`: where LPIPS's backbone came from).
+    metric_params: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({
             "run_id": self.run_id, "suite": self.suite, "suite_version": self.suite_version, "model": self.model,
             "counts": dict(self.counts), "failed": dict(self.failed),
+            "metric_errors": {pair: dict(errors) for pair, errors in self.metric_errors.items()},
             "unavailable_metrics": dict(self.unavailable_metrics), "higher_is_better": dict(self.higher_is_better),
             "perf": dict(self.perf), "retried": list(self.retried),
             "output_out_of_range": dict(self.output_out_of_range),
+            "unscored": {k: dict(v) for k, v in self.unscored.items()},
+            "metric_params": dict(self.metric_params),
         }, indent=2)
 
     @classmethod
@@ -84,9 +93,12 @@ class RunSummary:
             run_id=_get(data, "run_id", str, "", source), suite=_get(data, "suite", str, "", source),
             suite_version=_get(data, "suite_version", str, "", source), model=_get(data, "model", str, "", source),
             counts=_get(data, "counts", dict, {}, source), failed=_get(data, "failed", dict, {}, source),
+            metric_errors=_get(data, "metric_errors", dict, {}, source),
             unavailable_metrics=_get(data, "unavailable_metrics", dict, {}, source), higher_is_better=directions,
             perf=_get(data, "perf", dict, {}, source), retried=tuple(_get(data, "retried", list, [], source)),
             output_out_of_range=_get(data, "output_out_of_range", dict, {}, source),
+            unscored=_get(data, "unscored", dict, {}, source),
+            metric_params=_get(data, "metric_params", dict, {}, source),
         )
 
     def save(self, path: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from qa_harness.errors import QaHarnessError
-from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_PREFIX, metric_columns
+from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_ERRORS, METRIC_PREFIX, metric_columns
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RunRecords:
     name: str
     suite: str
     suite_version: str
-    frames: pd.DataFrame  # wide per-frame records (records.records_to_frame layout)
+    frames: pd.DataFrame  # wide per-frame records (the `records.PairRecords.to_frame` layout)
     clips: pd.DataFrame | None = None  # one row per pair: pair_id, status, frames, seconds, error, clip_metric:*
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
@@ -70,6 +70,13 @@ class RunRecords:
         frame = [m for m in self.frame_metrics() if self.higher_is_better.get(m, False) is not None]
         clip = [m for m in self.clip_metrics() if self.higher_is_better.get(m) is not None]
         return frame + [m for m in clip if m not in frame]
+
+    def metric_errors(self) -> dict[str, str]:
+        """pair_id -> "metric: reason; ..." for finished clips on which some metric raised (its values NaN)."""
+        if self.clips is None or METRIC_ERRORS not in self.clips:
+            return {}
+        errors = self.clips.set_index("pair_id")[METRIC_ERRORS]
+        return {str(p): e for p, e in errors.items() if isinstance(e, str) and e}
 
     def failed_clips(self) -> list[str]:
         if self.clips is None or "status" not in self.clips:

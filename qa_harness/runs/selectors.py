@@ -2,7 +2,7 @@
 
 Grammar (one string): `all`; `each` (one selector per axis=value present in the records);
 `<axis>=*` (one per value of that axis); terms `<axis>=<value>` / `<axis>!=<value>` joined by `&`
-(e.g. `pose=extreme&occlusion!=none`). Conditions are per frame (`cond:<axis>` columns), so a clip
+(e.g. `yaw=extreme&occlusion!=none`). Conditions are per frame (`cond:<axis>` columns), so a clip
 may fall into a condition with only some of its frames; a frame without a value for an axis
 matches no `=` term and every `!=` term.
 """
@@ -45,7 +45,7 @@ class Selector:
 
     @property
     def slug(self) -> str:
-        """MLflow-style metric suffix: `pose=extreme` -> `pose_extreme`, `all` -> `all`."""
+        """MLflow-style metric suffix: `yaw=extreme` -> `yaw_extreme`, `all` -> `all`."""
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(self).replace("!=", "_not_").replace("=", "_"))
 
     def mask(self, frames: pd.DataFrame) -> np.ndarray:

@@ -93,6 +93,11 @@ def load_bins(path: Path | None = None) -> dict[str, tuple[TagBins, ...]]:
         raise ConfigError(path, "", f"cannot read bins file: {err}") from err
     except yaml.YAMLError as err:
         raise ConfigError(path, "", f"not valid YAML: {err}") from err
+    return parse_bins(data, path)
+
+
+def parse_bins(data: object, path: Path) -> dict[str, tuple[TagBins, ...]]:
+    """Validate bins given as data (a bins file's content, or a manifest's `bins` block from `path`)."""
     if not isinstance(data, Mapping):
         raise ConfigError(path, "", "expected a mapping of axis -> tag -> bins")
     axes: dict[str, tuple[TagBins, ...]] = {}

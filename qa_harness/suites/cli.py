@@ -9,11 +9,12 @@ from pathlib import Path
 import yaml
 
 from qa_harness.catalog import DEFAULT_AXES, DEFAULT_LANDMARKS, PERTURBATIONS
-from qa_harness.suites.build import build_suite, report_path
+from qa_harness.suites.build import build_suite, card_path, report_path
 from qa_harness.suites.conditions import conditions_path
 from qa_harness.suites.curate import BuildSpec
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tag_suite import tag_suite
+from qa_harness.suites.variants import parse_variants
 
 
 def add_synth_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -101,6 +102,49 @@ def add_build_parser(subparsers: argparse._SubParsersAction) -> None:
         help="'face': square crop around the face, reject faceless clips (default); 'none': keep "
         "whole frames (already-cropped or whole-body data such as TaiChi, TED-talks)",
     )
+    p.add_argument("--max-segments", type=int, help="evenly spaced clips per video at most (default: all)")
+    p.add_argument(
+        "--min-found",
+        type=float,
+        default=d.min_found,
+        help=f"reject a clip whose face is found in fewer checked frames (default {d.min_found})",
+    )
+    p.add_argument(
+        "--max-jump",
+        type=float,
+        default=d.max_jump,
+        help=f"reject a clip whose face jumps more face widths between checked frames (default {d.max_jump})",
+    )
+    p.add_argument(
+        "--min-face", type=int, default=d.min_face, help=f"reject face crops under this many px (default {d.min_face})"
+    )
+    p.add_argument("--tags", default="", help="condition tags kept in the manifest (default: every tag of --axes)")
+    p.add_argument(
+        "--variants",
+        default="",
+        help="controlled variants of the accepted clips, e.g. "
+        "occlusion.hand,occlusion.mouth,occlusion.mic,lighting.darken:0.7,pose_gap (see suites/variants.py)",
+    )
+    p.add_argument(
+        "--variants-per-op",
+        type=int,
+        default=d.variants_per_op,
+        help=f"clips each variant is made from (default {d.variants_per_op})",
+    )
+    p.add_argument(
+        "--min-clips",
+        type=int,
+        default=d.min_clips,
+        help=f"warn when a condition value has fewer clips (default {d.min_clips}, the default policy's)",
+    )
+    p.add_argument(
+        "--encode",
+        choices=("png", "mp4"),
+        default=d.encode,
+        help="store clips as PNG folders (lossless, default) or H.264 mp4 files (small, to ship)",
+    )
+    p.add_argument("--crf", type=int, default=d.crf, help=f"H.264 quality with --encode mp4 (default {d.crf})")
+    p.add_argument("--media", type=Path, help="folder for the clips (default: the manifest's name without .yaml)")
     p.add_argument("--bins", type=Path, help="bins file (default: suites/bins.yaml)")
     p.set_defaults(func=_cmd_build)
 
@@ -116,7 +160,19 @@ def _cmd_build(args: argparse.Namespace) -> int:
         axes=tuple(a for a in args.axes.split(",") if a),
         strata=tuple(s for s in args.strata.split(",") if s),
         bins=args.bins,
+        max_segments=args.max_segments,
+        min_found=args.min_found,
+        max_jump=args.max_jump,
+        min_face=args.min_face,
+        tags=tuple(t for t in args.tags.split(",") if t),
+        variants=tuple(v for v in args.variants.split(",") if v),
+        variants_per_op=args.variants_per_op,
+        min_clips=args.min_clips,
+        encode=args.encode,
+        crf=args.crf,
+        media=args.media,
     )
+    parse_variants(args.variants)  # unknown names fail before any work
     out = build_suite(args.videos, args.out, spec)
-    print(f"wrote {out} (report: {report_path(out)})")
+    print(f"wrote {out} (report: {report_path(out)}, card: {card_path(out)})")
     return 0

@@ -1,19 +1,20 @@
 """Curation of raw videos into a suite: `qa-harness suites build --videos DIR --out suites/NAME.yaml`.
 
 Per video (.mp4/.mov/.mkv/.avi/.webm, or a folder of frames in the FOMM dataset layout):
-1. cut into segments of at most `max_len` frames (equal lengths), then look at every `stride`-th
-   frame of each with the face detector;
+1. cut into segments of at most `max_len` frames (equal lengths; `max_segments` evenly spaced ones
+   at most), then look at every `stride`-th frame of each with the face detector;
 2. reject a segment, with its reason in the curation report (never an exception), when the face is
    found in fewer than `min_found` of the looked-at frames, jumps by more than `max_jump` face widths
    between them (a cut or another person), or its crop would be under `min_face` px;
 3. crop the rest to a square around the face over the whole segment (`facebox.crop_box`, the FOMM
    `crop-video` idea; or keep the whole frame with `crop='none'`, for data already cropped or
-   whole-body data), resize to `resolution` and write lossless PNG frames (the FOMM layout), so a
-   suite evaluates exactly the frames that were checked;
+   whole-body data), resize to `resolution` and write lossless PNG frames (the FOMM layout), or with
+   `encode='mp4'` one H.264 file at `crf` per clip (small enough to ship in a repository); a suite
+   evaluates and tags exactly the stored frames;
 4. tag each written segment with the condition axes (`tagging.Tagger`);
 5. draw a balanced suite across the strata of the chosen tags (`strata.stratify`).
-Work per video is cached under `<out>.cache/`, keyed by the video's content hash and every setting
-that changes the result, so a rebuild with nothing changed only re-reads the cache.
+Work per video is cached under `.qa_cache/<out stem>.build/` beside the manifest, keyed by the video's
+content hash and every setting that changes the result, so a rebuild with nothing changed only re-reads the cache.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from qa_harness.records import CropBox
 from qa_harness.suites.bins import DEFAULT_BINS
 from qa_harness.suites.facebox import FaceBoxes, crop_box, detect_faces
 from qa_harness.suites.hashing import file_sha256, media_sha256
-from qa_harness.suites.media import centre_square, crop_resize, iter_arrays, write_frames
+from qa_harness.suites.media import centre_square, crop_resize, encode_h264, iter_arrays, write_frames
 from qa_harness.suites.tagging import Tagger
 from qa_harness.video.io import frame_files, probe
 
@@ -46,6 +47,7 @@ class BuildSpec:
     """Curation settings; every one of them is recorded in the manifest's `generator` block."""
 
     max_len: int = 250
+    max_segments: int | None = None  # per video, evenly spaced
     stride: int = 5
     min_found: float = 0.9
     max_jump: float = 0.5
@@ -55,6 +57,13 @@ class BuildSpec:
     axes: tuple[str, ...] = DEFAULT_AXES
     strata: tuple[str, ...] = ("yaw", "occlusion", "lighting")
     per_stratum: int | None = None
+    min_clips: int = 5  # a tag value with fewer selected clips is reported as thin
+    tags: tuple[str, ...] = ()  # tags kept in the manifest (empty: every tag of the axes)
+    variants: tuple[str, ...] = ()  # `suites.variants` names, e.g. occlusion.hand, pose_gap
+    variants_per_op: int = 5
+    encode: str = "png"  # "png": a folder of frames per clip; "mp4": one H.264 file per clip
+    crf: int = 14
+    media: Path | None = None  # where the clips go (default: the folder named like the manifest)
     seed: int = 0
     landmarks: str = DEFAULT_LANDMARKS
     bins: Path | None = None
@@ -84,10 +93,28 @@ def find_videos(folder: Path) -> list[Path]:
     return found
 
 
-def _bounds(frames: int, max_len: int) -> list[tuple[int, int]]:
-    parts = max(1, math.ceil(frames / max_len))
-    edges = np.linspace(0, frames, parts + 1).round().astype(int)
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+def media_name(clip_id: str, spec: BuildSpec) -> str:
+    """The clip's file (mp4) or folder (png) name under the data root."""
+    return f"{clip_id}.mp4" if spec.encode == "mp4" else clip_id
+
+
+def write_clip(frames: np.ndarray, root: Path, clip_id: str, spec: BuildSpec, *, fps: float, first: int = 0) -> None:
+    """Store one clip's frames (all of them for mp4; PNGs numbered from `first`, in parts, for png)."""
+    if spec.encode == "mp4":
+        root.mkdir(parents=True, exist_ok=True)
+        encode_h264(frames, root / media_name(clip_id, spec), crf=spec.crf, fps=max(int(round(fps)), 1))
+    else:
+        write_frames(frames, root / clip_id, first=first)
+
+
+def _bounds(frames: int, spec: BuildSpec) -> tuple[int, list[tuple[int, int, int]]]:
+    """How many segments the video is cut into, and (index, start, stop) of those kept."""
+    parts = max(1, math.ceil(frames / spec.max_len))
+    edges = np.linspace(0, frames, parts + 1).round().astype(int).tolist()
+    keep = range(parts)
+    if spec.max_segments is not None and parts > spec.max_segments:
+        keep = np.unique(np.linspace(0, parts - 1, spec.max_segments).round().astype(int)).tolist()
+    return parts, [(i, edges[i], edges[i + 1]) for i in keep]
 
 
 def _judge(faces: FaceBoxes, spec: BuildSpec) -> tuple[str, CropBox | None]:
@@ -113,29 +140,32 @@ def _judge(faces: FaceBoxes, spec: BuildSpec) -> tuple[str, CropBox | None]:
 def _analyse(video: Path, clip_stem: str, spec: BuildSpec) -> list[Segment]:
     """Pass 1: segment bounds, face checks on every `stride`-th frame, crop boxes."""
     try:
-        bounds = _bounds(probe(video).frame_count, spec.max_len)
+        parts, bounds = _bounds(probe(video).frame_count, spec)
     except ClipError as err:
         return [Segment(clip_stem, 0, 0, reason=f"unreadable: {err}")]
     seen: list[list[np.ndarray]] = [[] for _ in bounds]
     found: list[list[np.ndarray]] = [[] for _ in bounds]
     size = (0, 0)
     try:
-        for k, chunk in enumerate(iter_arrays(video, chunk=32, stride=spec.stride)):
-            faces = detect_faces(chunk)
+        for c, chunk in enumerate(iter_arrays(video, chunk=32, stride=spec.stride)):
+            frames = [(c * 32 + j) * spec.stride for j in range(len(chunk))]
+            owner = [next((n for n, (_, a, b) in enumerate(bounds) if a <= f < b), None) for f in frames]
+            wanted = [j for j, seg in enumerate(owner) if seg is not None]  # frames of segments not kept: skipped
+            if not wanted:
+                continue
+            faces = detect_faces(chunk[wanted])
             size = (faces.width, faces.height)
-            for j in range(len(chunk)):
-                frame = (k * 32 + j) * spec.stride
-                seg = next(i for i, (a, b) in enumerate(bounds) if a <= frame < b)
-                seen[seg].append(faces.boxes[j])
-                found[seg].append(faces.found[j])
+            for w, j in enumerate(wanted):
+                seen[owner[j]].append(faces.boxes[w])
+                found[owner[j]].append(faces.found[w])
     except ClipError as err:
         return [Segment(clip_stem, 0, 0, reason=f"unreadable: {err}")]
     segments = []
-    for i, (start, stop) in enumerate(bounds):
-        seg_id = clip_stem if len(bounds) == 1 else f"{clip_stem}.{i:03d}"
-        n = len(seen[i])
+    for k, (index, start, stop) in enumerate(bounds):
+        seg_id = clip_stem if parts == 1 else f"{clip_stem}.{index:03d}"
+        n = len(seen[k])
         faces = FaceBoxes(
-            np.array(seen[i]).reshape(n, 4), np.full((n, 6, 2), np.nan), np.ones(n), np.array(found[i], bool), *size
+            np.array(seen[k]).reshape(n, 4), np.full((n, 6, 2), np.nan), np.ones(n), np.array(found[k], bool), *size
         )
         reason, crop = _judge(faces, spec)
         segments.append(
@@ -144,22 +174,31 @@ def _analyse(video: Path, clip_stem: str, spec: BuildSpec) -> list[Segment]:
     return segments
 
 
-def _write(video: Path, segments: list[Segment], root: Path, resolution: int) -> None:
-    """Pass 2: every frame of each accepted segment, cropped and resized, as PNGs."""
+def _write(video: Path, segments: list[Segment], root: Path, spec: BuildSpec) -> None:
+    """Pass 2: every frame of each accepted segment, cropped and resized, as PNGs or one mp4."""
     todo = [s for s in segments if not s.reason]
+    parts: dict[str, list[np.ndarray]] = {s.id: [] for s in todo}
     index = 0
     for chunk in iter_arrays(video, chunk=32):
         for seg in todo:
             lo, hi = max(seg.start - index, 0), min(seg.stop - index, len(chunk))
             if lo < hi:
-                frames = crop_resize(chunk[lo:hi], CropBox(*seg.crop), resolution)
-                write_frames(frames, root / seg.id, first=index + lo - seg.start)
+                frames = crop_resize(chunk[lo:hi], CropBox(*seg.crop), spec.resolution)
+                if spec.encode == "mp4":
+                    parts[seg.id].append(frames)
+                else:
+                    write_frames(frames, root / seg.id, first=index + lo - seg.start)
         index += len(chunk)
+    if spec.encode == "mp4":
+        fps = probe(video).fps
+        for seg in todo:
+            write_clip(np.concatenate(parts[seg.id]), root, seg.id, spec, fps=fps)
 
 
 def _settings_key(spec: BuildSpec) -> str:
     bins = Path(spec.bins or DEFAULT_BINS)
-    fields = {k: v for k, v in asdict(spec).items() if k not in ("strata", "per_stratum", "seed", "bins")}
+    drawing = ("media", "strata", "per_stratum", "seed", "bins", "min_clips", "tags", "variants", "variants_per_op")
+    fields = {k: v for k, v in asdict(spec).items() if k not in drawing}
     text = json.dumps(fields, sort_keys=True, default=str) + file_sha256(bins)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -170,15 +209,15 @@ def curate_video(video: Path, root: Path, cache: Path, tagger: Tagger, spec: Bui
     cached = cache / f"{key}.json"
     if cached.exists():
         segments = [Segment(**s) for s in json.loads(cached.read_text())]
-        if all(s.reason or (root / s.id).is_dir() for s in segments):
+        if all(s.reason or (root / media_name(s.id, spec)).exists() for s in segments):
             log.info("%s: unchanged, from the cache", video.name)
             return segments
     segments = _analyse(video, video.stem if video.is_file() else video.name, spec)
-    _write(video, segments, root, spec.resolution)
+    _write(video, segments, root, spec)
     tagged = [
         s
         if s.reason
-        else Segment(**{**asdict(s), "tags": dict(tagger.tag_clip(root / s.id, stride=spec.stride).clip_labels)})
+        else replace(s, tags=dict(tagger.tag_clip(root / media_name(s.id, spec), stride=spec.stride).clip_labels))
         for s in segments
     ]
     cache.mkdir(parents=True, exist_ok=True)

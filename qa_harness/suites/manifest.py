@@ -12,7 +12,7 @@ clips:
   - id: d20
     path: clips/d20.mp4     # .mp4, a folder of .png/.jpg frames, or an image
     crop: [left, top, size] # optional square face box in source pixels
-    tags: {pose: frontal, occlusion: none, lighting: dim}
+    tags: {yaw: frontal, occlusion: none, lighting: dim}   # names and values: suites/bins.yaml
 pairs:                      # optional; default: every multi-frame clip under reconstruction
   - driving: d20                        # reconstruction: source = frame 0 of d20
   - {source: lp_s1, driving: d20}       # cross: no ground truth
@@ -33,6 +33,7 @@ from qa_harness.errors import ClipError, QaHarnessError
 from qa_harness.records import PROTOCOLS, Clip, CropBox, Pair, Suite
 from qa_harness.suites.conditions import conditions_path, frame_conditions
 from qa_harness.suites.hashing import combine, file_sha256, media_sha256
+from qa_harness.suites.vocabulary import Vocabulary, manifest_vocabulary
 from qa_harness.video.io import IMAGE_SUFFIXES, frame_files, probe
 from qa_harness.yamlfile import YamlDoc, check_keys, load_yaml
 
@@ -105,7 +106,7 @@ def _crop(doc: YamlDoc, keypath: tuple, value: Any) -> CropBox:
     return CropBox(*value)
 
 
-def _tags(doc: YamlDoc, keypath: tuple, value: Any) -> dict[str, str]:
+def _tags(doc: YamlDoc, keypath: tuple, value: Any, vocabulary: Vocabulary) -> dict[str, str]:
     if not isinstance(value, dict):
         raise doc.error(keypath, f"expected a mapping of condition -> value, got {type(value).__name__}")
     tags = {}
@@ -114,17 +115,20 @@ def _tags(doc: YamlDoc, keypath: tuple, value: Any) -> dict[str, str]:
             raise doc.error(keypath + (key,), f"condition name '{key}' must match {TAG_KEY.pattern}")
         if not isinstance(tag, str | int | float) or isinstance(tag, bool) or str(tag) == "":
             raise doc.error(keypath + (key,), f"condition value must be a non-empty string, got {tag!r}")
+        problem = vocabulary.problem(key, str(tag))
+        if problem:
+            raise doc.error(keypath + (key,), problem)
         tags[key] = str(tag)
     return tags
 
 
-def _clip(doc: YamlDoc, i: int, entry: Any, root: Path) -> Clip:
+def _clip(doc: YamlDoc, i: int, entry: Any, root: Path, vocabulary: Vocabulary) -> Clip:
     kp = ("clips", i)
     check_keys(doc, kp, entry, required=CLIP_REQUIRED, optional=CLIP_OPTIONAL)
     clip_id = _string(doc, kp + ("id",), entry["id"])
     path = _media_path(doc, kp + ("path",), _string(doc, kp + ("path",), entry["path"]), root)
     crop = _crop(doc, kp + ("crop",), entry["crop"]) if "crop" in entry else None
-    tags = _tags(doc, kp + ("tags",), entry.get("tags", {}))
+    tags = _tags(doc, kp + ("tags",), entry.get("tags", {}), vocabulary)
     return Clip(id=clip_id, path=path, fps=0.0, frame_count=0, size=(0, 0), tags=tags, crop=crop)
 
 
@@ -192,7 +196,7 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
     from qa_harness.catalog import METRICS  # here: the catalog imports the metrics, which read suites
     from qa_harness.registry import UnknownNameError
 
-    for i, metric in enumerate(metrics):
+    for i, metric in enumerate(metrics):  # not `name`: that is the suite's
         if metric not in METRICS:
             try:
                 METRICS.get(metric)  # raises for the unknown name: its message suggests the close ones
@@ -201,9 +205,10 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
     metric_options = _metric_options(doc, data["metric_options"]) if "metric_options" in data else {}
     if not isinstance(data["clips"], list) or not data["clips"]:
         raise doc.error(("clips",), "expected a non-empty list of clips")
+    vocabulary = manifest_vocabulary(data, path)
     clips: dict[str, Clip] = {}
     for i, entry in enumerate(data["clips"]):
-        clip = _clip(doc, i, entry, root)
+        clip = _clip(doc, i, entry, root, vocabulary)
         if clip.id in clips:
             raise doc.error(("clips", i, "id"), f"clip id {clip.id!r} is used twice")
         clips[clip.id] = _probed(clip) if probe_media else clip

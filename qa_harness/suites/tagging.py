@@ -22,6 +22,7 @@ from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.bins import DEFAULT_BINS, load_bins
 from qa_harness.suites.facebox import detect_faces
 from qa_harness.suites.media import iter_arrays
+from qa_harness.suites.recrop import landmarks_in_crops
 from qa_harness.video.io import iter_frames_uint8
 
 
@@ -57,11 +58,13 @@ class Tagger:
         self.backend = LANDMARKS.build(landmarks, device=torch.device("cpu")) if needs else None
 
     def observe(self, frames: np.ndarray) -> Observation:
-        """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them."""
-        landmarks = None
+        """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them
+        (and with a second pass on the detector's crops where the backend missed a face: `recrop`)."""
+        faces, landmarks, cropped = detect_faces(frames), None, None
         if self.backend is not None:
             landmarks = self.backend.detect(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
-        return Observation(frames=frames, faces=detect_faces(frames), landmarks=landmarks)
+            cropped = landmarks_in_crops(self.backend, frames, faces, landmarks)
+        return Observation(frames=frames, faces=faces, landmarks=landmarks, crop_landmarks=cropped)
 
     def _label(self, per_chunk: list[list[dict[str, np.ndarray]]]) -> ClipTags:
         merged: dict[str, dict] = {"frame_labels": {}, "clip_labels": {}, "clip_values": {}, "measures": {}}

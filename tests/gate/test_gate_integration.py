@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from qa_harness.cli import main
 from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.runs import mlflow_io as io
+
+pytestmark = pytest.mark.slow  # evaluate -> gate -> report end to end
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = {

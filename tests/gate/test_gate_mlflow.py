@@ -10,6 +10,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from qa_harness.cli import main
 from tests.gate.gate_runs import log_run
 
@@ -82,7 +84,7 @@ def test_errors_exit_2_with_message(store, tmp_path, capsys, baseline_run):
     assert _gate(uri, "--candidate", ids["good"], "--no-log") == 2  # the default policy is relative only
     assert "without --baseline nothing would be checked" in capsys.readouterr().err
     starved = tmp_path / "starved.yaml"
-    starved.write_text("version: 1\nmin_clips: 1000\nrules:\n  - {metric: ssim, max_regression: 0.01}\n")
+    starved.write_text("version: 1\nmin_clips: 1000\nrules:\n  - {metric: ssim, aggregate: p10, max_regression: 0.1}\n")
     args = ["--candidate", ids["good"], "--baseline", ids["baseline"], "--policy", str(starved)]
     assert main(["gate", "--tracking-uri", uri, *args]) == 2  # every check skipped: no verdict, not a pass
     assert "no rule of" in capsys.readouterr().err
@@ -99,6 +101,7 @@ def test_errors_exit_2_with_message(store, tmp_path, capsys, baseline_run):
     assert "summary.json artifact, written by `qa-harness evaluate`" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # subprocess
 def test_malformed_policy_exits_2_in_a_real_process(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nrules:\n  - {metric: ssim, max_regresion: 0.01}\n")

@@ -78,6 +78,7 @@ def test_regression_on_one_condition_is_named_by_that_condition(policy, regresse
         assert len(named) == 3 and named <= degraded_pairs["extreme_pose_only"], check.name
 
 
+@pytest.mark.slow  # evaluates runs end to end
 def test_failed_clips_fail_the_gate(policy, truth, baseline_run):
     from tests.gate.gate_runs import make_run
 
@@ -107,15 +108,21 @@ def test_absolute_thresholds_and_no_baseline(tmp_path, rerun):
 
 
 def test_insufficient_clips_skip_or_fail(tmp_path, rerun, baseline_run):
+    """A p10 over 8 clips with min_clips 9 cannot be tested: NOT GATED (skip) or failed, as the policy says;
+    the mean of the same condition is tested, its between-clip variance pooled from the clips outside."""
     text = (
         "version: 1\ninsufficient: {mode}\nrules:\n"
-        "  - {{metric: ssim, max_regression: 0.01, conditions: ['pose=moderate'], min_clips: 9}}\n"
+        "  - {{metric: ssim, aggregate: p10, max_regression: 0.01, conditions: ['pose=moderate'], min_clips: 9}}\n"
+        "  - {{metric: ssim, name: m, max_regression: 0.01, conditions: ['pose=moderate'], min_clips: 9}}\n"
     )
     for mode, status in (("skip", "skip"), ("fail", "fail")):
         path = tmp_path / f"{mode}.yaml"
         path.write_text(text.format(mode=mode))
-        check = evaluate_gate(load_policy(path), rerun, baseline_run).checks[-1]
-        assert (check.status, check.n_clips) == (status, 8) and "fewer than min_clips=9" in check.message
+        p10, mean = evaluate_gate(load_policy(path), rerun, baseline_run).checks[-2:]
+        assert (p10.status, p10.n_clips) == (status, 8) and "8 clip(s), p10 over clips needs min_clips=9" in p10.message
+        assert p10.not_gated == "8 clip(s), p10 over clips needs min_clips=9"
+        assert (mean.status, mean.n_clips, mean.not_gated) == ("pass", 8, "")
+        assert "between-clip variance from 40 clips outside" in mean.message
 
 
 def test_outputs_junit_markdown_json(policy, regressed_runs, baseline_run):

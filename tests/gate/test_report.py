@@ -62,7 +62,7 @@ def test_report_is_self_contained_small_and_logged(report_file):
     assert out.stat().st_size < 1_000_000  # thumbnails, not frames
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
     assert "<script" not in html.lower() and EVIL not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "FAIL: policy default" in html and "pose=extreme (fails on ssim, psnr, l1, eye_ssim, mouth_ssim)" in html
+    assert "FAIL: policy default" in html and "fails: " in html and "ssim-mean[pose=extreme] (+" in html
     assert [a.path for a in client.list_artifacts(run_id, "report")] == ["report/report.html"]
 
 
@@ -174,3 +174,22 @@ def test_report_of_an_undecided_gate_and_of_a_failing_missing_metric(tmp_path, r
     assert missing.decided and not missing.passed
     html = build_report(rerun, baseline=baseline_run, gate=missing)
     assert "FAIL: policy p" in html and "no failing condition: worst clips overall" in html
+
+
+def test_report_ranks_clips_by_the_rule_they_break_most_each_clip_once(regressed_runs, baseline_run):
+    """Frozen eyes: PSNR and SSIM may fail too, but a clip is ranked and shown by eye-SSIM (its regression is
+    the largest multiple of its limit), once, with every check it fails; what was not gated is listed."""
+    from qa_harness.gate.evaluate import evaluate_gate
+    from qa_harness.gate.policy import load_policy
+
+    run = regressed_runs["frozen_eyes"]
+    gate = evaluate_gate(load_policy(ROOT / "gates" / "default.yaml"), run, baseline_run)
+    html = build_report(run, baseline=baseline_run, gate=gate)
+    section = html.split("Worst clips of the failing checks", 1)[1]
+    headings = re.findall(r"<h3>clip ([^<]+)</h3>", section)
+    assert len(headings) == 6 and len(set(headings)) == 6  # 2 * worst_k clips, none twice
+    ranked_by = re.findall(r"ranked by (\w+) on ", section)
+    assert ranked_by == ["eye_ssim"] * 6
+    fails = re.findall(r"<p>fails: ([^<]+)</p>", section)
+    assert all(f.startswith("eye-ssim-mean[") for f in fails) and any(f.count("[") > 1 for f in fails)
+    assert "Not gated (" in html and "NOT GATED: lpips-mean[all" in html

@@ -50,7 +50,7 @@ def make_batch(output: torch.Tensor, target: torch.Tensor | None, *, driving=Non
         frames=torch.tensor(FRAMES),
         output=output,
         driving=driving,
-        source=source if source is not None else src.expand(len(output), -1, -1, -1),
+        source=source if source is not None else src[0],
         target=target,
     )
 

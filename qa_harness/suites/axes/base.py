@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What axes look at for one clip: uint8 RGB frames (N, H, W, 3), their face boxes, and 68-point
-    landmarks when an axis needs them (None otherwise)."""
+    landmarks when an axis needs them (None otherwise). `crop_landmarks` adds the faces a second pass
+    on the detector's crops found where the frame pass missed (`recrop`): the occlusion axis uses
+    them (masked faces); head pose keeps the frame pass, whose accuracy is what its benchmark pins."""
 
     frames: np.ndarray
     faces: FaceBoxes
     landmarks: Landmarks | None = None
+    crop_landmarks: Landmarks | None = None
 
 
 @dataclass(frozen=True, slots=True)

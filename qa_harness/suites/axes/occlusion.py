@@ -1,19 +1,36 @@
-"""Occlusion of the face: the share of its 68 landmarks that cannot be seen, and why.
+"""Occlusion of the face as separate signals, each saying why, per frame.
 
-Landmark detectors place every point even where the face is hidden, so hidden points are found by
-other evidence, per frame:
-- `missing`: 1 when the landmark detector found no face (then every point counts as hidden);
+Landmark detectors place every point even where the face is hidden, so hidden parts are found by
+other evidence:
+- `missing`: 1 when neither the face detector nor the landmarks found a face. Kept apart from
+  occlusion (tag `face`): no face is not an occluded face, so every other measure is NaN there and
+  the occlusion tags read `unknown`;
+- `truncated`: share of the 68 landmarks outside the frame (a face cut by the frame edge; the
+  landmark model still places the points it cannot see);
 - `self_occluded`: share of points that face away from the camera at the fitted head pose (PnP, as
   the pose axis): each point of the generic face (`headpose.CANONICAL_68`) gets the outward normal of
   an ellipsoid head around it (`HEAD_CENTRE`), and is hidden when that normal, turned by the head
   pose, points away from the camera (the far cheek and jaw of a turned head);
-- `hand`: share of points inside the outline of a detected hand (MediaPipe Hands, offline);
-- `flat`: share of points of the brows, eyes and outer lips (`TEXTURED`) whose neighbourhood has no
-  texture (luma standard deviation under `FLAT_CONTRAST` of its mean, in a square of 0.25
-  inter-ocular distances): those parts always show edges, so a flat patch there is something over the
-  face (sunglasses, a mask, a flat panel). Smooth skin (cheeks, nose) is not tested;
-- `hidden`: share of points hidden by any of the above (1 when missing): what the bins use.
-No offline detector for hair or glasses works here, so those count only when they flatten a region.
+- `hand`: share of points inside the outline of a hand found by MediaPipe Hands;
+- `hand_at_mouth`: 1 when a MediaPipe Pose hand point (wrist or knuckle, visibility >= 0.8) lies
+  within `HAND_REACH` eye distances of the mouth: hands over the mouth whose palms Hands cannot see
+  (`hands`);
+- `mouth_object`: share of the lower face (nose to chin) whose colour is not the skin of the same
+  face's upper part (`skin`: masks, microphones, scarves); NaN on grey images and tiny faces;
+- `mouth`: the mouth is covered, the largest of `mouth_object`, `hand_at_mouth` and the share of lip
+  points under a Hands outline: what `occlusion_mouth` bins;
+- `flat`: share of points in flat parts: a part (a brow, an eye, the outer lips: `PARTS`) is flat
+  when at least half its points have no texture around them (luma standard deviation under
+  `FLAT_CONTRAST` of its mean in a square of 0.25 eye distances, mean luma at least `FLAT_MIN_LUMA`
+  so that a shadow is not an occluder). Those parts always show edges, so a flat one has something
+  over it (sunglasses, a flat panel); single flat points (a faint brow end) are not counted;
+- `hidden`: share of points with something over them or outside the frame (under a hand, flat,
+  outside, and the 20 lip points when `mouth` >= `MOUTH_COVERED`): what the `occlusion` bins use.
+  Self-occlusion is left out: a turned head has nothing over it, and the yaw tag already bins it.
+Frames where the detector found a face but the landmarks did not (even on the face crop, `recrop`)
+get only `mouth_object` and `hand_at_mouth`, from the detector's keypoints; the rest is NaN there.
+No offline detector for hair or glasses frames works here, so those count only when they flatten a
+region. Measured on labelled photos (benchmarks/RESULTS.md, "Tag accuracy: occlusion, lighting").
 """
 
 from __future__ import annotations
@@ -23,13 +40,21 @@ import numpy as np
 from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.axes.headpose import CANONICAL_68, fit_rotation
 from qa_harness.suites.axes.lighting import luma
-from qa_harness.suites.hands import HandFinder, inside_any
+from qa_harness.suites.hands import BodyHands, HandFinder, inside_any
+from qa_harness.suites.skin import foreign_share
 
 #: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals:
 #: just behind the canonical face's jaw ends (z 96 mm behind the nose tip), so a frontal face hides none.
 HEAD_CENTRE = np.array([0.0, -10.0, 105.0])
-TEXTURED = np.array([*range(17, 27), *range(36, 48), *range(48, 60)])
+PARTS = (range(17, 22), range(22, 27), range(36, 42), range(42, 48), range(48, 60))
 FLAT_CONTRAST = 0.05
+FLAT_MIN_LUMA = 10.0
+LIPS = np.arange(48, 68)
+#: Eye distances from the mouth centre within which a pose hand point covers the mouth (both hands
+#: over the mouth and nose put the knuckles 0.7-0.9 eye distances below the mouth centre).
+HAND_REACH = 1.0
+#: `mouth` from which the lip points count as hidden (the `occlusion_mouth` edge of the bins file).
+MOUTH_COVERED = 0.25
 
 
 def facing_away(rotation: np.ndarray) -> np.ndarray:
@@ -41,48 +66,92 @@ def facing_away(rotation: np.ndarray) -> np.ndarray:
 
 
 def flat_points(y: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(68,) bool: `TEXTURED` points whose neighbourhood in luma image `y` has no texture."""
+    """(68,) bool: points of `PARTS` that are flat (no texture) in luma image `y`."""
     iod = float(np.linalg.norm(points[36] - points[45]))
     half = max(int(round(0.125 * iod)), 2)
     height, width = y.shape
     flat = np.zeros(len(points), bool)
-    for i in TEXTURED:
-        x, yy = int(round(points[i, 0])), int(round(points[i, 1]))
-        patch = y[max(yy - half, 0) : min(yy + half + 1, height), max(x - half, 0) : min(x + half + 1, width)]
-        if patch.size >= 4:
-            flat[i] = patch.std() < FLAT_CONTRAST * max(patch.mean(), 1.0)
+    for part in PARTS:
+        still = []
+        for i in part:
+            x, yy = int(round(points[i, 0])), int(round(points[i, 1]))
+            patch = y[max(yy - half, 0) : min(yy + half + 1, height), max(x - half, 0) : min(x + half + 1, width)]
+            still.append(
+                patch.size >= 4 and patch.mean() >= FLAT_MIN_LUMA and patch.std() < FLAT_CONTRAST * patch.mean()
+            )
+        if np.mean(still) >= 0.5:
+            flat[list(part)] = True
     return flat
 
 
+def keypoints_from_landmarks(points: np.ndarray) -> np.ndarray:
+    """(68, 2) iBUG points -> (4, 2) eye centres (subject's right, left), nose tip, mouth centre, in
+    the order of `facebox` keypoints."""
+    return np.stack([points[36:42].mean(0), points[42:48].mean(0), points[30], points[48:60].mean(0)])
+
+
+def hand_at_mouth(hand_points: np.ndarray, keypoints: np.ndarray) -> float:
+    """1.0 when a hand point lies within `HAND_REACH` eye distances of the mouth centre, else 0.0."""
+    if len(hand_points) == 0:
+        return 0.0
+    reach = HAND_REACH * float(np.linalg.norm(keypoints[1] - keypoints[0]))
+    return float(np.linalg.norm(hand_points - keypoints[3], axis=1).min() <= reach)
+
+
 class OcclusionAxis(ConditionAxis):
-    """Share of hidden face landmarks per frame, by cause; see the module docstring."""
+    """Occlusion signals per frame, by cause; see the module docstring."""
 
     name = "occlusion"
-    measures = ("missing", "self_occluded", "hand", "flat", "hidden")
+    measures = (
+        "missing",
+        "truncated",
+        "self_occluded",
+        "hand",
+        "hand_at_mouth",
+        "mouth_object",
+        "mouth",
+        "flat",
+        "hidden",
+    )
     needs_landmarks = True
 
     def __init__(self, bins) -> None:
         super().__init__(bins)
         self._hands: HandFinder | None = None
+        self._body: BodyHands | None = None
 
     def measure(self, obs: Observation) -> dict[str, np.ndarray]:
         if self._hands is None:
-            self._hands = HandFinder()
+            self._hands, self._body = HandFinder(), BodyHands()
         height, width = obs.frames.shape[1:3]
-        points_all = obs.landmarks.points.numpy()
-        found = obs.landmarks.found.numpy()
-        out = {m: np.zeros(len(found)) for m in self.measures}
+        marks = obs.crop_landmarks if obs.crop_landmarks is not None else obs.landmarks
+        points_all, found = marks.points.numpy(), marks.found.numpy()
+        out = {m: np.full(len(found), np.nan) for m in self.measures}
         for i, frame in enumerate(obs.frames):
+            out["missing"][i] = float(not (found[i] or obs.faces.found[i]))
             if not found[i]:
-                out["missing"][i] = out["hidden"][i] = 1.0
+                if obs.faces.found[i]:
+                    self._mouth(out, i, frame, obs.faces.keypoints[i][:4], None, np.zeros(20, bool))
                 continue
             points = points_all[i]
             rotation = fit_rotation(points, width, height)
             away = facing_away(rotation) if rotation is not None else np.zeros(68, bool)
+            outside = (points[:, 0] < 0) | (points[:, 0] >= width) | (points[:, 1] < 0) | (points[:, 1] >= height)
             under_hand = inside_any(points, self._hands.outlines(frame))
             flat = flat_points(luma(frame), points)
+            covered = self._mouth(out, i, frame, keypoints_from_landmarks(points), points, under_hand[LIPS])
+            out["truncated"][i] = outside.mean()
             out["self_occluded"][i] = away.mean()
             out["hand"][i] = under_hand.mean()
             out["flat"][i] = flat.mean()
-            out["hidden"][i] = (away | under_hand | flat).mean()
+            hidden = outside | under_hand | flat
+            hidden[LIPS] |= covered
+            out["hidden"][i] = hidden.mean()
         return out
+
+    def _mouth(self, out, i, frame, keypoints, points, lips_under_hand) -> bool:
+        """Fill the mouth measures of frame `i`; True when the mouth counts as covered."""
+        out["hand_at_mouth"][i] = hand_at_mouth(self._body.points(frame), keypoints)
+        out["mouth_object"][i] = foreign_share(frame, keypoints, points)
+        out["mouth"][i] = np.nanmax([out["mouth_object"][i], out["hand_at_mouth"][i], lips_under_hand.mean()])
+        return bool(out["mouth"][i] >= MOUTH_COVERED)

@@ -1,5 +1,5 @@
 """Occluders placed on the face: a dark bar over the eyes, a mask over the mouth, a grey panel over
-part of the face, and a hand-like shape that passes across the face.
+part of the face, a hand-like shape that passes across the face, and a microphone held at the chin.
 
 Placement follows the face in every frame: eyes and mouth from the 68 landmarks (else the detector's
 keypoints; see `synthetic.prepare`), sizes in units of the eye distance (so they scale with the face),
@@ -20,6 +20,7 @@ from qa_harness.suites.perturb.base import PerturbContext
 SUNGLASSES = (18, 18, 22)
 MASK = (160, 200, 220)
 PANEL = (128, 128, 128)
+MIC_FOAM, MIC_HANDLE = (40, 40, 44), (70, 70, 76)
 SKIN, SKIN_EDGE = (222, 170, 140), (170, 120, 95)
 #: Frames per back-and-forth pass of the hand (2 s at 25 fps).
 HAND_PERIOD = 50
@@ -113,4 +114,21 @@ def hand(frames: np.ndarray, strength: float, ctx: PerturbContext) -> np.ndarray
         reach = w / 2 + palm * 0.6
         centre = np.array([(x0 + x1) / 2 + reach * math.cos(2 * math.pi * i / HAND_PERIOD), y0 + 0.75 * h])
         _draw_hand(frame, centre, palm)
+    return out
+
+
+def mic(frames: np.ndarray, strength: float, ctx: PerturbContext) -> np.ndarray:
+    """A hand-held microphone in front of the chin: a dark foam ball of radius (0.3 + 0.3 s) eye
+    distances whose top reaches the mouth centre (strength 1: over the lower lip), on a handle down to
+    the bottom of the frame; it follows the mouth in every frame, so the source frame is covered too."""
+    out = frames.copy()
+    kp = ctx.faces.keypoints
+    for i, frame in enumerate(out):
+        d = float(np.linalg.norm(kp[i, LEFT_EYE] - kp[i, RIGHT_EYE]))
+        radius = (0.3 + 0.3 * strength) * d
+        centre = kp[i, MOUTH] + np.array([0.0, radius * (1.4 - 0.6 * strength)])
+        handle = max(int(round(radius * 0.7)), 2)
+        x, y = int(round(centre[0])), int(round(centre[1]))
+        cv2.line(frame, (x, y), (x, frame.shape[0] + handle), MIC_HANDLE, handle, lineType=cv2.LINE_AA)
+        cv2.circle(frame, (x, y), int(round(radius)), MIC_FOAM, thickness=-1, lineType=cv2.LINE_AA)
     return out

@@ -1,0 +1,116 @@
+"""A pair's metric values, collected column by column, with each metric's failure kept to itself.
+
+The runner hands every batch to `MetricColumns.add`; each metric's (N,) values are appended as numpy
+arrays and concatenated once at the end of the pair (no per-frame objects). A metric that raises, on
+any batch, is marked failed for this pair with its reason: it is not asked again, all its columns
+become NaN for the whole pair (values of earlier batches are dropped, so a clip mean never covers only
+the frames before the failure), and the other metrics and the pair go on. A failure in the clip-level
+reduction makes that metric's clip-level values NaN (its per-frame values stand), reason recorded too.
+Why: one face metric tripping on one odd frame used to drop every metric of the pair and make the run
+exit 3 as if the model had failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from torch import Tensor
+
+from qa_harness.errors import QaHarnessError
+from qa_harness.metrics.base import UNSCORED, FrameBatch, Metric
+
+log = logging.getLogger(__name__)
+
+
+def _reason(err: Exception) -> str:
+    return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
+
+
+class MetricColumns:
+    """Per-frame columns of the applicable metrics of one pair, and the reasons of those that failed."""
+
+    def __init__(self, metrics: Sequence[Metric], pair_id: str) -> None:
+        self.metrics = list(metrics)
+        self.pair_id = pair_id
+        self.errors: dict[str, str] = {}  # metric name -> why it failed on this pair
+        self._parts: dict[str, dict[str, list[np.ndarray]]] = {m.name: {} for m in self.metrics}
+        self._unscored: dict[str, dict[str, int]] = {m.name: {} for m in self.metrics}  # metric -> reason -> frames
+
+    def _fail(self, metric: Metric, err: Exception, where: str) -> None:
+        reason = f"{where}: {_reason(err)}"
+        self.errors.setdefault(metric.name, reason)
+        log.warning("metric %s failed on pair %r (its values are NaN, the pair goes on): %s",
+                    metric.name, self.pair_id, reason)
+
+    def _live(self) -> list[Metric]:
+        return [m for m in self.metrics if m.name not in self.errors]
+
+    def add(self, batch: FrameBatch) -> None:
+        """Score one batch with every metric that has not failed on this pair."""
+        for metric in self._live():
+            try:
+                found = metric.frame_values(batch)
+                codes = found.pop(UNSCORED, None)
+                values = {k: v.detach().float().cpu().numpy() for k, v in found.items()}
+                if codes is not None:
+                    self._count_unscored(metric, codes)
+            except Exception as err:  # this metric only: see the module docstring
+                self._fail(metric, err, f"frames {int(batch.frames[0])}-{int(batch.frames[-1])}")
+                continue
+            for name, array in values.items():
+                self._parts[metric.name].setdefault(name, []).append(array)
+
+    def _count_unscored(self, metric: Metric, codes: Tensor) -> None:
+        """Add a batch's reason codes (0: scored) to the metric's counts, reason text -> frames."""
+        counts = self._unscored[metric.name]
+        for code, n in zip(*np.unique(codes.cpu().numpy(), return_counts=True), strict=True):
+            if code:
+                reason = metric.reasons[int(code) - 1]
+                counts[reason] = counts.get(reason, 0) + int(n)
+
+    def unscored(self) -> dict[str, dict[str, int]]:
+        """Metric -> {reason: frames} for the live metrics that left frames unscored (a failed one is all NaN
+        for its own reason, in `errors`)."""
+        return {m: counts for m, counts in self._unscored.items() if counts and m not in self.errors}
+
+    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
+        """The regions the live metrics score inside (first metric to name a region wins), on the CPU."""
+        boxes: dict[str, Tensor] = {}
+        for metric in self._live():
+            try:
+                found = metric.region_boxes(batch)
+            except Exception as err:
+                self._fail(metric, err, "region boxes")
+                continue
+            for name, box in found.items():
+                boxes.setdefault(name, box.detach().cpu())
+        return boxes
+
+    def per_frame(self, n: int) -> dict[str, np.ndarray]:
+        """Column -> (n,) values in metric order; NaN columns (declared `columns`) for a failed metric."""
+        out: dict[str, np.ndarray] = {}
+        for metric in self.metrics:
+            parts = self._parts[metric.name]
+            if metric.name in self.errors:
+                names = dict.fromkeys([*parts, *(c.name for c in metric.columns)])
+                out |= {name: np.full(n, np.nan, dtype=np.float32) for name in names}
+            else:
+                out |= {name: np.concatenate(arrays) for name, arrays in parts.items()}
+        return out
+
+    def clip_values(self, per_frame: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Clip-level values of every metric; NaN (declared `clip_columns`) for a failed one."""
+        out: dict[str, float] = {}
+        for metric in self.metrics:
+            nan = {c.name: float("nan") for c in metric.clip_columns}
+            if metric.name in self.errors:
+                out |= nan
+                continue
+            try:
+                out |= {k: float(v) for k, v in metric.clip_values(per_frame).items()}
+            except Exception as err:
+                self._fail(metric, err, "clip-level values")
+                out |= nan
+        return out

@@ -1,0 +1,57 @@
+"""Occlusion and lighting tags against the labelled photos of ../shared/data/labels (the benchmark's
+own evaluation, `benchmarks/tagbench`); skipped where that research data is absent (users' clones).
+
+Targets of the tag-accuracy issue: masked mouth precision and recall >= 0.9 (recall is 0.84 here:
+the floor below guards what is reached, the gap is in benchmarks/RESULTS.md), both hands over the
+mouth tagged covered, no face with nothing over it tagged occluded, side light agreeing with the light
+direction on >= 90 % of Yale B images lit from >= 25 degrees aside.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.tagbench import lighting, occlusion
+from tests.helpers.media import REPO
+
+LABELS = REPO.parent / "shared" / "data" / "labels"
+needs_occlusion = pytest.mark.skipif(
+    not occlusion.available(LABELS), reason=f"labelled face-mask / hand photos absent ({LABELS})"
+)
+needs_yale = pytest.mark.skipif(not lighting.available(LABELS), reason=f"labelled Yale B faces absent ({LABELS})")
+
+
+@pytest.fixture(scope="module")
+def occluded():
+    return occlusion.evaluate(LABELS)
+
+
+@needs_occlusion
+def test_masked_mouths_are_found_with_few_false_alarms(occluded):
+    det = occluded.masks
+    assert det.tp + det.fn == 25 and det.tn + det.fp == 25
+    assert det.precision.value >= 0.9  # 21 of 22
+    assert det.recall.value >= 0.84  # 21 of 25 (issue target 0.9: not reached, see RESULTS.md)
+
+
+@needs_occlusion
+def test_no_face_with_nothing_over_it_reads_occluded(occluded):
+    assert len(occluded.clean) == 23
+    assert occluded.false_alarms == {}
+
+
+@needs_occlusion
+def test_both_hands_over_the_mouth_cover_it(occluded):
+    tags = occluded.hand_tags["rgb/25.jpg"]
+    assert tags.clip_labels["occlusion_mouth"] == "covered"
+    assert tags.measures["occlusion.hand_at_mouth"][0] == 1.0  # Hands finds no hand there; Pose does
+    for photo in ("rgb/21.jpg", "rgb/23.jpg"):  # a hand on the cheek or chin leaves the mouth free
+        assert occluded.hand_tags[photo].clip_labels["occlusion_mouth"] == "visible", photo
+
+
+@needs_yale
+def test_side_light_agrees_with_the_light_direction_on_yale_b():
+    side = lighting.evaluate(LABELS)
+    hits, n = side.agreement(lighting.SIDE_LIT)
+    assert n == 372
+    assert hits / n >= 0.9  # 352 of 372
