@@ -61,6 +61,18 @@ def config_adapt_movement_scale(config: dict, path: Path | str = "config") -> bo
     return next(iter(values.values()), True)
 
 
+def check_relative_flags(config: dict, path: Path | str = "config") -> None:
+    """Relative mode moves keypoints relatively, and Jacobians too where the prior has them, as the official
+    `demo.py` does and every shipped config asks (`use_relative_movement` / `use_relative_jacobian` true); a
+    config that turns either off is refused rather than silently not honoured."""
+    normalization = ((config.get("animate_params") or {}).get("normalization_params")) or {}
+    off = [key for key in ("use_relative_movement", "use_relative_jacobian") if normalization.get(key, True) is False]
+    if off:
+        raise ConfigError(path, f"animate_params.normalization_params.{off[0]}",
+                          "false is not supported: relative mode always uses relative movement and Jacobians "
+                          "(the official demo.py); use absolute mode (relative=false) instead")
+
+
 class ReferenceAnimator(Animator):
     """Animator over an official-layout network.
 
@@ -96,6 +108,8 @@ class ReferenceAnimator(Animator):
         self.adapt_movement_scale = (
             config_adapt_movement_scale(content, config_path) if adapt_movement_scale is None else adapt_movement_scale
         )
+        if relative:
+            check_relative_flags(content, config_path)
         self.needs_driving_first = relative
         self.autocast = _AUTOCAST.get(autocast or "none")
 

@@ -154,9 +154,8 @@ def make_run(
             output = degrade(clip, CLIP_TAGS[clip], output)
         values = {"l1": l1(output, frames), "psnr": psnr(output, frames), "ssim": ssim(output, frames)}
         regions = FaceRegions(landmarks())
-        scored = regions.frame_values(face_batch(output, frames))
-        scored.pop(UNSCORED, None)  # reason codes, counted by the runner, not a metric column
-        values.update(scored)
+        values.update(regions.frame_values(face_batch(output, frames)))
+        values.pop(UNSCORED)  # reason codes of unscored frames: counted by the runner, not a metric column
         boxes = regions.region_boxes(face_batch(output, frames))
         for s in range(SEGMENTS):
             pair_id = (rename or {}).get(f"{clip}#{s}", f"{clip}#{s}")
