@@ -41,8 +41,8 @@ def test_report_ranks_worst_clips_on_paired_clips_and_names_the_unpaired():
     candidate = records(_frames({"x": [0.30, 0.30], "y": [0.20, 0.20], "z": [0.90, 0.90]}, gaps, "c"), l1=False)
     baseline = records(_frames({"x": [0.10, 0.10], "y": [0.19, 0.19]}, gaps, "b"), run_id="b", l1=False)
     html = build_report(candidate, baseline=baseline, worst_k=1)
-    worst = html[html.index("Worst clips per failing condition"):html.index("Per-clip distributions")]
-    assert "worst 1 clips by l1" in worst and "clip x: l1 0.3 (baseline 0.1)" in worst
+    worst = html[html.index("Worst clips of the failing checks"):html.index("Per-clip distributions")]
+    assert "worst clips overall by l1" in worst and "clip x: ranked by l1 on all: 0.3 (baseline 0.1)" in worst
     assert "not ranked, no baseline value: z" in worst and "clip z:" not in worst
 
 

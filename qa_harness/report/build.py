@@ -254,9 +254,11 @@ def _worst(
         everything = parse_selector(ALL).concrete
         values = clip_values(candidate, metrics[0], everything)
         base = clip_values(baseline, metrics[0], everything) if baseline is not None else None
-        ranked = worst_clips(values, base, directions[metrics[0]], k).ranked
+        ranking = worst_clips(values, base, directions[metrics[0]], k)
         out.append(tag("p", f"no failing condition: worst clips overall by {metrics[0]}", class_="note"))
-        for pair_id in ranked:
+        if ranking.unpaired:
+            out.append(tag("p", f"not ranked, no baseline value: {', '.join(ranking.unpaired)}", class_="note"))
+        for pair_id in ranking.ranked:
             out += _clip_entry(candidate, baseline, thumbs, pair_id, metrics[0], ALL, directions[metrics[0]], [])
         return join(out)
     order = sorted(hits, key=lambda p: (-hits[p][0].severity, str(p)))[: 2 * k]

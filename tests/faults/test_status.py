@@ -50,9 +50,9 @@ def test_running_until_everything_is_logged_then_finished(fault_suite, tmp_path)
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["TERM", "INT"])
 def test_a_signal_marks_the_run_killed_and_resume_finishes_it(fault_suite, reference, tmp_path, sig, code):
-    out, uri = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = start(*evaluate_args(fault_suite, out, uri, SLOW), QA_TEST_DELAY="0.5")
-    wait_for_pairs(out, 1, proc)
+    out, uri, hold = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "never"
+    proc = start(*evaluate_args(fault_suite, out, uri, SLOW), QA_TEST_HOLD=str(hold))  # held mid-run
+    wait_for(lambda: (out / "run.json").exists() and run_id_of(out), "the MLflow run", proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err

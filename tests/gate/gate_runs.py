@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from qa_harness.catalog import LANDMARKS, METRICS
 from qa_harness.metrics._face_analysis import FaceAnalysis
 from qa_harness.metrics._face_geometry import region_boxes
-from qa_harness.metrics.base import FrameBatch, MetricContext
+from qa_harness.metrics.base import UNSCORED, FrameBatch, MetricContext
 from qa_harness.metrics.face_regions import FaceRegions
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.psnr import psnr
@@ -155,6 +155,7 @@ def make_run(
         values = {"l1": l1(output, frames), "psnr": psnr(output, frames), "ssim": ssim(output, frames)}
         regions = FaceRegions(landmarks())
         values.update(regions.frame_values(face_batch(output, frames)))
+        values.pop(UNSCORED)  # reason codes of unscored frames: counted by the runner, not a metric column
         boxes = regions.region_boxes(face_batch(output, frames))
         for s in range(SEGMENTS):
             pair_id = (rename or {}).get(f"{clip}#{s}", f"{clip}#{s}")

@@ -46,7 +46,5 @@ def test_a_frozen_face_fails_the_clip_level_rules_and_a_clean_candidate_passes()
     baseline = _run("truth", 0)
     clean = _statuses(_run("jpeg", 1), baseline)
     frozen = _statuses(_run("frozen", 2), baseline)
-    assert clean == {**dict.fromkeys(RULES.values(), "pass"), "blink-f1-mean": "skip"}
-    assert frozen == {**dict.fromkeys(RULES.values(), "fail"), "blink-f1-mean": "skip"}
-    # three of the six demo clips have a blink: under the policy's min_clips (5), so that rule is skipped
-    assert sum(not math.isnan(v) for v in MEASURED["blink_f1"][0]) == 3
+    assert clean == dict.fromkeys(RULES.values(), "pass")
+    assert frozen == dict.fromkeys(RULES.values(), "fail")
