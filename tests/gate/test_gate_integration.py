@@ -15,12 +15,12 @@ pytestmark = pytest.mark.slow  # evaluate -> gate -> report end to end
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = {
-    "d20": {"pose": "frontal", "lighting": "dim"},
-    "tpsmm_driving": {"pose": "moderate", "lighting": "normal"},
-    "vrt_face5": {"pose": "frontal", "lighting": "bright"},
-    "lp_d11": {"pose": "frontal", "lighting": "dim"},
-    "d12": {"pose": "moderate", "lighting": "normal"},
-    "lp_s32": {"pose": "extreme", "lighting": "dim"},
+    "d20": {"yaw": "frontal", "lighting": "dim"},
+    "tpsmm_driving": {"yaw": "moderate", "lighting": "normal"},
+    "vrt_face5": {"yaw": "frontal", "lighting": "bright"},
+    "lp_d11": {"yaw": "frontal", "lighting": "dim"},
+    "d12": {"yaw": "moderate", "lighting": "normal"},
+    "lp_s32": {"yaw": "extreme", "lighting": "dim"},
 }
 
 
