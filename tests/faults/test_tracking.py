@@ -36,8 +36,9 @@ def test_evaluate_on_a_freshly_tagged_suite_with_many_strata(tmp_path):
     manifest.write_text(yaml.safe_dump({
         "name": "many", "data_root": str(REPO / "data"), "resolution": 64, "max_frames": 2, "metrics": ["l1"],
         "clips": [{"id": c, "path": f"clips/{c}.mp4",
-                   "tags": {"speaker": f"speaker_{c}_recorded_in_session_{i}", "camera": f"camera_model_{i}",
-                            "session": f"session_{i:03d}_studio_{c}"}} for i, c in enumerate(clips)],
+                   # provenance tags take any value (condition tags only the vocabulary's): long, distinct ones
+                   "tags": {"source_clip": f"speaker_{c}_recorded_in_session_{i}", "synth_op": f"camera_model_{i}",
+                            "variant": f"session_{i:03d}_studio_{c}"}} for i, c in enumerate(clips)],
     }))
     tagged = tmp_path / "many_tagged.yaml"
     tag_suite(manifest, tagged, axes=("lighting",))
