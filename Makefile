@@ -26,11 +26,13 @@ demo: $(VENV)/.installed lpips-weights
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check qa_harness tests benchmarks
+	$(VENV)/bin/ruff format --check qa_harness tests benchmarks
 	$(PY) -m pytest -q
 
 # Everything but the tests marked slow (end to end: CLI subprocesses, Ray, browser, MLflow server, wheel install).
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/ruff check qa_harness tests benchmarks
+	$(VENV)/bin/ruff format --check qa_harness tests benchmarks
 	$(PY) -m pytest -q -m "not slow"
 
 clean:

@@ -43,8 +43,13 @@ def bare_loop(suite_path: Path, model_name: str, checkpoint, options: dict, batc
             if pair.protocol != "reconstruction":
                 continue
             state = None
-            for chunk in iter_frames(pair.driving.path, resolution=suite.resolution, crop=pair.driving.crop,
-                                     chunk=batch, max_frames=suite.max_frames):
+            for chunk in iter_frames(
+                pair.driving.path,
+                resolution=suite.resolution,
+                crop=pair.driving.crop,
+                chunk=batch,
+                max_frames=suite.max_frames,
+            ):
                 if state is None:
                     state = model.prepare(chunk[0], driving_first=chunk[0])
                 model.animate(state, chunk)
@@ -71,19 +76,30 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
     bare_loop(suite, args.model, args.checkpoint, options, args.batch_size)  # warm-up: page cache, lazy imports
     bare = bare_loop(suite, args.model, args.checkpoint, options, args.batch_size)
     start = time.perf_counter()
-    result = run_evaluation(EvalConfig(
-        suite=suite, model=args.model, checkpoint=args.checkpoint, model_options=options,
-        batch_size=args.batch_size, out_dir=tmp / "run", overwrite=True, progress=False,
-        tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", metrics=tuple(args.metrics.split(",")),
-    ))
+    result = run_evaluation(
+        EvalConfig(
+            suite=suite,
+            model=args.model,
+            checkpoint=args.checkpoint,
+            model_options=options,
+            batch_size=args.batch_size,
+            out_dir=tmp / "run",
+            overwrite=True,
+            progress=False,
+            tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
+            metrics=tuple(args.metrics.split(",")),
+        )
+    )
     total = time.perf_counter() - start
     frames = sum(o.frames for o in result.outcomes)
     print(f"model={args.model} metrics={args.metrics} batch={args.batch_size}")
     print(f"bare decode+model loop : {bare:8.1f} frames/s")
     fps = result.frames_per_second
     print(f"evaluate (pair loop)   : {fps:8.1f} frames/s  ratio {fps / bare:.2f}x")
-    print(f"evaluate (whole call)  : {frames / total:8.1f} frames/s  ratio {frames / total / bare:.2f}x "
-          "(includes suite hashing, MLflow run creation and logging)")
+    print(
+        f"evaluate (whole call)  : {frames / total:8.1f} frames/s  ratio {frames / total / bare:.2f}x "
+        "(includes suite hashing, MLflow run creation and logging)"
+    )
 
 
 def random_official_checkpoint(model: str, tmp: Path) -> Path:
@@ -103,8 +119,16 @@ def peak_rss(tmp: Path, frames: int) -> float:
     base = decode(CLIPS / "d20.mp4", 175)
     clip = write_mp4(tmp / f"long{frames}.mp4", [base[i % len(base)] for i in range(frames)])
     suite = tmp / f"mem{frames}.yaml"
-    suite.write_text(yaml.safe_dump({"name": f"mem{frames}", "data_root": str(tmp), "resolution": 256,
-                                     "clips": [{"id": "c", "path": clip.name}]}))
+    suite.write_text(
+        yaml.safe_dump(
+            {
+                "name": f"mem{frames}",
+                "data_root": str(tmp),
+                "resolution": 256,
+                "clips": [{"id": "c", "path": clip.name}],
+            }
+        )
+    )
     code = (
         "import json, resource, sys; from pathlib import Path; from qa_harness.evaluate import EvalConfig, "
         "run_evaluation; run_evaluation(EvalConfig(suite=Path(sys.argv[1]), model='identity', "
@@ -112,8 +136,13 @@ def peak_rss(tmp: Path, frames: int) -> float:
         "metrics=('l1','psnr','ssim'))); "
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(suite), str(tmp / f"memrun{frames}"),
-                          f"sqlite:///{tmp / 'mem.db'}"], capture_output=True, text=True, cwd=REPO, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(suite), str(tmp / f"memrun{frames}"), f"sqlite:///{tmp / 'mem.db'}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -121,13 +150,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="identity")
     parser.add_argument("--checkpoint", type=Path)
-    parser.add_argument("-o", "--option", action="append", default=[], type=lambda s: (s.split("=")[0],
-                        yaml.safe_load(s.split("=", 1)[1])))
+    parser.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        type=lambda s: (s.split("=")[0], yaml.safe_load(s.split("=", 1)[1])),
+    )
     parser.add_argument("--metrics", default="l1,psnr,ssim")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-frames", type=int, default=40, help="driving frames per clip (default 40)")
-    parser.add_argument("--random-checkpoint", action="store_true",
-                        help="seeded random weights in the official layout (fomm, tpsmm, mraa)")
+    parser.add_argument(
+        "--random-checkpoint",
+        action="store_true",
+        help="seeded random weights in the official layout (fomm, tpsmm, mraa)",
+    )
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -135,8 +172,10 @@ def main() -> None:
         throughput(args, Path(tmp))
         if not args.skip_memory:
             short, long = peak_rss(Path(tmp), 150), peak_rss(Path(tmp), 1500)
-            print(f"peak RSS: 150 frames {short:.0f} MB, 1500 frames {long:.0f} MB, ratio {long / short:.2f}x "
-                  "(10x the frames)")
+            print(
+                f"peak RSS: 150 frames {short:.0f} MB, 1500 frames {long:.0f} MB, ratio {long / short:.2f}x "
+                "(10x the frames)"
+            )
 
 
 if __name__ == "__main__":

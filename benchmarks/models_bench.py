@@ -43,8 +43,7 @@ def measure(model: str, device: str, batch: int, frames: int, autocast: str | No
         del network
         animator = MODELS.get(model)(checkpoint=checkpoint, device=device)
         fast = MODELS.get(model)(checkpoint=checkpoint, device=device, autocast=autocast) if autocast else None
-    clip = next(iter_frames(REPO / "data" / "clips" / "d12.mp4", resolution=animator.resolution,
-                            chunk=frames + 1))
+    clip = next(iter_frames(REPO / "data" / "clips" / "d12.mp4", resolution=animator.resolution, chunk=frames + 1))
     source, driving = clip[0], clip[1 : frames + 1]
     state = animator.prepare(source)
     animator.animate(state, driving[:batch])  # warm-up
@@ -56,9 +55,16 @@ def measure(model: str, device: str, batch: int, frames: int, autocast: str | No
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    result = {"model": model, "config": config.stem, "resolution": animator.resolution, "device": device,
-              "batch": batch, "frames": frames, "frames_per_s": frames / seconds,
-              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = {
+        "model": model,
+        "config": config.stem,
+        "resolution": animator.resolution,
+        "device": device,
+        "batch": batch,
+        "frames": frames,
+        "frames_per_s": frames / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     if device == "cuda":
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     if fast is not None:
@@ -88,8 +94,18 @@ def main() -> int:
         return 0
     rows = []
     for model in args.models:
-        command = [sys.executable, __file__, "--worker", model, "--device", args.device, "--batch", str(args.batch),
-                   "--frames", str(args.frames)] + (["--autocast", args.autocast] if args.autocast else [])
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            model,
+            "--device",
+            args.device,
+            "--batch",
+            str(args.batch),
+            "--frames",
+            str(args.frames),
+        ] + (["--autocast", args.autocast] if args.autocast else [])
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))
     machine = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or 'CPU'}"

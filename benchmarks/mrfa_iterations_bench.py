@@ -65,8 +65,10 @@ def main() -> None:
             with torch.autocast(device.type, dtype=AUTOCAST[args.autocast]):
                 low = network(source, driving).prediction.float()
             deviation = (low - outputs[NUM_LEVELS]).abs()
-            print(f"{args.autocast} vs fp32 at 6 iterations: mean-abs {deviation.mean():.2e}, "
-                  f"max-abs {deviation.max():.2e}")
+            print(
+                f"{args.autocast} vs fp32 at 6 iterations: mean-abs {deviation.mean():.2e}, "
+                f"max-abs {deviation.max():.2e}"
+            )
 
 
 if __name__ == "__main__":

@@ -38,11 +38,24 @@ CLIPS = ("d20", "tpsmm_driving", "vrt_face5", "lp_d11", "d12", "lp_s32")
 def _spec(folder: Path, *, copies: int, resolution: int, max_frames: int) -> WorkSpec:
     clips = [{"id": f"{c}#{k}", "path": f"clips/{c}.mp4"} for k in range(copies) for c in CLIPS]
     path = folder / f"bench_{copies}_{resolution}_{max_frames}.yaml"
-    path.write_text(yaml.safe_dump({"name": "bench", "data_root": str(REPO / "data"), "resolution": resolution,
-                                    "max_frames": max_frames, "clips": clips}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench",
+                "data_root": str(REPO / "data"),
+                "resolution": resolution,
+                "max_frames": max_frames,
+                "clips": clips,
+            }
+        )
+    )
     suite = load_suite(path)
-    return WorkSpec(job=PairJob(suite=suite, run_id="bench", batch_size=16, seed=0),
-                    model="tests.helpers.models:noisy", metrics=("l1", "psnr", "ssim"), device="cpu")
+    return WorkSpec(
+        job=PairJob(suite=suite, run_id="bench", batch_size=16, seed=0),
+        model="tests.helpers.models:noisy",
+        metrics=("l1", "psnr", "ssim"),
+        device="cpu",
+    )
 
 
 def _time(executor, spec: WorkSpec) -> tuple[float, int]:
@@ -67,9 +80,13 @@ def main() -> None:
         spec = _spec(Path(tmp), copies=args.copies, resolution=args.resolution, max_frames=args.max_frames)
         tiny = _spec(Path(tmp), copies=1, resolution=args.resolution, max_frames=1)
         torch.set_num_threads(1)
-        runs = {"local": (LocalExecutor(), spec), "startup1": (RayExecutor(workers=1), tiny),
-                "startup2": (RayExecutor(workers=2), tiny), "one": (RayExecutor(workers=1), spec),
-                "two": (RayExecutor(workers=2), spec)}
+        runs = {
+            "local": (LocalExecutor(), spec),
+            "startup1": (RayExecutor(workers=1), tiny),
+            "startup2": (RayExecutor(workers=2), tiny),
+            "one": (RayExecutor(workers=1), spec),
+            "two": (RayExecutor(workers=2), spec),
+        }
         best, frames = dict.fromkeys(runs, float("inf")), 0
         with ray_session(num_cpus=2):
             for _ in range(args.repeats):  # interleaved, so that a change in the machine's load hits all alike
@@ -80,15 +97,21 @@ def main() -> None:
         local, startup1, startup2, one, two = (best[k] for k in ("local", "startup1", "startup2", "one", "two"))
     pairs = len(spec.job.suite.pairs)
     print(f"suite: {pairs} pairs, {frames} frames at {args.resolution}px; l1, psnr, ssim; best of {args.repeats}")
-    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after (other processes compete for the cores when it exceeds 1-2)")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after (other processes compete for the cores when it exceeds 1-2)"
+    )
     print(f"local (1 thread):  {local:6.2f} s  {frames / local:7.1f} frames/s")
     print(f"ray, 1 worker:     {one:6.2f} s  {frames / one:7.1f} frames/s  (actor startup {startup1:.2f} s)")
     print(f"ray, 2 workers:    {two:6.2f} s  {frames / two:7.1f} frames/s  (actor startup {startup2:.2f} s)")
-    print(f"scaling 2 vs 1 workers: {one / two:.2f}x end to end, "
-          f"{(one - startup1) / (two - startup2):.2f}x without actor startup")
-    print(f"ray overhead at 1 worker vs local: {100 * (one / local - 1):+.1f} % end to end, "
-          f"{100 * ((one - startup1) / local - 1):+.1f} % without actor startup")
+    print(
+        f"scaling 2 vs 1 workers: {one / two:.2f}x end to end, "
+        f"{(one - startup1) / (two - startup2):.2f}x without actor startup"
+    )
+    print(
+        f"ray overhead at 1 worker vs local: {100 * (one / local - 1):+.1f} % end to end, "
+        f"{100 * ((one - startup1) / local - 1):+.1f} % without actor startup"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,14 @@ def run(out: Path) -> None:
 
     suite = load_suite(DEMO_SUITE)
     for model in MODELS:
-        cfg = EvalConfig(suite=DEMO_SUITE, model=model, out_dir=out / model, overwrite=True,
-                         tracking_uri=f"sqlite:///{out / 'mlflow.db'}", progress=False)
+        cfg = EvalConfig(
+            suite=DEMO_SUITE,
+            model=model,
+            out_dir=out / model,
+            overwrite=True,
+            tracking_uri=f"sqlite:///{out / 'mlflow.db'}",
+            progress=False,
+        )
         result = run_evaluation(cfg, suite=suite)
         print(f"{model}: {len(result.outcomes)} pairs, {len(result.failed)} failed", flush=True)
 
@@ -57,8 +63,11 @@ def _same(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
 def compare(a: Path, b: Path) -> int:
     problems, values = [], 0
     for model in MODELS:
-        for name, read in (("frames.parquet", pd.read_parquet), ("clips.parquet", pd.read_parquet),
-                           ("aggregate.csv", pd.read_csv)):
+        for name, read in (
+            ("frames.parquet", pd.read_parquet),
+            ("clips.parquet", pd.read_parquet),
+            ("aggregate.csv", pd.read_csv),
+        ):
             left, right = read(a / model / name), read(b / model / name)
             problems += _same(f"{model}/{name}", left, right)
             values += left.size

@@ -45,9 +45,17 @@ def batches(name: str, n: int) -> list[FrameBatch]:
     output = torch.stack([torch.roll(f, tuple(int(v) for v in rng.integers(-1, 2, 2)), dims=(1, 2)) for f in target])
     clip = Clip(id=name, path=CLIPS / f"{name}.mp4", fps=25.0, frame_count=n, size=(256, 256))
     pair = Pair(id=name, source=clip, driving=clip, protocol="reconstruction")
-    return [FrameBatch(pair=pair, frames=torch.arange(s, min(s + BATCH, n)), output=output[s : s + BATCH],
-                       driving=target[s : s + BATCH], source=target[0], target=target[s : s + BATCH])
-            for s in range(0, n, BATCH)]
+    return [
+        FrameBatch(
+            pair=pair,
+            frames=torch.arange(s, min(s + BATCH, n)),
+            output=output[s : s + BATCH],
+            driving=target[s : s + BATCH],
+            source=target[0],
+            target=target[s : s + BATCH],
+        )
+        for s in range(0, n, BATCH)
+    ]
 
 
 def timed(metric, work: list[FrameBatch]) -> tuple[float, float]:

@@ -55,18 +55,20 @@ METRICS.add("face_regions_lpips", "qa_harness.metrics.face_regions_lpips:build",
 METRICS.add("face_nme", "qa_harness.metrics.face_nme:build", landmarks=DEFAULT_LANDMARKS)
 METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS)  # + blink/mouth event F1
 # cross protocol: identity kept from the source; expression transferred from the driver
-METRICS.add("id_source", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY, name="id_source",
-            reference="source")
-METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS,
-            reference="driving")
+METRICS.add(
+    "id_source", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY, name="id_source", reference="source"
+)
+METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS, reference="driving")
 # temporal consistency: the output's frame-to-frame change against the ground truth's (cross: the driving's)
 METRICS.add("landmark_jitter", "qa_harness.metrics.temporal:build_jitter", landmarks=DEFAULT_LANDMARKS)
 METRICS.add("flicker", "qa_harness.metrics.temporal:build_flicker", landmarks=DEFAULT_LANDMARKS)
 METRICS.add("warp_error", "qa_harness.metrics.temporal:build_warp")
-METRICS.add("xfer_landmark_jitter", "qa_harness.metrics.temporal:build_jitter", landmarks=DEFAULT_LANDMARKS,
-            reference="driving")
-METRICS.add("output_flicker", "qa_harness.metrics.temporal:build_flicker", landmarks=DEFAULT_LANDMARKS,
-            reference="none")
+METRICS.add(
+    "xfer_landmark_jitter", "qa_harness.metrics.temporal:build_jitter", landmarks=DEFAULT_LANDMARKS, reference="driving"
+)
+METRICS.add(
+    "output_flicker", "qa_harness.metrics.temporal:build_flicker", landmarks=DEFAULT_LANDMARKS, reference="none"
+)
 
 #: Metrics a suite gets when it names none.
 DEFAULT_METRICS = ("l1", "psnr", "ssim", "lpips")

@@ -53,22 +53,44 @@ def _positive_seconds(text: str) -> float:
 
 
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="run a model over a suite, score every frame, log to MLflow",
-                       description="Run a model over a suite, score every frame, log the run to MLflow.")
+    p = sub.add_parser(
+        "evaluate",
+        help="run a model over a suite, score every frame, log to MLflow",
+        description="Run a model over a suite, score every frame, log the run to MLflow.",
+    )
     p.add_argument("--suite", type=Path, help="suite manifest (suites/*.yaml); required unless --matrix")
-    p.add_argument("--model", help="registered model name (see `qa-harness models`) or "
-                   "package.module:factory for your own; required unless --matrix")
-    p.add_argument("--matrix", type=Path, metavar="FILE", help="evaluate several models/checkpoints over one "
-                   "suite, one MLflow run each under a parent run (see examples/matrix.yaml); suite, seed, "
-                   "batch size, device and metrics come from the file; --out holds a folder per run; runs on "
-                   "Ray unless --executor local")
+    p.add_argument(
+        "--model",
+        help="registered model name (see `qa-harness models`) or "
+        "package.module:factory for your own; required unless --matrix",
+    )
+    p.add_argument(
+        "--matrix",
+        type=Path,
+        metavar="FILE",
+        help="evaluate several models/checkpoints over one "
+        "suite, one MLflow run each under a parent run (see examples/matrix.yaml); suite, seed, "
+        "batch size, device and metrics come from the file; --out holds a folder per run; runs on "
+        "Ray unless --executor local",
+    )
     p.add_argument("--checkpoint", type=Path, help="model checkpoint file")
-    p.add_argument("--config", help="model config: an official config name (e.g. vox-256) or a YAML path "
-                   "(same as -o config=...)")
-    p.add_argument("--trust-checkpoint", action="store_true", help="allow a checkpoint that needs unpickling of "
-                   "code (runs code from the file: only for files you trust)")
-    p.add_argument("--option", "-o", action="append", type=_model_option, default=[], metavar="KEY=VALUE",
-                   help="model option, repeatable (e.g. -o iterations=3)")
+    p.add_argument(
+        "--config", help="model config: an official config name (e.g. vox-256) or a YAML path (same as -o config=...)"
+    )
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow a checkpoint that needs unpickling of code (runs code from the file: only for files you trust)",
+    )
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        type=_model_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="model option, repeatable (e.g. -o iterations=3)",
+    )
     p.add_argument("--metrics", help="comma-separated metric names (default: the suite's, else l1,psnr,ssim,lpips)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--batch-size", type=int, default=16, help="driving frames per model call (default 16)")
@@ -77,15 +99,28 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     mode.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
-    p.add_argument("--retry-failed", action="store_true", help="with --resume: evaluate the pairs that failed "
-                   "again too (a transient failure: out of memory, full disk); recorded in the run's summary")
-    p.add_argument("--pair-timeout", type=_positive_seconds, metavar="SECONDS", help="fail a pair whose model "
-                   "and metrics take longer than this (local executor; default: no limit)")
-    ray = p.add_argument_group("executor", "where pairs are evaluated: `local` (this process, the default) or "
-                               "`ray` (Ray actors on this machine or a cluster; pip install 'qa_harness[ray]')")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: evaluate the pairs that failed "
+        "again too (a transient failure: out of memory, full disk); recorded in the run's summary",
+    )
+    p.add_argument(
+        "--pair-timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="fail a pair whose model and metrics take longer than this (local executor; default: no limit)",
+    )
+    ray = p.add_argument_group(
+        "executor",
+        "where pairs are evaluated: `local` (this process, the default) or "
+        "`ray` (Ray actors on this machine or a cluster; pip install 'qa_harness[ray]')",
+    )
     ray.add_argument("--executor", help="local or ray (default: local; ray with --matrix)")
-    ray.add_argument("--address", help="Ray cluster: auto (the cluster of this node) or ray://HOST:PORT; "
-                     "default: a private local Ray instance")
+    ray.add_argument(
+        "--address",
+        help="Ray cluster: auto (the cluster of this node) or ray://HOST:PORT; default: a private local Ray instance",
+    )
     ray.add_argument("--workers", type=int, help="Ray workers (one model each; default: all the cluster offers)")
     ray.add_argument("--gpus-per-worker", type=float, help="GPUs per Ray worker (default 0: CPU workers)")
     _add_tracking_args(p)
@@ -105,16 +140,20 @@ def _model_options(args: argparse.Namespace) -> dict[str, object]:
 def _executor_choice(args: argparse.Namespace) -> tuple[str, dict]:
     """(executor name, its options) from the flags; Ray flags without the Ray executor are an error."""
     executor = args.executor or ("ray" if args.matrix else "local")
-    options = {k: v for k, v in (("address", args.address), ("workers", args.workers),
-                                 ("gpus_per_worker", args.gpus_per_worker)) if v is not None}
+    options = {
+        k: v
+        for k, v in (("address", args.address), ("workers", args.workers), ("gpus_per_worker", args.gpus_per_worker))
+        if v is not None
+    }
     if options and executor != "ray":
         raise QaHarnessError(f"--{'/--'.join(k.replace('_', '-') for k in options)} need --executor ray")
     return executor, options
 
 
 def _add_tracking_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else "
-                   "sqlite:///./qa_runs/mlflow.db)")
+    p.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///./qa_runs/mlflow.db)"
+    )
     p.add_argument("--experiment", default="qa_harness", help="MLflow experiment name")
 
 
@@ -132,12 +171,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from qa_harness.summary import print_result
 
     cfg = EvalConfig(
-        suite=args.suite, model=args.model, checkpoint=args.checkpoint, model_options=_model_options(args),
-        device=args.device, batch_size=args.batch_size, seed=args.seed,
+        suite=args.suite,
+        model=args.model,
+        checkpoint=args.checkpoint,
+        model_options=_model_options(args),
+        device=args.device,
+        batch_size=args.batch_size,
+        seed=args.seed,
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
-        out_dir=args.out, resume=args.resume, overwrite=args.overwrite, tracking_uri=args.tracking_uri,
-        experiment=args.experiment, executor=executor, executor_options=options,
-        retry_failed=args.retry_failed, pair_timeout=args.pair_timeout,
+        out_dir=args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        executor=executor,
+        executor_options=options,
+        retry_failed=args.retry_failed,
+        pair_timeout=args.pair_timeout,
     )
     result = run_evaluation(cfg)
     print_result(result)
@@ -152,8 +202,15 @@ def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
     from qa_harness.summary import print_result
 
     matrix = load_matrix(args.matrix)
-    result = run_matrix(matrix, out=args.out, tracking_uri=args.tracking_uri, executor=executor,
-                        executor_options=options, resume=args.resume, overwrite=args.overwrite)
+    result = run_matrix(
+        matrix,
+        out=args.out,
+        tracking_uri=args.tracking_uri,
+        executor=executor,
+        executor_options=options,
+        resume=args.resume,
+        overwrite=args.overwrite,
+    )
     for name, run in result.results.items():
         print(f"== {name}")
         print_result(run)
@@ -201,8 +258,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa-harness", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(
+        prog="qa-harness", description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n")[1]
+    )
     parser.add_argument("--version", action="version", version=f"qa-harness {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -210,13 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     suites = sub.add_parser("suites", help="suite manifests", description="Work with suite manifests.")
     suites_sub = suites.add_subparsers(dest="suites_command", required=True, metavar="COMMAND")
     validate = suites_sub.add_parser(
-        "validate", help="check a manifest and probe its media (and which checks of a policy it supports)",
+        "validate",
+        help="check a manifest and probe its media (and which checks of a policy it supports)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Check a manifest and probe its media. With --policy, also list every check of the policy "
         "(rule x condition value, as the gate expands it on this suite's tags) with the suite's clips there "
         "against the rule's min_clips.\n\nexit 0: valid (and every check of the policy supported); 1: valid, "
         "but some checks have fewer clips than min_clips (the gate would not gate them); 2: invalid manifest or "
-        "policy, unreadable media, or a policy selector naming a condition outside the suite's vocabulary.")
+        "policy, unreadable media, or a policy selector naming a condition outside the suite's vocabulary.",
+    )
     validate.add_argument("file", type=Path)
     validate.add_argument("--policy", type=Path, help="gate policy whose checks the suite must support")
     validate.set_defaults(func=_cmd_validate)
@@ -224,14 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
         add(suites_sub)
     for name in ("models", "metrics"):
         sub.add_parser(name, help=f"list registered {name}", description=f"List registered {name}.").set_defaults(
-            func=_cmd_list)
-    demo = sub.add_parser("demo", help="evaluate the baselines on the shipped demo suite",
-                          description="Evaluate the weight-free baselines on suites/demo.yaml (real clips "
-                          "shipped in the repo), log to MLflow and print a per-condition table.")
+            func=_cmd_list
+        )
+    demo = sub.add_parser(
+        "demo",
+        help="evaluate the baselines on the shipped demo suite",
+        description="Evaluate the weight-free baselines on suites/demo.yaml (real clips "
+        "shipped in the repo), log to MLflow and print a per-condition table.",
+    )
     demo.add_argument("--out", type=Path, default=Path("qa_runs/demo"), help="folder for the demo runs")
     demo.add_argument("--tracking-uri", help="MLflow tracking URI (default: embedded store in ./qa_runs)")
-    demo.add_argument("--max-frames", type=int, help="cap driving frames per pair (a quick smoke run; "
-                      "the suite has 40)")
+    demo.add_argument(
+        "--max-frames", type=int, help="cap driving frames per pair (a quick smoke run; the suite has 40)"
+    )
     demo.set_defaults(func=_cmd_demo)
     add_gate_parser(sub)
     add_compare_parser(sub)
@@ -252,8 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"qa-harness: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt as err:
-        print(f"qa-harness: interrupted ({err or 'SIGINT'}); an evaluation can be continued with --resume",
-              file=sys.stderr)
+        print(
+            f"qa-harness: interrupted ({err or 'SIGINT'}); an evaluation can be continued with --resume",
+            file=sys.stderr,
+        )
         return interrupted_code(err)
     except (Exception, SystemExit) as err:  # a bug (ours or plug-in code): never a success, never exit 1
         traceback.print_exc()

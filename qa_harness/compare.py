@@ -70,20 +70,24 @@ def compare_runs(
                     test = mean_test(condition, everything.drop(condition.mean.index), min_clips=settings.min_clips)
                 except NotTestable:
                     test = None
-                rows.append({
-                    "run": run.run_id,
-                    "run_name": names[run.run_id],
-                    "reference": reference.run_id,
-                    "metric": metric,
-                    "condition": str(selector),
-                    "higher_is_better": reference.direction(metric),
-                    "clips": len(condition),
-                    "reference_mean": float(clip_values(reference, metric, selector)[condition.mean.index].mean())
-                    if len(condition) else math.nan,
-                    "run_mean": float(clip_values(run, metric, selector)[condition.mean.index].mean())
-                    if len(condition) else math.nan,
-                    "delta": test.point if test else math.nan,
-                })
+                rows.append(
+                    {
+                        "run": run.run_id,
+                        "run_name": names[run.run_id],
+                        "reference": reference.run_id,
+                        "metric": metric,
+                        "condition": str(selector),
+                        "higher_is_better": reference.direction(metric),
+                        "clips": len(condition),
+                        "reference_mean": float(clip_values(reference, metric, selector)[condition.mean.index].mean())
+                        if len(condition)
+                        else math.nan,
+                        "run_mean": float(clip_values(run, metric, selector)[condition.mean.index].mean())
+                        if len(condition)
+                        else math.nan,
+                        "delta": test.point if test else math.nan,
+                    }
+                )
                 tests.append(test)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -94,8 +98,9 @@ def compare_runs(
     bounds = [t.interval(lv / 2) if t else (math.nan, math.nan) for t, lv in zip(tests, family.levels, strict=True)]
     table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     table["p_adjusted"] = family.adjusted
-    table["verdict"] = [_verdict(r, rejected) for r, rejected in zip(table.itertuples(index=False), family.rejected,
-                                                                       strict=True)]
+    table["verdict"] = [
+        _verdict(r, rejected) for r, rejected in zip(table.itertuples(index=False), family.rejected, strict=True)
+    ]
     return table
 
 

@@ -21,8 +21,11 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
         metavar="RUN",
         help="run ids or models:/<name>@<alias>; the first is the reference (at least two)",
     )
-    p.add_argument("--metrics", help="comma-separated metrics (default: all in the reference run; "
-                   "the Pareto plot then shows the headline ones)")
+    p.add_argument(
+        "--metrics",
+        help="comma-separated metrics (default: all in the reference run; "
+        "the Pareto plot then shows the headline ones)",
+    )
     p.add_argument("--conditions", default="all,each", help="comma-separated selectors (default all,each)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
     p.add_argument("--label-param", help="run param shown on the Pareto plot, e.g. model_option.iterations")

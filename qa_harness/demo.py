@@ -50,10 +50,17 @@ def run_demo(*, out: Path, tracking_uri: str | None = None, max_frames: int | No
     suite = load_suite(suite_path)
     for model in DEMO_MODELS:
         print(f"== evaluating '{model}' on {suite_path.name}", flush=True)
-        result = run_evaluation(EvalConfig(
-            suite=suite_path, model=model, out_dir=out / model, overwrite=True, tracking_uri=uri,
-            run_name=f"demo/{model}",
-        ), suite=suite)
+        result = run_evaluation(
+            EvalConfig(
+                suite=suite_path,
+                model=model,
+                out_dir=out / model,
+                overwrite=True,
+                tracking_uri=uri,
+                run_name=f"demo/{model}",
+            ),
+            suite=suite,
+        )
         tables[model] = result.table.frame()
         runs[model] = result.run_id
         failed += len(result.failed)
@@ -64,8 +71,10 @@ def run_demo(*, out: Path, tracking_uri: str | None = None, max_frames: int | No
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(condition_table(tables, metrics).to_string())
     if unavailable:
-        print(f"Not scored here: {', '.join(sorted(unavailable))} (a weight file is absent; the warning above "
-              "says which file to put where)")
+        print(
+            f"Not scored here: {', '.join(sorted(unavailable))} (a weight file is absent; the warning above "
+            "says which file to put where)"
+        )
     print(f"\nRun folders: {out}/<model>/  (frames.parquet, clips.parquet, aggregate.csv)")
     _gate_and_report(runs, out=out, uri=uri)
     if uri.startswith("sqlite:///"):
@@ -83,12 +92,29 @@ def _gate_and_report(runs: dict[str, str], *, out: Path, uri: str) -> None:
     from qa_harness.cli import main as cli
 
     print(f"\n== release gate: candidate 'identity' vs baseline 'driving', policy {DEMO_POLICY.name}", flush=True)
-    verdict = cli(["gate", "--candidate", runs["identity"], "--baseline", runs["driving"], "--policy",
-                   str(DEMO_POLICY), "--tracking-uri", uri, "--junit", str(out / "gate.xml"),
-                   "--markdown", str(out / "gate.md")])
+    verdict = cli(
+        [
+            "gate",
+            "--candidate",
+            runs["identity"],
+            "--baseline",
+            runs["driving"],
+            "--policy",
+            str(DEMO_POLICY),
+            "--tracking-uri",
+            uri,
+            "--junit",
+            str(out / "gate.xml"),
+            "--markdown",
+            str(out / "gate.md"),
+        ]
+    )
     outcome = {0: "PASS", 1: "FAIL"}.get(verdict, "ERROR")
-    print(f"   gate verdict: {outcome} (expected FAIL: a model that does not move is a regression); "
-          f"JUnit {out / 'gate.xml'}, Markdown {out / 'gate.md'}", flush=True)
+    print(
+        f"   gate verdict: {outcome} (expected FAIL: a model that does not move is a regression); "
+        f"JUnit {out / 'gate.xml'}, Markdown {out / 'gate.md'}",
+        flush=True,
+    )
     report = out / "report.html"
     cli(["report", runs["identity"], "--baseline", runs["driving"], "--out", str(report), "--tracking-uri", uri])
     print(f"   report: {report.resolve()}  (open it in a browser; also logged to the MLflow run)")

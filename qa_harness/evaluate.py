@@ -68,8 +68,13 @@ def _slug(text: str) -> str:
 
 def _fingerprint(cfg: EvalConfig, suite: Suite, metric_names: tuple[str, ...], checkpoint_sha: str) -> dict:
     return {
-        "suite": suite.name, "suite_version": suite.version, "model": cfg.model, "checkpoint_sha256": checkpoint_sha,
-        "model_options": dict(sorted(cfg.model_options.items())), "seed": cfg.seed, "batch_size": cfg.batch_size,
+        "suite": suite.name,
+        "suite_version": suite.version,
+        "model": cfg.model,
+        "checkpoint_sha256": checkpoint_sha,
+        "model_options": dict(sorted(cfg.model_options.items())),
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
         "metrics": list(metric_names),
     }
 
@@ -97,28 +102,50 @@ def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     checkpoint_sha = file_sha256(cfg.checkpoint) if cfg.checkpoint else ""
     out_dir = cfg.out_dir or Path("qa_runs") / f"{_slug(suite.name)}__{_slug(cfg.model)}"
     store = RunStore(out_dir)
-    meta = store.open(_fingerprint(cfg, suite, metric_names, checkpoint_sha), resume=cfg.resume,
-                      overwrite=cfg.overwrite)
+    meta = store.open(
+        _fingerprint(cfg, suite, metric_names, checkpoint_sha), resume=cfg.resume, overwrite=cfg.overwrite
+    )
     try:  # the folder's lock is held until the run ends, however it ends
         return _tracked(cfg, suite, store, meta, metric_names, device, executor, checkpoint_sha)
     finally:
         store.close()
 
 
-def _tracked(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any], metric_names: tuple[str, ...],
-             device: torch.device, executor: Any, checkpoint_sha: str) -> RunResult:
+def _tracked(
+    cfg: EvalConfig,
+    suite: Suite,
+    store: RunStore,
+    meta: dict[str, Any],
+    metric_names: tuple[str, ...],
+    device: torch.device,
+    executor: Any,
+    checkpoint_sha: str,
+) -> RunResult:
     """Create (or reopen) the MLflow run, evaluate, and end the run FINISHED, FAILED or KILLED."""
     uri = cfg.tracking_uri or tracking.default_tracking_uri()
     params = {
-        "model": cfg.model, "checkpoint": cfg.checkpoint, "checkpoint_sha256": checkpoint_sha,
-        "suite": suite.name, "suite_version": suite.version, "harness_version": __version__,
-        "device": str(device), "seed": cfg.seed, "batch_size": cfg.batch_size, "metrics": ",".join(metric_names),
-        "executor": cfg.executor, **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
+        "model": cfg.model,
+        "checkpoint": cfg.checkpoint,
+        "checkpoint_sha256": checkpoint_sha,
+        "suite": suite.name,
+        "suite_version": suite.version,
+        "harness_version": __version__,
+        "device": str(device),
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "metrics": ",".join(metric_names),
+        "executor": cfg.executor,
+        **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
     }
     with tracking.tracking_errors(uri):
         run_id = tracking.start_run(
-            tracking_uri=uri, experiment=cfg.experiment, run_name=cfg.run_name or f"{suite.name}/{cfg.model}",
-            params=params, suite=suite, resume_run_id=meta.mlflow_run_id, parent_run_id=cfg.parent_run_id,
+            tracking_uri=uri,
+            experiment=cfg.experiment,
+            run_name=cfg.run_name or f"{suite.name}/{cfg.model}",
+            params=params,
+            suite=suite,
+            resume_run_id=meta.mlflow_run_id,
+            parent_run_id=cfg.parent_run_id,
         )
     meta = replace(meta, mlflow_run_id=run_id)
     with storage_errors(store.out_dir):
@@ -135,12 +162,32 @@ def _tracked(cfg: EvalConfig, suite: Suite, store: RunStore, meta: dict[str, Any
     return result
 
 
-def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: RunMeta, run_id: str, uri: str,
-         metric_names: tuple[str, ...], device: torch.device, executor: Any) -> RunResult:
-    spec = WorkSpec(job=PairJob(suite=suite, run_id=run_id, batch_size=cfg.batch_size, seed=cfg.seed,
-                                thumbs_dir=store.out_dir / THUMBS_ARTIFACT),
-                    model=cfg.model, checkpoint=cfg.checkpoint, model_options=dict(cfg.model_options),
-                    metrics=metric_names, device=cfg.device, pair_timeout=cfg.pair_timeout)
+def _run(
+    cfg: EvalConfig,
+    suite: Suite,
+    store: RunStore,
+    meta: RunMeta,
+    run_id: str,
+    uri: str,
+    metric_names: tuple[str, ...],
+    device: torch.device,
+    executor: Any,
+) -> RunResult:
+    spec = WorkSpec(
+        job=PairJob(
+            suite=suite,
+            run_id=run_id,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            thumbs_dir=store.out_dir / THUMBS_ARTIFACT,
+        ),
+        model=cfg.model,
+        checkpoint=cfg.checkpoint,
+        model_options=dict(cfg.model_options),
+        metrics=metric_names,
+        device=cfg.device,
+        pair_timeout=cfg.pair_timeout,
+    )
     done = store.finished()
     if cfg.retry_failed:
         retry = [pid for pid, o in done.items() if o.status == "failed"]
@@ -170,29 +217,55 @@ def _run(cfg: EvalConfig, suite: Suite, store: RunStore, meta: RunMeta, run_id: 
         store.write_meta(replace(meta, metrics_info=asdict(info)))
     else:
         info = MetricsInfo(**(meta.metrics_info or {}))
-    return _finish(cfg, suite, store, run_id, uri, info, device, frames / elapsed if elapsed else 0.0,
-                   retried=meta.retried)
+    return _finish(
+        cfg, suite, store, run_id, uri, info, device, frames / elapsed if elapsed else 0.0, retried=meta.retried
+    )
 
 
-def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: str, info: MetricsInfo,
-            device: torch.device, fps: float, retried: tuple[Mapping[str, Any], ...]) -> RunResult:
+def _finish(
+    cfg: EvalConfig,
+    suite: Suite,
+    store: RunStore,
+    run_id: str,
+    uri: str,
+    info: MetricsInfo,
+    device: torch.device,
+    fps: float,
+    retried: tuple[Mapping[str, Any], ...],
+) -> RunResult:
     done = store.finished()
     frames, clips = store.gather([p.id for p in suite.pairs], done)
-    records = RunRecords(run_id=run_id, name=cfg.run_name or f"{suite.name}/{cfg.model}", suite=suite.name,
-                         suite_version=suite.version, frames=frames, clips=clips,
-                         higher_is_better=info.higher_is_better)
+    records = RunRecords(
+        run_id=run_id,
+        name=cfg.run_name or f"{suite.name}/{cfg.model}",
+        suite=suite.name,
+        suite_version=suite.version,
+        frames=frames,
+        clips=clips,
+        higher_is_better=info.higher_is_better,
+    )
     table = condition_table(records, seed=cfg.seed)
     outcomes = tuple(done[p.id] for p in suite.pairs)
     failed = [o for o in outcomes if o.status == "failed"]
     summary = RunSummary(
-        run_id=run_id, suite=suite.name, suite_version=suite.version, model=cfg.model,
-        counts={"clips/total": len(outcomes), "clips/failed": len(failed), "frames/total": len(frames),
-                "clips/output_out_of_range": sum(1 for o in outcomes if o.output_out_of_range)},
-        failed={o.pair_id: o.error for o in failed}, unavailable_metrics=info.unavailable,
+        run_id=run_id,
+        suite=suite.name,
+        suite_version=suite.version,
+        model=cfg.model,
+        counts={
+            "clips/total": len(outcomes),
+            "clips/failed": len(failed),
+            "frames/total": len(frames),
+            "clips/output_out_of_range": sum(1 for o in outcomes if o.output_out_of_range),
+        },
+        failed={o.pair_id: o.error for o in failed},
+        unavailable_metrics=info.unavailable,
         metric_errors={o.pair_id: dict(o.metric_errors) for o in outcomes if o.metric_errors},
-        higher_is_better=info.higher_is_better, retried=retried,
+        higher_is_better=info.higher_is_better,
+        retried=retried,
         output_out_of_range={o.pair_id: o.output_out_of_range for o in outcomes if o.output_out_of_range},
-        unscored=unscored_totals(outcomes), metric_params=info.params,
+        unscored=unscored_totals(outcomes),
+        metric_params=info.params,
         perf={
             "frames_per_second": fps,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -203,10 +276,23 @@ def _finish(cfg: EvalConfig, suite: Suite, store: RunStore, run_id: str, uri: st
     summary.save(store.out_dir / "summary.json")
     with tracking.tracking_errors(uri):
         tracking.finish_run(
-            tracking_uri=uri, run_id=run_id, table=table, summary=summary,
-            files=[("records", store.out_dir / "frames.parquet"), ("records", store.out_dir / "clips.parquet"),
-                   ("", store.out_dir / "summary.json"), ("", store.out_dir / "aggregate.csv"),
-                   *([(THUMBS_ARTIFACT, thumbs)] if (thumbs := store.out_dir / THUMBS_ARTIFACT).is_dir() else [])],
+            tracking_uri=uri,
+            run_id=run_id,
+            table=table,
+            summary=summary,
+            files=[
+                ("records", store.out_dir / "frames.parquet"),
+                ("records", store.out_dir / "clips.parquet"),
+                ("", store.out_dir / "summary.json"),
+                ("", store.out_dir / "aggregate.csv"),
+                *([(THUMBS_ARTIFACT, thumbs)] if (thumbs := store.out_dir / THUMBS_ARTIFACT).is_dir() else []),
+            ],
         )
-    return RunResult(run_id=run_id, out_dir=store.out_dir, records_path=store.out_dir / "frames.parquet",
-                     outcomes=outcomes, table=table, summary=summary)
+    return RunResult(
+        run_id=run_id,
+        out_dir=store.out_dir,
+        records_path=store.out_dir / "frames.parquet",
+        outcomes=outcomes,
+        table=table,
+        summary=summary,
+    )

@@ -74,9 +74,13 @@ class OutputRange:
         """Warn about any value outside [0, 1]; raise ClipError beyond the tolerance."""
         if not self.outside:
             return
-        what = (f"{self.fraction:.2%} of the model's output values lie outside [0, 1] "
-                f"(range {self.low:.4g} .. {self.high:.4g})")
+        what = (
+            f"{self.fraction:.2%} of the model's output values lie outside [0, 1] "
+            f"(range {self.low:.4g} .. {self.high:.4g})"
+        )
         if self.fraction > RANGE_TOLERANCE:
-            raise ClipError(f"{what}, more than the {RANGE_TOLERANCE:.0%} tolerated: is the output scaled "
-                            "0..255 or -1..1 instead of 0..1?")
+            raise ClipError(
+                f"{what}, more than the {RANGE_TOLERANCE:.0%} tolerated: is the output scaled "
+                "0..255 or -1..1 instead of 0..1?"
+            )
         log.warning("pair %r: %s; clamped before scoring", pair_id, what)

@@ -43,8 +43,12 @@ RUN_OPTIONAL = {"name", "checkpoint", "options"}
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # also the name of the run's folder
 #: Executor options a matrix file may set, with the type each must have.
 EXECUTOR_KEYS: dict[str, type | tuple[type, ...]] = {
-    "address": str, "workers": int, "gpus_per_worker": (int, float), "cpus_per_worker": (int, float),
-    "max_attempts": int, "in_flight": int,
+    "address": str,
+    "workers": int,
+    "gpus_per_worker": (int, float),
+    "cpus_per_worker": (int, float),
+    "max_attempts": int,
+    "in_flight": int,
 }
 
 
@@ -90,8 +94,9 @@ def _run(doc: YamlDoc, i: int, entry: Any) -> MatrixRun:
     options = entry.get("options", {})
     _typed(doc, ("runs", i, "options"), options, dict, "a mapping of model options")
     checkpoint = _file(doc, ("runs", i, "checkpoint"), entry["checkpoint"]) if "checkpoint" in entry else None
-    name = _typed(doc, ("runs", i, "name"), entry.get("name", re.sub(r"[^A-Za-z0-9_.-]", "_", model)), str,
-                  "a run name")
+    name = _typed(
+        doc, ("runs", i, "name"), entry.get("name", re.sub(r"[^A-Za-z0-9_.-]", "_", model)), str, "a run name"
+    )
     if not RUN_NAME.match(name):
         raise doc.error(("runs", i, "name"), f"run name '{name}' must match {RUN_NAME.pattern} (it names a folder)")
     return MatrixRun(name=name, model=model, checkpoint=checkpoint, options=options)
@@ -109,8 +114,10 @@ def load_matrix(path: Path) -> Matrix:
     seen: dict[str, int] = {}
     for i, run in enumerate(parsed):
         if run.name in seen:
-            raise doc.error(("runs", i), f"run name '{run.name}' is used twice (also runs[{seen[run.name]}]); "
-                            "give each run a distinct 'name'")
+            raise doc.error(
+                ("runs", i),
+                f"run name '{run.name}' is used twice (also runs[{seen[run.name]}]); give each run a distinct 'name'",
+            )
         seen[run.name] = i
     metrics = tuple(_typed(doc, ("metrics",), data.get("metrics", []), list, "a list of metric names"))
     for i, name in enumerate(metrics):
@@ -123,7 +130,8 @@ def load_matrix(path: Path) -> Matrix:
     for key, value in executor.items():
         _typed(doc, ("executor", key), value, EXECUTOR_KEYS[key], "a number" if key != "address" else "a string")
     base = EvalConfig(
-        suite=_file(doc, ("suite",), data["suite"]), model="",
+        suite=_file(doc, ("suite",), data["suite"]),
+        model="",
         seed=_typed(doc, ("seed",), data.get("seed", 0), int, "an integer"),
         batch_size=_typed(doc, ("batch_size",), data.get("batch_size", 16), int, "an integer"),
         device=_typed(doc, ("device",), data.get("device", "auto"), str, "a device name"),
@@ -147,14 +155,30 @@ def _comparison(results: Mapping[str, RunResult], matrix: Matrix) -> pd.DataFram
     rows = []
     for run in matrix.runs:
         result = results[run.name]
-        rows.append({"run": run.name, "model": run.model, "checkpoint": str(run.checkpoint or ""),
-                     "run_id": result.run_id, "clips_failed": len(result.failed), **result.table.overall()})
+        rows.append(
+            {
+                "run": run.name,
+                "model": run.model,
+                "checkpoint": str(run.checkpoint or ""),
+                "run_id": result.run_id,
+                "clips_failed": len(result.failed),
+                **result.table.overall(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | None = None, executor: str = "ray",
-               executor_options: Mapping[str, Any] | None = None, resume: bool = False, overwrite: bool = False,
-               progress: bool | None = None) -> MatrixResult:
+def run_matrix(
+    matrix: Matrix,
+    *,
+    out: Path | None = None,
+    tracking_uri: str | None = None,
+    executor: str = "ray",
+    executor_options: Mapping[str, Any] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> MatrixResult:
     """Evaluate every run of `matrix` under one parent MLflow run; `executor_options` override the file's."""
     options = {**matrix.executor_options, **(executor_options or {})}
     out = out or Path("qa_runs") / f"matrix__{matrix.name}"
@@ -162,9 +186,16 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
     state_path = out / "matrix.json"
     previous = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
     parent = tracking.start_group_run(
-        tracking_uri=uri, experiment=matrix.base.experiment, run_name=matrix.name,
-        params={"matrix": matrix.path, "suite": matrix.base.suite, "seed": matrix.base.seed,
-                "runs": ",".join(r.name for r in matrix.runs), "executor": executor},
+        tracking_uri=uri,
+        experiment=matrix.base.experiment,
+        run_name=matrix.name,
+        params={
+            "matrix": matrix.path,
+            "suite": matrix.base.suite,
+            "seed": matrix.base.seed,
+            "runs": ",".join(r.name for r in matrix.runs),
+            "executor": executor,
+        },
         resume_run_id=previous.get("parent_run_id"),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -173,18 +204,29 @@ def run_matrix(matrix: Matrix, *, out: Path | None = None, tracking_uri: str | N
     if executor == "ray":
         from qa_harness.executors.ray import local_cpus, ray_session
 
-        session = ray_session(options.get("address"), num_cpus=local_cpus(options.get("workers"),
-                                                                          options.get("cpus_per_worker", 1.0)))
+        session = ray_session(
+            options.get("address"), num_cpus=local_cpus(options.get("workers"), options.get("cpus_per_worker", 1.0))
+        )
     results: dict[str, RunResult] = {}
     try:
         suite = load_suite(matrix.base.suite)  # once for all runs: loading hashes every media file
         with session:
             for run in matrix.runs:
-                cfg = replace(matrix.base, model=run.model, checkpoint=run.checkpoint, model_options=run.options or {},
-                              out_dir=out / run.name, resume=resume, overwrite=overwrite, tracking_uri=uri,
-                              run_name=f"{matrix.name}/{run.name}", executor=executor,
-                              executor_options=options if executor == "ray" else {}, parent_run_id=parent,
-                              progress=progress)
+                cfg = replace(
+                    matrix.base,
+                    model=run.model,
+                    checkpoint=run.checkpoint,
+                    model_options=run.options or {},
+                    out_dir=out / run.name,
+                    resume=resume,
+                    overwrite=overwrite,
+                    tracking_uri=uri,
+                    run_name=f"{matrix.name}/{run.name}",
+                    executor=executor,
+                    executor_options=options if executor == "ray" else {},
+                    parent_run_id=parent,
+                    progress=progress,
+                )
                 results[run.name] = run_evaluation(cfg, suite=suite)
         comparison = out / "comparison.csv"
         comparison.write_text(_comparison(results, matrix).to_csv(index=False))

@@ -21,8 +21,10 @@ def asset(*parts: str) -> Path:
     """
     path = files("qa_harness").joinpath("assets", *parts)
     if not isinstance(path, Path):
-        raise QaHarnessError(f"qa_harness is imported from an archive ({path}); install it unpacked to use its "
-                             "shipped suites, bins and gates")
+        raise QaHarnessError(
+            f"qa_harness is imported from an archive ({path}); install it unpacked to use its "
+            "shipped suites, bins and gates"
+        )
     return path
 
 

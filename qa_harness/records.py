@@ -126,8 +126,12 @@ class PairRecords:
         """The wide table: identity columns, then `metric:<name>` floats and `cond:<axis>` strings."""
         n = len(self.frames)
         columns: dict[str, object] = {
-            "run_id": [self.run_id] * n, "suite": [self.suite] * n, "suite_version": [self.suite_version] * n,
-            "pair_id": [self.pair_id] * n, "protocol": [self.protocol] * n, "frame": self.frames.astype(np.int64),
+            "run_id": [self.run_id] * n,
+            "suite": [self.suite] * n,
+            "suite_version": [self.suite_version] * n,
+            "pair_id": [self.pair_id] * n,
+            "protocol": [self.protocol] * n,
+            "frame": self.frames.astype(np.int64),
         }
         columns |= {METRIC_PREFIX + k: np.asarray(v, dtype=np.float64) for k, v in self.metrics.items()}
         columns |= {COND_PREFIX + k: list(v) for k, v in self.conditions.items()}
@@ -182,9 +186,9 @@ class RunResult:
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
     """Metric names (without prefix) present in a records table."""
-    return [c[len(METRIC_PREFIX):] for c in table.columns if c.startswith(METRIC_PREFIX)]
+    return [c[len(METRIC_PREFIX) :] for c in table.columns if c.startswith(METRIC_PREFIX)]
 
 
 def condition_columns(table: pd.DataFrame) -> list[str]:
     """Condition axes (without prefix) present in a records table."""
-    return [c[len(COND_PREFIX):] for c in table.columns if c.startswith(COND_PREFIX)]
+    return [c[len(COND_PREFIX) :] for c in table.columns if c.startswith(COND_PREFIX)]

@@ -60,9 +60,7 @@ class Registry:
         A second binding of a name raises; so does a name with ':' (that form means an import path).
         """
         if name in self._entries:
-            raise QaHarnessError(
-                f"{self.kind} '{name}' is registered twice: {self._entries[name]!r} and {target!r}"
-            )
+            raise QaHarnessError(f"{self.kind} '{name}' is registered twice: {self._entries[name]!r} and {target!r}")
         if ":" in name:
             raise QaHarnessError(f"{self.kind} name '{name}' may not contain ':' (it marks 'module:attr' paths)")
         self._entries[name] = target
@@ -76,9 +74,7 @@ class Registry:
         if name not in self._entries:
             close = difflib.get_close_matches(name, self._entries, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise UnknownNameError(
-                f"Unknown {self.kind} '{name}'.{hint} Known: {', '.join(sorted(self._entries))}"
-            )
+            raise UnknownNameError(f"Unknown {self.kind} '{name}'.{hint} Known: {', '.join(sorted(self._entries))}")
         entry = self._entries[name]
         if isinstance(entry, str):
             entry = self._entries[name] = import_object(entry)
@@ -104,8 +100,10 @@ class Registry:
         made = self.get(name)(*args, **kwargs)
         base = self.base
         if base is not None and not isinstance(made, base):
-            raise QaHarnessError(f"{self.kind} '{name}' made a {type(made).__qualname__}; expected an instance of "
-                                 f"{base.__module__}.{base.__qualname__}")
+            raise QaHarnessError(
+                f"{self.kind} '{name}' made a {type(made).__qualname__}; expected an instance of "
+                f"{base.__module__}.{base.__qualname__}"
+            )
         return made
 
     def names(self) -> list[str]:

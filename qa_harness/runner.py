@@ -119,7 +119,11 @@ def _check_output(out: Tensor, driving: Tensor, first_frame: int) -> None:
 
 
 def evaluate_pair(
-    pair: Pair, model: Animator, metrics: Sequence[Metric], job: PairJob, device: torch.device,
+    pair: Pair,
+    model: Animator,
+    metrics: Sequence[Metric],
+    job: PairJob,
+    device: torch.device,
     on_frames: Callable[[int], None] = lambda n: None,
 ) -> tuple[ClipOutcome, PairRecords | None]:
     """Animate one pair and score every frame; failures become a `failed` outcome, never an exception.
@@ -135,18 +139,29 @@ def evaluate_pair(
         for clip in (pair.source, pair.driving):
             if clip.problem:
                 raise ClipError(clip.problem)
-        chunks = prefetch(iter_frames(
-            pair.driving.path, resolution=job.suite.resolution, crop=pair.driving.crop, chunk=job.batch_size,
-            max_frames=job.suite.max_frames, expected=pair.driving.frame_count or None,
-        ))
+        chunks = prefetch(
+            iter_frames(
+                pair.driving.path,
+                resolution=job.suite.resolution,
+                crop=pair.driving.crop,
+                chunk=job.batch_size,
+                max_frames=job.suite.max_frames,
+                expected=pair.driving.frame_count or None,
+            )
+        )
         first = next(chunks).to(device)
-        source = first[0] if pair.protocol == "reconstruction" else read_image(
-            pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
+        source = (
+            first[0]
+            if pair.protocol == "reconstruction"
+            else read_image(pair.source.path, resolution=job.suite.resolution, crop=pair.source.crop).to(device)
+        )
         state = model.prepare(source, driving_first=first[0] if model.needs_driving_first else None)
         applicable = [m for m in metrics if pair.protocol == "reconstruction" or not m.needs_reference]
         if not applicable:
-            raise ClipError(f"pair {pair.id!r}: no metric applies to the {pair.protocol} protocol (metrics: "
-                            f"{', '.join(m.name for m in metrics) or 'none'}); list a no-reference metric")
+            raise ClipError(
+                f"pair {pair.id!r}: no metric applies to the {pair.protocol} protocol (metrics: "
+                f"{', '.join(m.name for m in metrics) or 'none'}); list a no-reference metric"
+            )
         columns = MetricColumns(applicable, pair.id)
         total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
@@ -157,8 +172,12 @@ def evaluate_pair(
             out_range.add(out)
             out = out.clamp(0.0, 1.0)
             batch = FrameBatch(
-                pair=pair, frames=torch.arange(frames_done, frames_done + n), output=out, driving=driving,
-                source=source, target=driving if pair.protocol == "reconstruction" else None,
+                pair=pair,
+                frames=torch.arange(frames_done, frames_done + n),
+                output=out,
+                driving=driving,
+                source=source,
+                target=driving if pair.protocol == "reconstruction" else None,
             )
             if wanted := sorted(thumbs & set(range(frames_done, frames_done + n))):
                 _save_thumbs(job.thumbs_dir, batch, wanted, columns)
@@ -171,17 +190,35 @@ def evaluate_pair(
     except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
         message = _failure_message(err)
         log.warning("pair %r failed: %s", pair.id, message)
-        outcome = ClipOutcome(pair.id, "failed", frames_done, time.perf_counter() - start, error=message,
-                              output_out_of_range=out_range.fraction)
+        outcome = ClipOutcome(
+            pair.id,
+            "failed",
+            frames_done,
+            time.perf_counter() - start,
+            error=message,
+            output_out_of_range=out_range.fraction,
+        )
         return outcome, None
     records = PairRecords(
-        run_id=job.run_id, suite=job.suite.name, suite_version=job.suite.version, pair_id=pair.id,
-        protocol=pair.protocol, frames=np.arange(frames_done, dtype=np.int64), metrics=per_frame,
+        run_id=job.run_id,
+        suite=job.suite.name,
+        suite_version=job.suite.version,
+        pair_id=pair.id,
+        protocol=pair.protocol,
+        frames=np.arange(frames_done, dtype=np.int64),
+        metrics=per_frame,
         conditions=_conditions(pair, frames_done),
     )
-    outcome = ClipOutcome(pair.id, "ok", frames_done, time.perf_counter() - start, clip_metrics=clip_metrics,
-                          output_out_of_range=out_range.fraction, unscored=columns.unscored(),
-                          metric_errors=dict(columns.errors))
+    outcome = ClipOutcome(
+        pair.id,
+        "ok",
+        frames_done,
+        time.perf_counter() - start,
+        clip_metrics=clip_metrics,
+        output_out_of_range=out_range.fraction,
+        unscored=columns.unscored(),
+        metric_errors=dict(columns.errors),
+    )
     return outcome, records
 
 
@@ -208,8 +245,14 @@ def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], columns: Me
         target = batch.target[i] if batch.target is not None else None
         write_thumbs(folder, batch.pair.id, frame, source=batch.source, output=batch.output[i], target=target)
         if boxes:
-            write_region_thumbs(folder, batch.pair.id, frame, {k: v[i].tolist() for k, v in boxes.items()},
-                                target=target, output=batch.output[i])
+            write_region_thumbs(
+                folder,
+                batch.pair.id,
+                frame,
+                {k: v[i].tolist() for k, v in boxes.items()},
+                target=target,
+                output=batch.output[i],
+            )
 
 
 def _chain(first: Tensor, rest: Iterator[Tensor], device: torch.device) -> Iterator[Tensor]:

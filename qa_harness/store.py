@@ -118,8 +118,14 @@ class RunStore:
             if pid not in outcomes:
                 continue
             o = outcomes[pid]
-            row = {"pair_id": o.pair_id, "status": o.status, "frames": o.frames, "seconds": o.seconds,
-                   "error": o.error, "output_out_of_range": o.output_out_of_range}
+            row = {
+                "pair_id": o.pair_id,
+                "status": o.status,
+                "frames": o.frames,
+                "seconds": o.seconds,
+                "error": o.error,
+                "output_out_of_range": o.output_out_of_range,
+            }
             row.update({CLIP_METRIC_PREFIX + k: v for k, v in o.clip_metrics.items()})
             if with_errors:
                 row[METRIC_ERRORS] = "; ".join(f"{m}: {why}" for m, why in o.metric_errors.items())

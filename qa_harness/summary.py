@@ -54,8 +54,9 @@ def print_result(result: RunResult, *, file=None) -> None:
     file = file or sys.stdout
     table = result.table.frame()
     ok = len(result.outcomes) - len(result.failed)
-    print(f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s",
-          file=file)
+    print(
+        f"run {result.run_id}: {ok}/{len(result.outcomes)} pairs ok, {result.frames_per_second:.1f} frames/s", file=file
+    )
     if not table.empty:
         metrics = list(dict.fromkeys(table["metric"]))
         shown = headline(metrics)

@@ -68,8 +68,7 @@ def write_thumbs(folder: Path, pair_id: str, frame: int, **images) -> None:
         picture.save(target_dir / f"{frame:06d}_{kind}.jpg", format="JPEG", quality=JPEG_QUALITY)
 
 
-def write_region_thumbs(folder: Path, pair_id: str, frame: int, boxes: Mapping[str, Sequence[float]],
-                        **images) -> None:
+def write_region_thumbs(folder: Path, pair_id: str, frame: int, boxes: Mapping[str, Sequence[float]], **images) -> None:
     """Save crops of each named box (centre x, centre y, side in pixels) of `target=` and `output=`.
 
     Boxes with a NaN (no face in the ground truth) are skipped; pixels outside the frame are black.
@@ -90,8 +89,9 @@ def write_region_thumbs(folder: Path, pair_id: str, frame: int, boxes: Mapping[s
         extent = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
         target_dir.mkdir(parents=True, exist_ok=True)
         for kind, picture in pictures.items():
-            crop = picture.transform((REGION_SIZE, REGION_SIZE), Image.Transform.EXTENT, extent,
-                                     resample=Image.Resampling.BILINEAR)
+            crop = picture.transform(
+                (REGION_SIZE, REGION_SIZE), Image.Transform.EXTENT, extent, resample=Image.Resampling.BILINEAR
+            )
             crop.save(target_dir / f"{frame:06d}_{region}-{kind}.jpg", format="JPEG", quality=JPEG_QUALITY)
 
 

@@ -37,8 +37,11 @@ DEFAULT_EXPERIMENT = "qa_harness"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 #: MLflow's defaults (7 retries, backoff factor 2, 120 s per request) retry an unreachable server for
 #: minutes; these make a refused connection fail in ~10 s and a silent server in ~70 s (3 x 20 s + backoff).
-HTTP_LIMITS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-               "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
 INPUT_TAG_LIMIT = 500  # MLflow's limit on a dataset input tag value
 STRATA_ARTIFACT = "suite/strata.json"
 
@@ -106,8 +109,14 @@ def unscored_key(metric: str, reason: str) -> str:
 
 
 def start_run(
-    *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], suite: Suite,
-    resume_run_id: str | None, parent_run_id: str | None = None,
+    *,
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    params: dict[str, Any],
+    suite: Suite,
+    resume_run_id: str | None,
+    parent_run_id: str | None = None,
 ) -> str:
     """Create the evaluation run (params, tags, suite dataset), or reopen `resume_run_id`.
 
@@ -126,9 +135,17 @@ def start_run(
     run_id = run.info.run_id
     _log_params(client, run_id, params)
     table = pd.DataFrame(
-        [{"pair_id": p.id, "protocol": p.protocol, "source": p.source.id, "driving": p.driving.id,
-          "driving_sha256": p.driving.sha256, **{f"tag.{k}": v for k, v in p.conditions.items()}}
-         for p in suite.pairs]
+        [
+            {
+                "pair_id": p.id,
+                "protocol": p.protocol,
+                "source": p.source.id,
+                "driving": p.driving.id,
+                "driving_sha256": p.driving.sha256,
+                **{f"tag.{k}": v for k, v in p.conditions.items()},
+            }
+            for p in suite.pairs
+        ]
     )
     with warnings.catch_warnings():  # a local path matches two equivalent source types; harmless
         warnings.simplefilter("ignore", UserWarning)
@@ -139,8 +156,14 @@ def start_run(
     from mlflow.entities import DatasetInput, InputTag
 
     # the client API, not `with mlflow.start_run()`: leaving that block would end the run (FINISHED)
-    client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(),
-                                            [InputTag("mlflow.data.context", "evaluation"), InputTag("strata", tag)])])
+    client.log_inputs(
+        run_id,
+        [
+            DatasetInput(
+                dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "evaluation"), InputTag("strata", tag)]
+            )
+        ],
+    )
     client.log_dict(run_id, strata, STRATA_ARTIFACT)
     client.log_artifact(run_id, str(suite.path), artifact_path="suite")  # the manifest, with its bins
     if conditions_path(suite.path).exists():
@@ -166,7 +189,11 @@ def strata_counts(suite: Suite) -> dict[str, dict[str, int]]:
 
 
 def finish_run(
-    *, tracking_uri: str, run_id: str, table: ConditionTable, summary: RunSummary,
+    *,
+    tracking_uri: str,
+    run_id: str,
+    table: ConditionTable,
+    summary: RunSummary,
     files: list[tuple[str, Path]],
 ) -> None:
     """Log aggregate metrics and the run folder's files (`files`: artifact dir, path), then finish the run."""
@@ -181,8 +208,9 @@ def finish_run(
     _log_params(client, run_id, dict(summary.metric_params))  # e.g. where LPIPS's weights came from
     metrics.update({k: float(v) for k, v in summary.counts.items()})
     metrics.update({f"perf/{k}": float(v) for k, v in summary.perf.items() if v is not None})
-    metrics.update({unscored_key(m, reason): float(n) for m, reasons in summary.unscored.items()
-                    for reason, n in reasons.items()})
+    metrics.update(
+        {unscored_key(m, reason): float(n) for m, reasons in summary.unscored.items() for reason, n in reasons.items()}
+    )
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -212,15 +240,21 @@ def end_state(err: BaseException) -> dict[str, str]:
 
 
 def start_group_run(
-    *, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any], resume_run_id: str | None,
+    *,
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    params: dict[str, Any],
+    resume_run_id: str | None,
 ) -> str:
     """Create the parent run that groups several evaluation runs (a matrix), or reopen `resume_run_id`."""
     client = _client(tracking_uri)
     if resume_run_id:
         _reopen(client, resume_run_id)
         return resume_run_id
-    run = client.create_run(_experiment_id(client, tracking_uri, experiment), run_name=run_name,
-                            tags={"qa_harness.kind": "matrix"})
+    run = client.create_run(
+        _experiment_id(client, tracking_uri, experiment), run_name=run_name, tags={"qa_harness.kind": "matrix"}
+    )
     _log_params(client, run.info.run_id, params)
     return run.info.run_id
 

@@ -48,8 +48,7 @@ def _walk(node: yaml.Node, keypath: KeyPath, lines: dict[KeyPath, int], path: Pa
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                raise ConfigError(f"{path}:{key_node.start_mark.line + 1}", describe(keypath + (key,)),
-                                  "duplicate key")
+                raise ConfigError(f"{path}:{key_node.start_mark.line + 1}", describe(keypath + (key,)), "duplicate key")
             seen.add(key)
             _walk(value_node, keypath + (key,), lines, path)
     elif isinstance(node, yaml.SequenceNode):

@@ -22,11 +22,15 @@ def test_module_is_small(path):
     assert lines <= 400, f"{path.relative_to(REPO)} has {lines} lines; split it by concept"
 
 
-@pytest.mark.parametrize("path", [p for p in LIBRARY if p.name not in PRINTING_ALLOWED],
-                         ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize(
+    "path", [p for p in LIBRARY if p.name not in PRINTING_ALLOWED], ids=lambda p: str(p.relative_to(REPO))
+)
 def test_library_does_not_print(path):
-    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
-             and isinstance(n.func, ast.Name) and n.func.id == "print"]
+    calls = [
+        n
+        for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+    ]
     assert not calls, f"{path.relative_to(REPO)}:{calls[0].lineno}: use logging, not print"
 
 
@@ -50,9 +54,13 @@ def _imported_modules(path: Path) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("path", sorted(REFERENCE.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
 def test_reference_models_import_one_way(path):
-    wrong = [f"{path.relative_to(REPO)}:{line}: imports {module}" for line, module in _imported_modules(path)
-             if module.split(".")[0] == "qa_harness" and not module.startswith("qa_harness.reference_models")
-             and module not in REFERENCE_MAY_IMPORT]
+    wrong = [
+        f"{path.relative_to(REPO)}:{line}: imports {module}"
+        for line, module in _imported_modules(path)
+        if module.split(".")[0] == "qa_harness"
+        and not module.startswith("qa_harness.reference_models")
+        and module not in REFERENCE_MAY_IMPORT
+    ]
     assert not wrong, "qa_harness.reference_models must not import the rest of qa_harness: " + "; ".join(wrong)
 
 
@@ -66,10 +74,19 @@ def test_foundation_modules_do_not_import_reference_models(module):
 def test_reference_models_load_without_the_rest_of_qa_harness():
     """Importing every reference-model module loads no qa_harness module beyond the allowed ones (a real import)."""
     modules = [".".join(p.relative_to(REPO).with_suffix("").parts) for p in sorted(REFERENCE.rglob("*.py"))]
-    code = ("import sys; import " + ", ".join(m.removesuffix(".__init__") for m in modules)
-            + "; print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'qa_harness'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split()
+    code = (
+        "import sys; import "
+        + ", ".join(m.removesuffix(".__init__") for m in modules)
+        + "; print('\\n'.join(m for m in sys.modules if m.split('.')[0] == 'qa_harness'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout.split()
     assert "qa_harness.reference_models.mrfa.model" in out, out  # the import ran
     extra = {m for m in out if not m.startswith("qa_harness.reference_models")} - REFERENCE_MAY_IMPORT
     assert not extra, f"importing the reference models loaded {sorted(extra)}"

@@ -22,8 +22,9 @@ from qa_harness.runs.condition_stats import (
 )
 
 
-def _deltas(rng, clips: int, frames: int, *, tau: float, noise: float, shift: float = 0.0, rho: float = 0.0,
-            prefix: str = "c") -> pd.DataFrame:
+def _deltas(
+    rng, clips: int, frames: int, *, tau: float, noise: float, shift: float = 0.0, rho: float = 0.0, prefix: str = "c"
+) -> pd.DataFrame:
     """Per-frame regressions: shift + a per-clip offset (sd tau) + AR(1) frame noise (sd noise)."""
     rows = []
     for c in range(clips):
@@ -39,7 +40,8 @@ def test_paired_deltas_pair_by_frame_orient_and_drop_nan():
     base = pd.DataFrame({"pair_id": ["a", "a", "b", "c"], "frame": [1, 0, 0, 0], "m": [0.7, 0.6, 0.8, 0.1]})
     higher = paired_deltas(cand, base, "m", higher_is_better=True)
     assert list(zip(higher["pair_id"], higher["frame"], higher["delta"].round(12), strict=True)) == [
-        ("a", 0, 0.1), ("b", 0, -0.1)
+        ("a", 0, 0.1),
+        ("b", 0, -0.1),
     ]
     assert "cond:x" in higher and paired_deltas(cand, base, "m", False)["delta"].round(12).tolist() == [-0.1, 0.1]
 

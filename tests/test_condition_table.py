@@ -38,8 +38,9 @@ def test_per_frame_conditions_split_a_clip():
 
 def test_clip_level_metrics_without_tags():
     frames = pd.DataFrame({"pair_id": ["a", "a", "b"], "frame": [0, 1, 0], "metric:l1": [0.1, 0.2, 0.3]})
-    clips = pd.DataFrame({"pair_id": ["a", "b"], "status": ["ok", "ok"], "frames": [2, 1],
-                          "clip_metric:ear_corr": [0.9, 0.5]})
+    clips = pd.DataFrame(
+        {"pair_id": ["a", "b"], "status": ["ok", "ok"], "frames": [2, 1], "clip_metric:ear_corr": [0.9, 0.5]}
+    )
     table = _table(frames, clips).set_index(["metric", "axis", "value"])
     assert table.loc[("ear_corr", "all", "all"), "mean"] == pytest.approx(0.7)
 

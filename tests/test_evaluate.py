@@ -19,21 +19,27 @@ SMALL = {"resolution": 64, "max_frames": 6}
 
 
 def _suite(write_suite, **extra):
-    return write_suite({
-        "name": "small", **SMALL,
-        "clips": [
-            {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal", "lighting": "dim"}},
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate", "lighting": "normal"}},
-            {"id": "photo", "path": "photos/lp_s1.jpg"},
-        ],
-        "pairs": ["d20", "tpsmm", {"source": "photo", "driving": "d20"}],
-        **extra,
-    })
+    return write_suite(
+        {
+            "name": "small",
+            **SMALL,
+            "clips": [
+                {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal", "lighting": "dim"}},
+                {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate", "lighting": "normal"}},
+                {"id": "photo", "path": "photos/lp_s1.jpg"},
+            ],
+            "pairs": ["d20", "tpsmm", {"source": "photo", "driving": "d20"}],
+            **extra,
+        }
+    )
 
 
 def _run(suite, tmp_path, uri, model="driving", **kw):
-    return run_evaluation(EvalConfig(suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=uri,
-                                     batch_size=4, progress=False, **kw))
+    return run_evaluation(
+        EvalConfig(
+            suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=uri, batch_size=4, progress=False, **kw
+        )
+    )
 
 
 def test_driving_baseline_is_perfect_and_logged_to_mlflow(write_suite, tmp_path, tracking_uri):
@@ -106,15 +112,19 @@ def test_bad_inputs_fail_their_clip_only(write_suite, tmp_path, tracking_uri):
     good = write_mp4(media / "good.mp4", decode(CLIPS / "d20.mp4", 8))
     truncated_copy(good, media / "truncated.mp4", keep=0.5)
     (media / "zero.mp4").write_bytes(b"")
-    suite = write_suite({
-        "name": "bad", "data_root": str(media), "resolution": 64,
-        "clips": [
-            {"id": "good", "path": "good.mp4"},
-            {"id": "truncated", "path": "truncated.mp4"},
-            {"id": "zero", "path": "zero.mp4"},
-            {"id": "<script>alert(1)</script>", "path": "good.mp4"},
-        ],
-    })
+    suite = write_suite(
+        {
+            "name": "bad",
+            "data_root": str(media),
+            "resolution": 64,
+            "clips": [
+                {"id": "good", "path": "good.mp4"},
+                {"id": "truncated", "path": "truncated.mp4"},
+                {"id": "zero", "path": "zero.mp4"},
+                {"id": "<script>alert(1)</script>", "path": "good.mp4"},
+            ],
+        }
+    )
     result = _run(suite, tmp_path, tracking_uri)
     status = {o.pair_id: (o.status, o.error) for o in result.outcomes}
     assert status["good"] == ("ok", "") and status["<script>alert(1)</script>"][0] == "ok"
@@ -126,8 +136,9 @@ def test_bad_inputs_fail_their_clip_only(write_suite, tmp_path, tracking_uri):
 
 
 def test_nan_model_output_fails_that_pair(write_suite, tmp_path, tracking_uri):
-    result = _run(_suite(write_suite), tmp_path, tracking_uri, model="tests.helpers.models:nan_on_pair",
-                  model_options={"bad": 1})
+    result = _run(
+        _suite(write_suite), tmp_path, tracking_uri, model="tests.helpers.models:nan_on_pair", model_options={"bad": 1}
+    )
     status = [(o.pair_id, o.status) for o in result.outcomes]
     assert status == [("d20", "ok"), ("tpsmm", "failed"), ("photo->d20", "ok")]
     assert "NaN/Inf" in result.failed[0].error and "frame 0" in result.failed[0].error

@@ -26,19 +26,31 @@ def _fresh_process() -> None:
 
 @pytest.mark.slow
 def test_second_model_on_the_suite_reuses_ground_truth_from_beside_the_suite(write_suite, tmp_path, tracking_uri):
-    suite = write_suite({
-        "name": "face", "resolution": 256, "max_frames": 8, "metrics": FACE,
-        "clips": [
-            {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
-            {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"yaw": "frontal"}},
-        ],
-        "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
-    })
+    suite = write_suite(
+        {
+            "name": "face",
+            "resolution": 256,
+            "max_frames": 8,
+            "metrics": FACE,
+            "clips": [
+                {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
+                {"id": "photo", "path": "photos/lp_s1.jpg", "tags": {"yaw": "frontal"}},
+            ],
+            "pairs": ["tpsmm", {"source": "photo", "driving": "tpsmm"}],
+        }
+    )
 
     def run(model: str) -> RunResult:
         _fresh_process()
-        cfg = EvalConfig(suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=tracking_uri,
-                         batch_size=4, progress=False, device="cpu")
+        cfg = EvalConfig(
+            suite=suite,
+            model=model,
+            out_dir=tmp_path / model,
+            tracking_uri=tracking_uri,
+            batch_size=4,
+            progress=False,
+            device="cpu",
+        )
         result = run_evaluation(cfg)
         assert not result.failed and not result.unavailable_metrics
         return result

@@ -60,9 +60,7 @@ def test_ground_truth_against_itself_is_perfect(lm, ident) -> None:
     assert clip["blink_f1"] == 1.0 and clip["mouth_open_f1"] == 1.0
 
 
-@pytest.mark.parametrize(
-    ("dx", "dy", "expected_akd", "expected_l2"), [(2, 2, 2.0, 2 * 2**0.5), (2, 0, 1.0, 2.0)]
-)
+@pytest.mark.parametrize(("dx", "dy", "expected_akd", "expected_l2"), [(2, 2, 2.0, 2 * 2**0.5), (2, 0, 1.0, 2.0)])
 def test_whole_frame_shift_moves_akd_by_the_shift(lm, dx, dy, expected_akd, expected_l2) -> None:
     """AKD is the mean |coordinate difference| (papers' cmp_kp.py): (2, 2) px -> 2; (2, 0) px -> 1.
 

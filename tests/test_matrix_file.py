@@ -35,17 +35,20 @@ def test_defaults_and_run_names(tmp_path, write_suite):
     assert run.name == "tests.helpers.models_noisy" and run.options == {"sigma": 0.1} and run.checkpoint is None
 
 
-@pytest.mark.parametrize(("top", "where", "problem"), [
-    ({"rnus": []}, ":4: rnus", "unknown key 'rnus'. Did you mean 'runs'?"),
-    ({"runs": []}, ": runs", "expected at least one run"),
-    ({"runs": [{"model": "identity"}, {"model": "identity"}]}, ": runs[1]", "run name 'identity' is used twice"),
-    ({"runs": [{"model": "identity", "checkpoint": "none.pth"}]}, ": runs[0].checkpoint", "file not found"),
-    ({"runs": [{"model": "identity", "name": "a/b"}]}, ": runs[0].name", "must match"),
-    ({"metrics": ["l1", "sssim"]}, ": metrics[1]", "Unknown metric 'sssim'"),
-    ({"executor": {"workers": "two"}}, ": executor.workers", "expected a number, got 'two'"),
-    ({"executor": {"worker": 2}}, ": executor.worker", "Did you mean 'workers'?"),
-    ({"suite": "missing.yaml"}, ": suite", "file not found"),
-])
+@pytest.mark.parametrize(
+    ("top", "where", "problem"),
+    [
+        ({"rnus": []}, ":4: rnus", "unknown key 'rnus'. Did you mean 'runs'?"),
+        ({"runs": []}, ": runs", "expected at least one run"),
+        ({"runs": [{"model": "identity"}, {"model": "identity"}]}, ": runs[1]", "run name 'identity' is used twice"),
+        ({"runs": [{"model": "identity", "checkpoint": "none.pth"}]}, ": runs[0].checkpoint", "file not found"),
+        ({"runs": [{"model": "identity", "name": "a/b"}]}, ": runs[0].name", "must match"),
+        ({"metrics": ["l1", "sssim"]}, ": metrics[1]", "Unknown metric 'sssim'"),
+        ({"executor": {"workers": "two"}}, ": executor.workers", "expected a number, got 'two'"),
+        ({"executor": {"worker": 2}}, ": executor.worker", "Did you mean 'workers'?"),
+        ({"suite": "missing.yaml"}, ": suite", "file not found"),
+    ],
+)
 def test_bad_matrix_names_file_line_and_key(tmp_path, write_suite, top, where, problem):
     path = _matrix(tmp_path, write_suite, **top)
     with pytest.raises(ConfigError) as info:
@@ -72,8 +75,19 @@ def test_ray_executor_without_ray_says_how_to_install(tmp_path, write_suite):
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'ray'\", name='ray')\n")
     suite = write_suite({"name": "s", "clips": [{"id": "d20", "path": "clips/d20.mp4"}]})
-    result = cli("evaluate", "--suite", str(suite), "--model", "identity", "--executor", "ray",
-                 "--out", str(tmp_path / "o"), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
-                 env={"PYTHONPATH": f"{hidden.parent}:{REPO}"})
+    result = cli(
+        "evaluate",
+        "--suite",
+        str(suite),
+        "--model",
+        "identity",
+        "--executor",
+        "ray",
+        "--out",
+        str(tmp_path / "o"),
+        "--tracking-uri",
+        f"sqlite:///{tmp_path / 'm.db'}",
+        env={"PYTHONPATH": f"{hidden.parent}:{REPO}"},
+    )
     assert result.returncode == 2 and "pip install 'qa_harness[ray]'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()  # failed before any work

@@ -42,10 +42,17 @@ class Flaky(Metric):
 
 @pytest.fixture
 def suite(write_suite):
-    return write_suite({"name": "iso", **SMALL, "pairs": ["d20", "tpsmm"], "clips": [
-        {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal"}},
-        {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
-    ]})
+    return write_suite(
+        {
+            "name": "iso",
+            **SMALL,
+            "pairs": ["d20", "tpsmm"],
+            "clips": [
+                {"id": "d20", "path": "clips/d20.mp4", "tags": {"yaw": "frontal"}},
+                {"id": "tpsmm", "path": "clips/tpsmm_driving.mp4", "tags": {"yaw": "moderate"}},
+            ],
+        }
+    )
 
 
 def test_a_failing_metric_is_nan_with_its_reason_and_the_others_are_unchanged(suite):
@@ -69,8 +76,23 @@ def build_flaky(ctx: MetricContext) -> Flaky:
 def test_evaluate_keeps_the_pair_exits_0_and_shows_the_failure(suite, tmp_path, capsys):
     out = tmp_path / "run"
     metrics = "l1,tests.test_metric_isolation:build_flaky"  # a user's own metric, by module:attr
-    code = main(["evaluate", "--suite", str(suite), "--model", "identity", "--metrics", metrics, "--batch-size",
-                 "4", "--out", str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"])
+    code = main(
+        [
+            "evaluate",
+            "--suite",
+            str(suite),
+            "--model",
+            "identity",
+            "--metrics",
+            metrics,
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+        ]
+    )
     assert code == 0  # not 3: no pair failed
     printed = capsys.readouterr().out
     assert "2/2 pairs ok" in printed and "metric flaky failed on d20 (its values are NaN; the pair is kept)" in printed
@@ -93,9 +115,19 @@ def test_pair_records_give_the_row_by_row_layout(tmp_path):
     from qa_harness.runner import _conditions
 
     records = PairRecords("r", "s", "v", "c", "reconstruction", np.arange(3), metrics, _conditions(pair, 3))
-    rows = [{"run_id": "r", "suite": "s", "suite_version": "v", "pair_id": "c", "protocol": "reconstruction",
-             "frame": i, **{f"metric:{k}": float(v[i]) for k, v in metrics.items()},
-             **{f"cond:{k}": str(v) for k, v in pair.frame_conditions(i).items()}} for i in range(3)]
+    rows = [
+        {
+            "run_id": "r",
+            "suite": "s",
+            "suite_version": "v",
+            "pair_id": "c",
+            "protocol": "reconstruction",
+            "frame": i,
+            **{f"metric:{k}": float(v[i]) for k, v in metrics.items()},
+            **{f"cond:{k}": str(v) for k, v in pair.frame_conditions(i).items()},
+        }
+        for i in range(3)
+    ]
     reference = pd.DataFrame(rows)
     table = records.to_frame()
     pd.testing.assert_frame_equal(table, reference)

@@ -64,8 +64,9 @@ def test_official_layout_checkpoint_round_trips(tiny_files, record, network):
     fresh = load_reference(SPEC, config=config, checkpoint=ckpt)
     source, driving = frames(record)
     with torch.inference_mode():
-        torch.testing.assert_close(fresh(source, driving).prediction, network(source, driving).prediction,
-                                   atol=0, rtol=0)
+        torch.testing.assert_close(
+            fresh(source, driving).prediction, network(source, driving).prediction, atol=0, rtol=0
+        )
 
 
 def test_loss_only_entries_are_skipped(tiny_files, official_state):
@@ -116,8 +117,11 @@ def test_pickled_code_is_refused_unless_trusted(tmp_path, zip_format):
     """The refusal names what needed unpickling (every class of a zip file; the first one torch meets in a
     legacy file) and carries none of torch's generic text or ANSI escapes."""
     path = tmp_path / "pickled.pth"
-    content = {"model": {"module.down.weight": torch.ones(3, 1, 13, 13)}, "extra": Payload(),
-               "args": argparse.Namespace(lr=1e-4)}
+    content = {
+        "model": {"module.down.weight": torch.ones(3, 1, 13, 13)},
+        "extra": Payload(),
+        "args": argparse.Namespace(lr=1e-4),
+    }
     torch.save(content, path, pickle_protocol=2, _use_new_zipfile_serialization=zip_format)
     with pytest.raises(CheckpointError) as err:
         read_checkpoint(path)
@@ -163,8 +167,14 @@ def test_animator_relative_mode_on_real_clip(tiny_files, network):
     """Relative motion: the driving's first frame carries no motion, so the source is reconstructed
     from its own keypoints; later frames move it."""
     config, ckpt = tiny_files
-    animator = MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config),
-                                  relative=True, adapt_movement_scale=True, max_batch=2)
+    animator = MODELS.get("mrfa")(
+        checkpoint=ckpt,
+        device=torch.device("cpu"),
+        config=str(config),
+        relative=True,
+        adapt_movement_scale=True,
+        max_batch=2,
+    )
     assert animator.needs_driving_first
     video = common.clip_frames(64)  # frames 0, 12, 24
     source = video[0].flip(-1)  # another "identity": the mirrored first frame
@@ -182,8 +192,9 @@ def test_iterations_change_output_and_cost(record, network):
     predictions, macs = {}, {}
     for iterations in (0, 3, 6):
         with torch.inference_mode():
-            out, macs[iterations] = common.conv_macs(network, lambda n=iterations: network(source, driving,
-                                                                                    iterations=n))
+            out, macs[iterations] = common.conv_macs(
+                network, lambda n=iterations: network(source, driving, iterations=n)
+            )
         predictions[iterations] = out.prediction
     assert macs[0] < macs[3] < macs[6]
     # the two finest levels (size/2, size) dominate the refinement cost
@@ -216,13 +227,28 @@ def test_evaluation_runs_end_to_end_on_a_real_clip(tiny_files, tmp_path, write_s
     from qa_harness.evaluate import EvalConfig, run_evaluation
 
     config, ckpt = tiny_files
-    suite = write_suite({"name": "tiny", "resolution": 64, "max_frames": 3,
-                         "clips": [{"id": "d20", "path": "clips/d20.mp4"}], "pairs": ["d20"]})
-    result = run_evaluation(EvalConfig(
-        suite=suite, model="mrfa", checkpoint=ckpt, device="cpu", batch_size=3, progress=False,
-        model_options={"config": str(config), "iterations": 3}, out_dir=tmp_path / "run",
-        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-    ))
+    suite = write_suite(
+        {
+            "name": "tiny",
+            "resolution": 64,
+            "max_frames": 3,
+            "clips": [{"id": "d20", "path": "clips/d20.mp4"}],
+            "pairs": ["d20"],
+        }
+    )
+    result = run_evaluation(
+        EvalConfig(
+            suite=suite,
+            model="mrfa",
+            checkpoint=ckpt,
+            device="cpu",
+            batch_size=3,
+            progress=False,
+            model_options={"config": str(config), "iterations": 3},
+            out_dir=tmp_path / "run",
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        )
+    )
     records = pd.read_parquet(result.records_path)
     assert len(records) == 3 and records["metric:l1"].between(0, 1).all()
     assert records["metric:psnr"].notna().all() and (records["metric:psnr"] < 100).all()
@@ -239,13 +265,35 @@ def test_cli_evaluate_mrfa_with_config_flag(tiny_files, tmp_path, write_suite):
     from tests.helpers.media import REPO
 
     config, ckpt = tiny_files
-    suite = write_suite({"name": "tiny", "resolution": 64, "max_frames": 2,
-                         "clips": [{"id": "d20", "path": "clips/d20.mp4"}], "pairs": ["d20"]})
-    args = ["evaluate", "--suite", str(suite), "--model", "mrfa", "--checkpoint", str(ckpt), "--config",
-            str(config), "-o", "iterations=3", "--metrics", "l1,ssim", "--out", str(tmp_path / "run"),
-            "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]
-    done = subprocess.run([sys.executable, "-m", "qa_harness.cli", *args], capture_output=True, text=True,
-                          cwd=REPO)
+    suite = write_suite(
+        {
+            "name": "tiny",
+            "resolution": 64,
+            "max_frames": 2,
+            "clips": [{"id": "d20", "path": "clips/d20.mp4"}],
+            "pairs": ["d20"],
+        }
+    )
+    args = [
+        "evaluate",
+        "--suite",
+        str(suite),
+        "--model",
+        "mrfa",
+        "--checkpoint",
+        str(ckpt),
+        "--config",
+        str(config),
+        "-o",
+        "iterations=3",
+        "--metrics",
+        "l1,ssim",
+        "--out",
+        str(tmp_path / "run"),
+        "--tracking-uri",
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+    ]
+    done = subprocess.run([sys.executable, "-m", "qa_harness.cli", *args], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     records = pd.read_parquet(tmp_path / "run" / "frames.parquet")
     assert len(records) == 2 and records["metric:ssim"].between(-1, 1).all()

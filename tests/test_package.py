@@ -62,15 +62,27 @@ def _package_dir(venv: Path, cwd: Path) -> Path:
 def test_installed_wheel_ships_assets_and_tags(venv, tmp_path):
     package = _package_dir(venv, tmp_path)
     assert package.is_relative_to(venv), package  # the installed copy, not the checkout
-    shipped = sorted(p.relative_to(REPO / "qa_harness") for p in (REPO / "qa_harness" / "assets").rglob("*")
-                     if p.is_file() and ".qa_cache" not in p.parts)
+    shipped = sorted(
+        p.relative_to(REPO / "qa_harness")
+        for p in (REPO / "qa_harness" / "assets").rglob("*")
+        if p.is_file() and ".qa_cache" not in p.parts
+    )
     assert len(shipped) > 200 and all((package / p).is_file() for p in shipped), "package data missing"
     # the reference models' official configs travel with it too
     assert (package / "reference_models" / "mrfa" / "configs").is_dir()
     small = tmp_path / "small.yaml"  # one real clip, 3 frames: tagging with the shipped bins
-    small.write_text(yaml.safe_dump({"name": "small", "data_root": str(package / "assets" / "data"),
-                                     "resolution": 128, "max_frames": 3,
-                                     "clips": [{"id": "d20", "path": "clips/d20.mp4"}], "pairs": ["d20"]}))
+    small.write_text(
+        yaml.safe_dump(
+            {
+                "name": "small",
+                "data_root": str(package / "assets" / "data"),
+                "resolution": 128,
+                "max_frames": 3,
+                "clips": [{"id": "d20", "path": "clips/d20.mp4"}],
+                "pairs": ["d20"],
+            }
+        )
+    )
     tag = [venv / "bin" / "qa-harness", "suites", "tag", small, "--out", tmp_path / "tagged.yaml"]
     _run(tag, cwd=tmp_path)
     tagged = yaml.safe_load((tmp_path / "tagged.yaml").read_text())
@@ -81,8 +93,19 @@ def test_installed_wheel_ships_assets_and_tags(venv, tmp_path):
 
 def test_installed_wheel_runs_the_demo(venv, tmp_path):
     """`qa-harness demo` (3 frames per pair) end to end: evaluation, the shipped default gate, the report."""
-    done = _run([venv / "bin" / "qa-harness", "demo", "--max-frames", "3", "--out", tmp_path / "demo",
-                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"], cwd=tmp_path)
+    done = _run(
+        [
+            venv / "bin" / "qa-harness",
+            "demo",
+            "--max-frames",
+            "3",
+            "--out",
+            tmp_path / "demo",
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+        ],
+        cwd=tmp_path,
+    )
     assert "gate verdict: FAIL" in done.stdout, done.stdout[-2000:]  # identity vs driving must fail
     assert "gate default: FAIL" in done.stdout  # the shipped gates/default.yaml (its name is 'default')
     assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000

@@ -85,8 +85,9 @@ def test_adapter_matches_official_in_both_modes(tmp_path):
     config = TINY_CONFIGS / "fomm-tiny.yaml"
     for relative, name in ((False, "prediction"), (True, "relative.prediction")):
         # The fixture is the official demo's `make_animation(..., adapt_movement_scale=True)`.
-        animator = build(checkpoint=checkpoint, device="cpu", config=config, relative=relative,
-                         adapt_movement_scale=True)
+        animator = build(
+            checkpoint=checkpoint, device="cpu", config=config, relative=relative, adapt_movement_scale=True
+        )
         assert animator.resolution == 64 and animator.needs_driving_first is relative
         state = animator.prepare(frames[0], driving_first=frames[1] if relative else None)
         assert_outputs_match(

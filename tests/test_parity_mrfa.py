@@ -91,8 +91,7 @@ def check_forward(record: dict, max_side: int, atol: float = ATOL) -> None:
             assert_close(kp_s.jacobian, expected["jacobian_source"], "source jacobians", atol)
             assert_close(kp_d.jacobian, expected["jacobian_driving"], "driving jacobians", atol)
         bg_param = network.bg_predictor(source, driving) if network.use_bg else None
-        deformation, occlusion = prior_motion(network.prior_model, network.dense_motion, source, kp_d, kp_s,
-                                              bg_param)
+        deformation, occlusion = prior_motion(network.prior_model, network.dense_motion, source, kp_d, kp_s, bg_param)
         assert_close(deformation, expected["deformation"], "prior deformation", atol)
         assert_close(occlusion, expected["prior_occlusion"], "prior occlusion logits", atol)
         out = network(source, driving)
@@ -105,8 +104,7 @@ def check_forward(record: dict, max_side: int, atol: float = ATOL) -> None:
     assert len(refined) == (0 if network.decoder.prior_only else 6)
     for level, (ours, official) in enumerate(zip(out.flows, refined, strict=False)):  # prior_only records none
         assert_close(center_crop(ours, max_side), official, f"refined flow level {level}", atol)
-    for level, (ours, official) in enumerate(zip(out.warped_features, expected["warped_feature_means"],
-                                                 strict=True)):
+    for level, (ours, official) in enumerate(zip(out.warped_features, expected["warped_feature_means"], strict=True)):
         means = center_crop(ours.mean(1, keepdim=True), max_side)
         assert_close(means, official, f"warped features level {level}", atol)
 

@@ -90,6 +90,9 @@ def test_adapt_movement_scale_is_read_where_either_official_script_looks(tmp_pat
     both = {"animate_params": {"adapt_movement_scale": True, "normalization_params": {"adapt_movement_scale": True}}}
     assert config_adapt_movement_scale(both) is True
     both["animate_params"]["adapt_movement_scale"] = False
-    with pytest.raises(ConfigError, match="my.yaml: adapt_movement_scale: set differently in "
-                                          "animate_params.normalization_params and animate_params"):
+    with pytest.raises(
+        ConfigError,
+        match="my.yaml: adapt_movement_scale: set differently in "
+        "animate_params.normalization_params and animate_params",
+    ):
         config_adapt_movement_scale(both, tmp_path / "my.yaml")

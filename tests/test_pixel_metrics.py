@@ -19,8 +19,15 @@ def _hwc(x: torch.Tensor) -> np.ndarray:
 def test_ssim_matches_skimage(real_frames):
     output, target = real_frames
     ref = [
-        structural_similarity(_hwc(t), _hwc(o), data_range=1.0, channel_axis=-1, gaussian_weights=True,
-                              sigma=1.5, use_sample_covariance=False)
+        structural_similarity(
+            _hwc(t),
+            _hwc(o),
+            data_range=1.0,
+            channel_axis=-1,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
         for o, t in zip(output, target, strict=True)
     ]
     ours = ssim(output.float(), target.float()).double()
@@ -32,10 +39,12 @@ def test_psnr_and_l1_match_skimage_and_numpy(real_frames):
     output, target = real_frames
     ref_psnr = [peak_signal_noise_ratio(_hwc(t), _hwc(o), data_range=1.0) for o, t in zip(output, target, strict=True)]
     ref_l1 = [np.abs(_hwc(o) - _hwc(t)).mean() for o, t in zip(output, target, strict=True)]
-    torch.testing.assert_close(psnr(output.float(), target.float()).double(), torch.tensor(ref_psnr,
-                               dtype=torch.float64), atol=1e-4, rtol=0)
-    torch.testing.assert_close(l1(output.float(), target.float()).double(), torch.tensor(ref_l1,
-                               dtype=torch.float64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        psnr(output.float(), target.float()).double(), torch.tensor(ref_psnr, dtype=torch.float64), atol=1e-4, rtol=0
+    )
+    torch.testing.assert_close(
+        l1(output.float(), target.float()).double(), torch.tensor(ref_l1, dtype=torch.float64), atol=1e-6, rtol=0
+    )
 
 
 def test_identical_frames_are_perfect(real_frames):

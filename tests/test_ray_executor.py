@@ -40,18 +40,35 @@ def ray_instance():
 
 
 def _suite(write_suite, clips=CLIPS[:4], cross: bool = False) -> Path:
-    return write_suite({
-        "name": "ray", "resolution": 32, "max_frames": 6,
-        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": {"yaw": ("frontal", "moderate")[i % 2]}}
-                  for i, c in enumerate(clips)]
-        + [{"id": "photo", "path": "photos/lp_s1.jpg"}],
-        "pairs": list(clips) + ([{"source": "photo", "driving": clips[0]}] if cross else []),
-    })
+    return write_suite(
+        {
+            "name": "ray",
+            "resolution": 32,
+            "max_frames": 6,
+            "clips": [
+                {"id": c, "path": f"clips/{c}.mp4", "tags": {"yaw": ("frontal", "moderate")[i % 2]}}
+                for i, c in enumerate(clips)
+            ]
+            + [{"id": "photo", "path": "photos/lp_s1.jpg"}],
+            "pairs": list(clips) + ([{"source": "photo", "driving": clips[0]}] if cross else []),
+        }
+    )
 
 
 def _evaluate(suite: Path, out: Path, uri: str, *, model: str = NOISY, executor: str = "local", **kw):
-    return run_evaluation(EvalConfig(suite=suite, model=model, out_dir=out, tracking_uri=uri, batch_size=2, seed=7,
-                                     progress=False, executor=executor, **kw))
+    return run_evaluation(
+        EvalConfig(
+            suite=suite,
+            model=model,
+            out_dir=out,
+            tracking_uri=uri,
+            batch_size=2,
+            seed=7,
+            progress=False,
+            executor=executor,
+            **kw,
+        )
+    )
 
 
 def _frames(result) -> pd.DataFrame:
@@ -114,9 +131,15 @@ def test_killed_worker_has_its_pair_retried_and_nothing_is_lost(write_suite, tmp
     killer = threading.Thread(target=_kill_one_worker_mid_run, args=(out, pid_dir, killed))
     killer.start()
     with caplog.at_level(logging.WARNING, logger="qa_harness.executors.ray"):
-        result = _evaluate(suite, out, tracking_uri, model="tests.helpers.models:noisy_pid", executor="ray",
-                           model_options={"pid_dir": str(pid_dir)},
-                           executor_options={"workers": 2, "env": {"QA_TEST_DELAY": "0.3"}})
+        result = _evaluate(
+            suite,
+            out,
+            tracking_uri,
+            model="tests.helpers.models:noisy_pid",
+            executor="ray",
+            model_options={"pid_dir": str(pid_dir)},
+            executor_options={"workers": 2, "env": {"QA_TEST_DELAY": "0.3"}},
+        )
     killer.join()
     assert killed, "no worker was killed"
     assert "a Ray worker died while evaluating pair" in caplog.text  # the kill landed mid-pair
@@ -127,8 +150,14 @@ def test_killed_worker_has_its_pair_retried_and_nothing_is_lost(write_suite, tmp
 
 def test_pair_that_kills_its_worker_every_time_fails_after_max_attempts(write_suite, tmp_path, tracking_uri):
     suite = _suite(write_suite, clips=CLIPS[:2], cross=True)
-    result = _evaluate(suite, tmp_path / "poison", tracking_uri, model="tests.helpers.models:exit_on_cross",
-                       executor="ray", executor_options={"workers": 2, "max_attempts": 2})
+    result = _evaluate(
+        suite,
+        tmp_path / "poison",
+        tracking_uri,
+        model="tests.helpers.models:exit_on_cross",
+        executor="ray",
+        executor_options={"workers": 2, "max_attempts": 2},
+    )
     status = {o.pair_id: o.status for o in result.outcomes}
     assert status == {"d20": "ok", "tpsmm_driving": "ok", "photo->d20": "failed"}
     assert "died on each of 2 attempts" in result.failed[0].error
@@ -140,19 +169,29 @@ def test_pair_that_kills_its_worker_every_time_fails_after_max_attempts(write_su
 def test_matrix_creates_parent_and_child_runs(write_suite, tmp_path, tracking_uri):
     suite = _suite(write_suite, clips=CLIPS[:2])
     matrix_file = tmp_path / "matrix.yaml"
-    matrix_file.write_text(yaml.safe_dump({
-        "name": "sweep", "suite": suite.name, "seed": 7, "batch_size": 2, "metrics": ["l1", "psnr"],
-        "executor": {"workers": 2},
-        "runs": [{"name": "sigma-05", "model": NOISY}, {"name": "sigma-20", "model": NOISY, "options": {"sigma": 0.2}}],
-    }))
+    matrix_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "sweep",
+                "suite": suite.name,
+                "seed": 7,
+                "batch_size": 2,
+                "metrics": ["l1", "psnr"],
+                "executor": {"workers": 2},
+                "runs": [
+                    {"name": "sigma-05", "model": NOISY},
+                    {"name": "sigma-20", "model": NOISY, "options": {"sigma": 0.2}},
+                ],
+            }
+        )
+    )
     result = run_matrix(load_matrix(matrix_file), out=tmp_path / "m", tracking_uri=tracking_uri, progress=False)
 
     client = MlflowClient(tracking_uri)
     parent = client.get_run(result.parent_run_id)
     assert parent.info.status == "FINISHED" and parent.data.tags["qa_harness.kind"] == "matrix"
     assert parent.info.run_name == "sweep"
-    children = client.search_runs([parent.info.experiment_id],
-                                  f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
     by_name = {c.info.run_name: c for c in children}
     assert set(by_name) == {"sweep/sigma-05", "sweep/sigma-20"}
     assert all(c.info.status == "FINISHED" and c.data.tags["qa_harness.kind"] == "evaluation" for c in children)
@@ -174,8 +213,14 @@ def test_model_that_cannot_be_built_fails_the_run_with_its_message(write_suite, 
     from qa_harness.errors import QaHarnessError
 
     with pytest.raises(QaHarnessError, match="Ray worker could not build model 'fom': Unknown model 'fom'"):
-        _evaluate(_suite(write_suite, clips=CLIPS[:1]), tmp_path / "x", tracking_uri, model="fom", executor="ray",
-                  executor_options={"workers": 1})
+        _evaluate(
+            _suite(write_suite, clips=CLIPS[:1]),
+            tmp_path / "x",
+            tracking_uri,
+            model="fom",
+            executor="ray",
+            executor_options={"workers": 1},
+        )
     client = MlflowClient(tracking_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("qa_harness").experiment_id])
     assert run.info.status == "FAILED" and "Unknown model 'fom'" in run.data.tags["qa_harness.error"]

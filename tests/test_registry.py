@@ -49,8 +49,14 @@ def test_every_metric_returns_one_value_per_frame(name, real_frames, with_seeded
     metric = METRICS.build(name, CPU)
     output, target = (x.float() for x in real_frames)
     clip = Clip("c", path=None, fps=25.0, frame_count=8, size=(128, 128))
-    batch = FrameBatch(pair=Pair("c", clip, clip, "reconstruction"), frames=torch.arange(8), output=output,
-                       driving=target, source=target[0], target=target)
+    batch = FrameBatch(
+        pair=Pair("c", clip, clip, "reconstruction"),
+        frames=torch.arange(8),
+        output=output,
+        driving=target,
+        source=target[0],
+        target=target,
+    )
     values = metric.frame_values(batch)
     codes = values.pop(UNSCORED, None)  # why frames are unscored: one code per frame, each with a reason
     assert set(values) == {c.name for c in metric.columns}
@@ -93,7 +99,8 @@ def test_entry_contract(kind, name):
         return
     made = target if isinstance(target, type) else typing.get_type_hints(target).get("return")
     assert isinstance(made, type) and issubclass(made, registry.base), (
-        f"{kind} '{name}' makes {made!r}, not a {registry.base.__name__}")
+        f"{kind} '{name}' makes {made!r}, not a {registry.base.__name__}"
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRIES))
@@ -121,8 +128,9 @@ def test_variants_are_options_of_one_builder(with_seeded_weights):
     assert [c.name for c in fan.columns] == ["akd_fan", "akd_l2_fan", "mkr_fan", "face_found_output_fan"]
     dlib = METRICS.build("akd", CPU, landmarks="dlib")
     assert dlib.name == "akd" and dlib.landmarks.backend.name == LANDMARKS.build("dlib", device=CPU.device).name
-    assert METRICS.build("aed_openface", CPU).identity.backend.name == IDENTITY.build("openface",
-                                                                                        device=CPU.device).name
+    assert (
+        METRICS.build("aed_openface", CPU).identity.backend.name == IDENTITY.build("openface", device=CPU.device).name
+    )
     assert METRICS.build("lpips_vgg", CPU).name == "lpips_vgg"
 
 
@@ -130,8 +138,11 @@ def test_suite_metric_options_reach_the_metric():
     metrics, unavailable = build_metrics(("akd", "face_regions"), CPU, {"akd": {"landmarks": "dlib"}})
     assert not unavailable
     backends = {m.name: m.landmarks.backend.name for m in metrics}
-    assert backends["akd"] != backends["face_regions"] == LANDMARKS.build(catalog.DEFAULT_LANDMARKS,
-                                                                          device=CPU.device).name
+    assert (
+        backends["akd"]
+        != backends["face_regions"]
+        == LANDMARKS.build(catalog.DEFAULT_LANDMARKS, device=CPU.device).name
+    )
 
 
 def test_unknown_options_are_named():

@@ -45,8 +45,11 @@ def test_a_config_turning_relative_jacobians_off_is_refused(tmp_path):
     text = (TINY_CONFIGS / "fomm-tiny.yaml").read_text()
     assert "use_relative_jacobian: true" in text.lower()
     config = tmp_path / "fomm-nojac.yaml"
-    config.write_text(text.replace("use_relative_jacobian: True", "use_relative_jacobian: False")
-                      .replace("use_relative_jacobian: true", "use_relative_jacobian: false"))
+    config.write_text(
+        text.replace("use_relative_jacobian: True", "use_relative_jacobian: False").replace(
+            "use_relative_jacobian: true", "use_relative_jacobian: false"
+        )
+    )
     with pytest.raises(ConfigError, match="use_relative_jacobian: false is not supported"):
         build(checkpoint=checkpoint, device="cpu", config=config, relative=True)
     assert build(checkpoint=checkpoint, device="cpu", config=config).relative is False  # absolute mode is fine

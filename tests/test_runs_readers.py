@@ -17,10 +17,13 @@ from tests.helpers.runs import records
 
 
 def _frames(values: dict[str, list[float]], gaps: dict[str, list[str]], run_id: str) -> pd.DataFrame:
-    return pd.DataFrame([
-        {"run_id": run_id, "pair_id": p, "frame": i, "metric:l1": v, "cond:pose_gap": gaps[p][i]}
-        for p, vs in values.items() for i, v in enumerate(vs)
-    ])
+    return pd.DataFrame(
+        [
+            {"run_id": run_id, "pair_id": p, "frame": i, "metric:l1": v, "cond:pose_gap": gaps[p][i]}
+            for p, vs in values.items()
+            for i, v in enumerate(vs)
+        ]
+    )
 
 
 def _row(html: str, pair_id: str) -> str:
@@ -41,14 +44,19 @@ def test_report_ranks_worst_clips_on_paired_clips_and_names_the_unpaired():
     candidate = records(_frames({"x": [0.30, 0.30], "y": [0.20, 0.20], "z": [0.90, 0.90]}, gaps, "c"), l1=False)
     baseline = records(_frames({"x": [0.10, 0.10], "y": [0.19, 0.19]}, gaps, "b"), run_id="b", l1=False)
     html = build_report(candidate, baseline=baseline, worst_k=1)
-    worst = html[html.index("Worst clips of the failing checks"):html.index("Per-clip distributions")]
+    worst = html[html.index("Worst clips of the failing checks") : html.index("Per-clip distributions")]
     assert "worst clips overall by l1" in worst and "clip x: ranked by l1 on all: 0.3 (baseline 0.1)" in worst
     assert "not ranked, no baseline value: z" in worst and "clip z:" not in worst
 
 
 def test_summary_round_trips_and_a_broken_one_is_an_error_naming_the_file(tmp_path):
-    summary = RunSummary("r1", suite="demo", counts={"clips/total": 2}, higher_is_better={"l1": False, "ear": None},
-                         perf={"frames_per_second": 3.5, "peak_gpu_mb": None})
+    summary = RunSummary(
+        "r1",
+        suite="demo",
+        counts={"clips/total": 2},
+        higher_is_better={"l1": False, "ear": None},
+        perf={"frames_per_second": 3.5, "peak_gpu_mb": None},
+    )
     path = tmp_path / "summary.json"
     summary.save(path)
     assert RunSummary.load(path) == summary

@@ -37,17 +37,27 @@ def test_paired_and_single_run_intervals_come_from_one_engine():
 
 
 def test_a_clip_condition_is_the_most_common_value_of_its_frames():
-    frames = pd.DataFrame({"pair_id": ["a"] * 4 + ["b"], "frame": [0, 1, 2, 3, 0],
-                           "cond:pose_gap": ["small", "large", "large", None, None]})
+    frames = pd.DataFrame(
+        {
+            "pair_id": ["a"] * 4 + ["b"],
+            "frame": [0, 1, 2, 3, 0],
+            "cond:pose_gap": ["small", "large", "large", None, None],
+        }
+    )
     conditions = clip_conditions(frames)
     assert conditions.loc["a", "cond:pose_gap"] == "large"  # not the first frame's "small"
     assert pd.isna(conditions.loc["b", "cond:pose_gap"])
 
 
 def test_clip_values_leave_out_clips_without_a_value():
-    frames = pd.DataFrame({"pair_id": ["a", "a", "b", "c"], "frame": [0, 1, 0, 0],
-                           "metric:l1": [0.2, np.nan, np.nan, 0.4],
-                           "cond:pose": ["frontal", "extreme", "frontal", "side"]})
+    frames = pd.DataFrame(
+        {
+            "pair_id": ["a", "a", "b", "c"],
+            "frame": [0, 1, 0, 0],
+            "metric:l1": [0.2, np.nan, np.nan, 0.4],
+            "cond:pose": ["frontal", "extreme", "frontal", "side"],
+        }
+    )
     run = records(frames)
     assert clip_values(run, "l1").to_dict() == {"a": 0.2, "c": 0.4}  # b: only NaN frames
     assert clip_values(run, "l1", parse_selector("pose=extreme").concrete).empty  # a's extreme frame is NaN

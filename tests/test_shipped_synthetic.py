@@ -23,9 +23,29 @@ pytest.importorskip("mediapipe")
 def _regenerate(axis: str, tmp_path):
     out = tmp_path / f"synth_{axis}.yaml"
     done = subprocess.run(
-        [sys.executable, "-m", "qa_harness.cli", "suites", "synth", "--from", "data/synthetic/source.yaml",
-         "--axis", axis, "--levels", "2", "--resolution", "128", "--max-frames", "6", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "qa_harness.cli",
+            "suites",
+            "synth",
+            "--from",
+            "data/synthetic/source.yaml",
+            "--axis",
+            axis,
+            "--levels",
+            "2",
+            "--resolution",
+            "128",
+            "--max-frames",
+            "6",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return tmp_path / f"synth_{axis}", REPO / "data" / "synthetic" / f"synth_{axis}"
 
@@ -40,8 +60,10 @@ def test_shipped_lighting_suite_regenerates_byte_for_byte(tmp_path):
     names = _files(shipped)
     assert names and _files(made) == names
     for name in names:
-        assert hashlib.sha256((made / name).read_bytes()).digest() == hashlib.sha256(
-            (shipped / name).read_bytes()).digest(), name
+        assert (
+            hashlib.sha256((made / name).read_bytes()).digest()
+            == hashlib.sha256((shipped / name).read_bytes()).digest()
+        ), name
 
 
 @pytest.mark.slow  # regenerates a shipped suite end to end

@@ -18,9 +18,15 @@ from tests.helpers.runs import records
 def _conditions(offset: float) -> ConditionTable:
     """Aggregate of 3 clips x 2 frames: ssim = offset + clip/10, a per-clip `extra`, pose tags."""
     rows = [
-        {"pair_id": f"c{c}", "frame": f, "metric:ssim": offset + c / 10, "metric:extra": float(c),
-         "cond:pose": "frontal" if c < 2 else "extreme"}
-        for c in range(3) for f in range(2)
+        {
+            "pair_id": f"c{c}",
+            "frame": f,
+            "metric:ssim": offset + c / 10,
+            "metric:extra": float(c),
+            "cond:pose": "frontal" if c < 2 else "extreme",
+        }
+        for c in range(3)
+        for f in range(2)
     ]
     return build_table(records(pd.DataFrame(rows)))
 
@@ -44,8 +50,14 @@ def test_condition_table_one_run_and_several():
 
 
 def test_print_result_shows_headline_columns_and_says_what_it_left_out(tmp_path: Path):
-    result = RunResult(run_id="r", out_dir=tmp_path, records_path=tmp_path / "frames.parquet", outcomes=(),
-                       table=_conditions(0.5), summary=RunSummary("r", perf={"frames_per_second": 1.0}))
+    result = RunResult(
+        run_id="r",
+        out_dir=tmp_path,
+        records_path=tmp_path / "frames.parquet",
+        outcomes=(),
+        table=_conditions(0.5),
+        summary=RunSummary("r", perf={"frames_per_second": 1.0}),
+    )
     out = io.StringIO()
     print_result(result, file=out)
     text = out.getvalue()

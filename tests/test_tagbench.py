@@ -92,7 +92,10 @@ def test_shared_manifest_angles_are_the_converted_pose_para():
 def test_benchmark_skips_with_a_reason_without_labels(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "benchmarks.tags_bench", "--labels", str(tmp_path / "absent")],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0 and "skipped: no labelled data" in run.stdout
 

@@ -37,13 +37,16 @@ def target() -> torch.Tensor:
 
 
 def _metrics(lm) -> dict[str, object]:
-    return {"landmark_jitter": lambda: temporal.LandmarkJitter(lm, reference="target"),
-            "flicker": lambda: temporal.Flicker(lm, reference="target"),
-            "warp_error": temporal.WarpError}
+    return {
+        "landmark_jitter": lambda: temporal.LandmarkJitter(lm, reference="target"),
+        "flicker": lambda: temporal.Flicker(lm, reference="target"),
+        "warp_error": temporal.WarpError,
+    }
 
 
-def score(metric, output: torch.Tensor, target: torch.Tensor | None, *, batch: int = 4, driving=None,
-          pair_id: str = "d12") -> tuple[np.ndarray, np.ndarray]:
+def score(
+    metric, output: torch.Tensor, target: torch.Tensor | None, *, batch: int = 4, driving=None, pair_id: str = "d12"
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame values and reason codes, fed in batches as the runner does."""
     clip = Clip(id="d12", path=CLIPS / "d12.mp4", fps=25.0, frame_count=len(output), size=(RES, RES))
     pair = Pair(id=pair_id, source=clip, driving=clip, protocol="reconstruction" if target is not None else "cross")
@@ -51,16 +54,23 @@ def score(metric, output: torch.Tensor, target: torch.Tensor | None, *, batch: i
     values, codes = [], []
     for s in range(0, len(output), batch):
         part = slice(s, s + batch)
-        out = metric.frame_values(FrameBatch(
-            pair=pair, frames=torch.arange(s, min(s + batch, len(output))), output=output[part],
-            driving=driving[part], source=driving[0], target=None if target is None else target[part]))
+        out = metric.frame_values(
+            FrameBatch(
+                pair=pair,
+                frames=torch.arange(s, min(s + batch, len(output))),
+                output=output[part],
+                driving=driving[part],
+                source=driving[0],
+                target=None if target is None else target[part],
+            )
+        )
         codes.append(out.pop(UNSCORED).numpy())
         values.append(out[metric.name].numpy())
     return np.concatenate(values), np.concatenate(codes)
 
 
 def _blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    k = torch.exp(-torch.arange(-3, 4, dtype=torch.float32) ** 2 / (2 * sigma**2))
+    k = torch.exp(-(torch.arange(-3, 4, dtype=torch.float32) ** 2) / (2 * sigma**2))
     k = (k / k.sum()).view(1, 1, 1, 7).repeat(3, 1, 1, 1)
     x = F.conv2d(F.pad(x, (3, 3, 0, 0), mode="replicate"), k, groups=3)
     return F.conv2d(F.pad(x, (0, 0, 3, 3), mode="replicate"), k.transpose(2, 3), groups=3)

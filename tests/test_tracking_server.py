@@ -29,9 +29,22 @@ def server(tmp_path_factory):
     """(uri, artifact folder) of an `mlflow server` on a free local port, stopped after the module."""
     folder = tmp_path_factory.mktemp("mlflow-server")
     port = _free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--backend-store-uri", f"sqlite:///{folder / 'db.sqlite'}", "--artifacts-destination",
-               str(folder / "artifacts")]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'db.sqlite'}",
+        "--artifacts-destination",
+        str(folder / "artifacts"),
+    ]
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
     uri = f"http://127.0.0.1:{port}"
@@ -57,15 +70,24 @@ def server(tmp_path_factory):
 def test_evaluate_gate_and_report_against_a_tracking_server(server, write_suite, tmp_path, monkeypatch):
     uri, artifacts = server
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    suite = write_suite({
-        "name": "served", "resolution": 64, "max_frames": 4,
-        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": {"yaw": p}}
-                  for c, p in (("d20", "frontal"), ("tpsmm_driving", "moderate"))],
-        "pairs": ["d20", "tpsmm_driving"],
-    })
+    suite = write_suite(
+        {
+            "name": "served",
+            "resolution": 64,
+            "max_frames": 4,
+            "clips": [
+                {"id": c, "path": f"clips/{c}.mp4", "tags": {"yaw": p}}
+                for c, p in (("d20", "frontal"), ("tpsmm_driving", "moderate"))
+            ],
+            "pairs": ["d20", "tpsmm_driving"],
+        }
+    )
     runs = {
-        model: run_evaluation(EvalConfig(suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=uri,
-                                         batch_size=4, progress=False)).run_id
+        model: run_evaluation(
+            EvalConfig(
+                suite=suite, model=model, out_dir=tmp_path / model, tracking_uri=uri, batch_size=4, progress=False
+            )
+        ).run_id
         for model in ("driving", "identity")
     }
     client = MlflowClient(uri)

@@ -55,7 +55,7 @@ def test_frame_folder_with_gray_rgba_16bit_and_odd_sizes(tmp_path):
     Image.fromarray(rgb).save(folder / "0000.png")
     Image.fromarray(rgb).convert("L").save(folder / "0001.png")
     Image.fromarray(rgb).convert("RGBA").save(folder / "0002.png")
-    gray16 = (np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.uint16) * 257)
+    gray16 = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.uint16) * 257
     Image.fromarray(gray16).save(folder / "0003.png")  # uint16 -> a 16-bit PNG
     Image.fromarray(rgb).save(folder / "0004.jpg", quality=95)
     assert probe(folder).frame_count == 5

@@ -43,9 +43,7 @@ def true_measure(sample: PoseSample, measure: str) -> float:
     return abs(value) if measure.startswith("abs_") else value
 
 
-def measure_all(
-    tagger: Tagger, samples: list[PoseSample], *, mesh: bool, resolution: int | None
-) -> tuple[dict, dict]:
+def measure_all(tagger: Tagger, samples: list[PoseSample], *, mesh: bool, resolution: int | None) -> tuple[dict, dict]:
     """Pose-tag every sample (one frame each): measurement -> values, tag -> labels. `mesh=False`
     drops the backend's 3-D mesh, so the axis falls back to PnP on the 68 points; `resolution`
     None: the image at its own size, else through evaluation's decoder at that size."""

@@ -103,9 +103,7 @@ def errors(estimate: Sequence[float], truth: Sequence[float], *, seed: int = SEE
     if e.shape != t.shape:
         raise ValueError(f"errors: {e.shape} estimates for {t.shape} labels")
     diff = e - t
-    return Errors(
-        bootstrap(np.abs(diff), seed=seed), bootstrap(diff, seed=seed), int(np.isnan(diff).sum())
-    )
+    return Errors(bootstrap(np.abs(diff), seed=seed), bootstrap(diff, seed=seed), int(np.isnan(diff).sum()))
 
 
 def confusion(tagged: Sequence[str], true: Sequence[str], labels: Sequence[str]) -> str:

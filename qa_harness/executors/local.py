@@ -14,8 +14,9 @@ ResultSink = Callable[[ClipOutcome, PairRecords | None], None]
 class LocalExecutor:
     """Runs a `Worker` in-process; hands each finished pair to `on_result` before starting the next."""
 
-    def run(self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink,
-            on_frames: Callable[[int], None]) -> MetricsInfo:
+    def run(
+        self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink, on_frames: Callable[[int], None]
+    ) -> MetricsInfo:
         """Evaluate `pairs`; returns what the worker's metrics are (unavailable ones, directions)."""
         worker = Worker(spec)
         for pair in pairs:

@@ -116,11 +116,23 @@ class RayExecutor:
     the round trip between pairs); `env`: environment variables for the workers (a Ray runtime_env).
     """
 
-    def __init__(self, *, address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0,
-                 cpus_per_worker: float = 1.0, max_attempts: int = 3, in_flight: int = 2,
-                 env: Mapping[str, str] | None = None) -> None:
-        for name, value in (("workers", 1 if workers is None else workers), ("cpus_per_worker", cpus_per_worker),
-                            ("max_attempts", max_attempts), ("in_flight", in_flight)):
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        workers: int | None = None,
+        gpus_per_worker: float = 0.0,
+        cpus_per_worker: float = 1.0,
+        max_attempts: int = 3,
+        in_flight: int = 2,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        for name, value in (
+            ("workers", 1 if workers is None else workers),
+            ("cpus_per_worker", cpus_per_worker),
+            ("max_attempts", max_attempts),
+            ("in_flight", in_flight),
+        ):
             if value <= 0:
                 raise QaHarnessError(f"ray executor: {name} must be positive, got {value}")
         if gpus_per_worker < 0:
@@ -128,8 +140,9 @@ class RayExecutor:
         self.address, self.workers, self.gpus, self.cpus = address, workers, gpus_per_worker, cpus_per_worker
         self.max_attempts, self.in_flight, self.env = max_attempts, in_flight, dict(env or {})
 
-    def run(self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink,
-            on_frames: Callable[[int], None]) -> MetricsInfo:
+    def run(
+        self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink, on_frames: Callable[[int], None]
+    ) -> MetricsInfo:
         """Evaluate `pairs`; returns what the workers' metrics are (unavailable ones, directions)."""
         if not pairs:
             return MetricsInfo()
@@ -144,8 +157,16 @@ class RayExecutor:
             slots = [_Slot(actor_class.remote(spec_ref)) for _ in range(self._worker_count(ray, len(pairs)))]
             try:
                 info = self._check_ready(ray, slots, spec)
-                _Dispatch(ray, slots, lambda: actor_class.remote(spec_ref), pairs, self.max_attempts,
-                          self.in_flight, on_result, on_frames).run()
+                _Dispatch(
+                    ray,
+                    slots,
+                    lambda: actor_class.remote(spec_ref),
+                    pairs,
+                    self.max_attempts,
+                    self.in_flight,
+                    on_result,
+                    on_frames,
+                ).run()
             finally:
                 for slot in slots:
                     ray.kill(slot.actor, no_restart=True)
@@ -181,8 +202,17 @@ class RayExecutor:
 class _Dispatch:
     """The driver's loop: keep every actor busy, collect results, book and retry deaths."""
 
-    def __init__(self, ray: Any, slots: list[_Slot], new_actor: Callable[[], Any], pairs: Sequence[Pair],
-                 max_attempts: int, in_flight: int, on_result: ResultSink, on_frames: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        ray: Any,
+        slots: list[_Slot],
+        new_actor: Callable[[], Any],
+        pairs: Sequence[Pair],
+        max_attempts: int,
+        in_flight: int,
+        on_result: ResultSink,
+        on_frames: Callable[[int], None],
+    ) -> None:
         self.ray, self.slots, self.new_actor = ray, slots, new_actor
         self.queue: deque[Pair] = deque(pairs)
         self.attempts: Counter[str] = Counter()
@@ -216,22 +246,31 @@ class _Dispatch:
         (_, running), *queued = slot.in_flight
         self.attempts[running.id] += 1
         reason = str(err).strip().splitlines()[0]
-        log.warning("a Ray worker died while evaluating pair %r (attempt %d of %d): %s", running.id,
-                    self.attempts[running.id], self.max_attempts, reason)
+        log.warning(
+            "a Ray worker died while evaluating pair %r (attempt %d of %d): %s",
+            running.id,
+            self.attempts[running.id],
+            self.max_attempts,
+            reason,
+        )
         self.queue.extendleft(pair for _, pair in reversed(queued))
         if self.attempts[running.id] < self.max_attempts:
             self.queue.appendleft(running)
         else:
-            error = (f"the worker process died on each of {self.max_attempts} attempts at this pair "
-                     f"(killed or crashed; last: {reason})")
-            self.on_result(ClipOutcome(running.id, "failed", 0, time.perf_counter() - self.started[running.id],
-                                       error=error), None)
+            error = (
+                f"the worker process died on each of {self.max_attempts} attempts at this pair "
+                f"(killed or crashed; last: {reason})"
+            )
+            self.on_result(
+                ClipOutcome(running.id, "failed", 0, time.perf_counter() - self.started[running.id], error=error), None
+            )
         self.ray.kill(slot.actor, no_restart=True)
         slot.actor, slot.in_flight = self.new_actor(), deque()
 
 
-def build(*, address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0,
-          **options: Any) -> RayExecutor:
+def build(
+    *, address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0, **options: Any
+) -> RayExecutor:
     """The `ray` entry of `catalog.EXECUTORS`; fails at once, with the install line, when Ray is absent."""
     import_ray()
     return RayExecutor(address=address, workers=workers, gpus_per_worker=gpus_per_worker, **options)

@@ -67,8 +67,9 @@ class MetricsInfo:
 _WARNED: set[str] = set()
 
 
-def build_metrics(names: tuple[str, ...], ctx: MetricContext,
-                  options: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[list[Metric], dict[str, str]]:
+def build_metrics(
+    names: tuple[str, ...], ctx: MetricContext, options: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[list[Metric], dict[str, str]]:
     """Metrics by name, with `options[name]` over the catalog's; one whose weights are absent is reported
     unavailable, not fatal."""
     metrics, unavailable = [], {}
@@ -91,20 +92,22 @@ class Worker:
         pin_malloc_mmap_threshold()
         self.device = resolve_device(spec.device)
         suite = spec.job.suite
-        self.model = build_model(spec.model, checkpoint=spec.checkpoint, device=self.device,
-                                 options=spec.model_options)
-        ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache",
-                            suite_version=suite.version)
+        self.model = build_model(spec.model, checkpoint=spec.checkpoint, device=self.device, options=spec.model_options)
+        ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache", suite_version=suite.version)
         self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
         params = {key: value for m in self.metrics for key, value in m.run_params().items()}
         self.info = MetricsInfo(unavailable, directions, params)
         if self.model.resolution not in (None, suite.resolution):
-            log.warning("model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
-                        self.model.resolution, suite.resolution)
+            log.warning(
+                "model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
+                self.model.resolution,
+                suite.resolution,
+            )
 
-    def evaluate(self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
-                 ) -> tuple[ClipOutcome, PairRecords | None]:
+    def evaluate(
+        self, pair: Pair, on_frames: Callable[[int], None] = lambda n: None
+    ) -> tuple[ClipOutcome, PairRecords | None]:
         start = time.perf_counter()
         try:
             with torch.inference_mode(), pair_deadline(self.spec.pair_timeout):

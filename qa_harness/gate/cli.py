@@ -23,15 +23,19 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
         description="Check a candidate evaluation run against a gate policy (absolute thresholds and "
         "regressions against a baseline run, per condition). Exit 0 pass, 1 fail, 2 error.",
     )
-    p.add_argument("--candidate", required=True,
-                   help="candidate run: MLflow run id, run folder (evaluate --out) or models:/<name>@<alias>")
+    p.add_argument(
+        "--candidate",
+        required=True,
+        help="candidate run: MLflow run id, run folder (evaluate --out) or models:/<name>@<alias>",
+    )
     p.add_argument(
         "--baseline",
         help="baseline run: MLflow run id or models:/<name>@<alias> (without one, relative rules are skipped; "
         "a policy of relative rules only is then an error)",
     )
-    p.add_argument("--policy", type=Path, default=DEFAULT_GATE, help="gate policy file (default: the shipped "
-                   "gates/default.yaml)")
+    p.add_argument(
+        "--policy", type=Path, default=DEFAULT_GATE, help="gate policy file (default: the shipped gates/default.yaml)"
+    )
     p.add_argument(
         "--allow-suite-mismatch",
         action="store_true",

@@ -149,8 +149,9 @@ def _absent(selector: Selector, frames: pd.DataFrame) -> str:
             continue
         close = difflib.get_close_matches(wanted, known, n=3)
         what = f"axis {term.axis!r}" if column not in frames else f"value {term.axis}={term.value!r}"
-        return (f"{what} is not in the candidate's records (known: {', '.join(known) or 'none'})"
-                + (f"; did you mean {', '.join(close)}?" if close else ""))
+        return f"{what} is not in the candidate's records (known: {', '.join(known) or 'none'})" + (
+            f"; did you mean {', '.join(close)}?" if close else ""
+        )
     return ""
 
 
@@ -209,8 +210,14 @@ class _Deltas:
         self.clips = clip_deltas(self.frames)
 
 
-def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords, baseline: RunRecords | None,
-           deltas: _Deltas | None) -> _Pending:
+def _check(
+    policy: Policy,
+    rule: Rule,
+    selector: Selector,
+    candidate: RunRecords,
+    baseline: RunRecords | None,
+    deltas: _Deltas | None,
+) -> _Pending:
     base = dict(
         rule=rule.name,
         metric=rule.metric,
@@ -257,13 +264,21 @@ def _check(policy: Policy, rule: Rule, selector: Selector, candidate: RunRecords
         not_gated = not_gated.removeprefix("relative limit: ")
         if policy.insufficient == "fail" and short:
             status, problems = "fail", [f"insufficient data: {not_gated}"]
-    check = Check(**base, status=status, message="", n_clips=n_clips, candidate=cand_value, baseline=base_value,
-                  not_gated=not_gated)
+    check = Check(
+        **base,
+        status=status,
+        message="",
+        n_clips=n_clips,
+        candidate=cand_value,
+        baseline=base_value,
+        not_gated=not_gated,
+    )
     return _Pending(check, test, problems, notes, cand, base_clips)
 
 
-def _test(policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base: pd.Series,
-          deltas: _Deltas) -> ConditionTest:
+def _test(
+    policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base: pd.Series, deltas: _Deltas
+) -> ConditionTest:
     """The condition's regression test: random effects for the mean, a clip bootstrap for the others."""
     frames = deltas.frames[selector.mask(deltas.frames)]
     if rule.aggregate == "mean":
@@ -274,8 +289,9 @@ def _test(policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base:
         raise NotTestable(f"{len(c)} clip(s), {rule.aggregate} over clips needs min_clips={rule.min_clips}")
     sign = -1.0 if rule.higher_is_better else 1.0
     s = policy.statistics
-    return bootstrap_test(sign * c, sign * b, _oriented(rule.aggregate, sign), resamples=s.resamples, seed=s.seed,
-                          n_frames=len(frames))
+    return bootstrap_test(
+        sign * c, sign * b, _oriented(rule.aggregate, sign), resamples=s.resamples, seed=s.seed, n_frames=len(frames)
+    )
 
 
 def _oriented(aggregate: str, sign: float):

@@ -199,7 +199,5 @@ def _from_json(key: str, value: object) -> object:
 def result_from_json(text: str) -> GateResult:
     """Inverse of `result_to_json` (for the report, which reads a logged verdict)."""
     data = json.loads(text)
-    checks = tuple(
-        Check(**{k: _from_json(k, v) for k, v in c.items()}) for c in data["checks"]
-    )
+    checks = tuple(Check(**{k: _from_json(k, v) for k, v in c.items()}) for c in data["checks"])
     return GateResult(data["policy"], data["candidate"], data["baseline"], checks)

@@ -32,9 +32,7 @@ class DlibResNet(IdentityBackend):
         self.version = f"{dlib_version()}-hog-sp5-resnet_v1"
         self._finder = DlibFaceFinder()
         self._shape = dlib.shape_predictor(str(dlib_model_file("shape_predictor_5_face_landmarks.dat")))
-        self._net = dlib.face_recognition_model_v1(
-            str(dlib_model_file("dlib_face_recognition_resnet_model_v1.dat"))
-        )
+        self._net = dlib.face_recognition_model_v1(str(dlib_model_file("dlib_face_recognition_resnet_model_v1.dat")))
 
     def embed(self, frames: Tensor) -> Embeddings:
         import dlib

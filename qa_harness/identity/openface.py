@@ -31,9 +31,7 @@ WEIGHTS_ORIGIN = "github.com/thnkim/OpenFacePytorch (openface.pth, the nn4.small
 INPUT_SIZE = 96
 
 
-def _conv_bn(
-    prefix: str, cin: int, cout: int, kernel: int, stride: int, pad: int
-) -> list[tuple[str, nn.Module]]:
+def _conv_bn(prefix: str, cin: int, cout: int, kernel: int, stride: int, pad: int) -> list[tuple[str, nn.Module]]:
     """1x1 or kxk conv, BN, ReLU under the official key names (`<n>_conv`, `<n+1>_bn`, `<n+2>_relu`)."""
     n = int(prefix)
     return [

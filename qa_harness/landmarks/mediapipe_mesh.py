@@ -105,7 +105,6 @@ class MediaPipeMesh(LandmarkBackend):
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))  # waits for the graph's threads to start
         self._found_a_face = False  # the graph's first face still makes it print a warning
 
-
     def detect(self, frames: Tensor) -> Landmarks:
         images = to_uint8_images(frames)
         n, h, w = images.shape[:3]

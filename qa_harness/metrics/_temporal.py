@@ -30,6 +30,6 @@ class History:
             self._kept = {}
         held = len(next(iter(self._kept.values()))) if self._kept else 0
         full = {k: torch.cat([self._kept[k].to(v.device), v]) if held else v for k, v in features.items()}
-        self._kept = {k: v[-self.size:] for k, v in full.items()}
+        self._kept = {k: v[-self.size :] for k, v in full.items()}
         self._pair, self._next = batch.pair.id, first + len(batch.frames)
         return full, held

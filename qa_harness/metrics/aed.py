@@ -52,8 +52,9 @@ class IdentityDistance(Metric):
         return {self.name: ((out.vectors - ref.vectors) ** 2).sum(dim=1), UNSCORED: codes}
 
 
-def build(ctx: MetricContext, *, identity: str, name: str = "aed",
-          reference: Literal["target", "source"] = "target") -> IdentityDistance:
+def build(
+    ctx: MetricContext, *, identity: str, name: str = "aed", reference: Literal["target", "source"] = "target"
+) -> IdentityDistance:
     """`identity`: an IDENTITY backend (`aed_openface` binds the papers' network: WeightsUnavailableError when
     `openface.pth` is absent); `reference="source"` is `id_source`, the cross-protocol distance to the source."""
     return IdentityDistance(identity_analysis(ctx, identity), name=name, reference=reference)

@@ -41,8 +41,9 @@ class MetricColumns:
     def _fail(self, metric: Metric, err: Exception, where: str) -> None:
         reason = f"{where}: {_reason(err)}"
         self.errors.setdefault(metric.name, reason)
-        log.warning("metric %s failed on pair %r (its values are NaN, the pair goes on): %s",
-                    metric.name, self.pair_id, reason)
+        log.warning(
+            "metric %s failed on pair %r (its values are NaN, the pair goes on): %s", metric.name, self.pair_id, reason
+        )
 
     def _live(self) -> list[Metric]:
         return [m for m in self.metrics if m.name not in self.errors]

@@ -52,11 +52,12 @@ class EarMar(Metric):
         self.name = "ear_mar" if self.needs_reference else "expression_transfer"
         self.prefix = "" if self.needs_reference else "xfer_"
         ref = "target" if self.needs_reference else "driving"
-        self.reasons = (no_face("output", "landmark"), no_face("ground truth" if self.needs_reference else ref,
-                                                                "landmark"))
+        self.reasons = (
+            no_face("output", "landmark"),
+            no_face("ground truth" if self.needs_reference else ref, "landmark"),
+        )
         self._frame_cols = {
-            key: f"{self.prefix}{key.replace('ref', ref)}"
-            for key in ("ear_output", "ear_ref", "mar_output", "mar_ref")
+            key: f"{self.prefix}{key.replace('ref', ref)}" for key in ("ear_output", "ear_ref", "mar_output", "mar_ref")
         }
         self.columns = tuple(  # raw trajectories: descriptive; their clip-level agreement is the score
             Column(name, higher_is_better=None, low=0.0) for name in self._frame_cols.values()

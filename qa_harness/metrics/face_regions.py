@@ -67,9 +67,7 @@ class RegionMetric(Metric):
 class FaceRegions(RegionMetric):
     name = "face_regions"
     columns = tuple(
-        Column(
-            f"{region}_{kind}", higher_is_better=kind == "ssim", low=-1.0 if kind == "ssim" else 0.0, high=1.0
-        )
+        Column(f"{region}_{kind}", higher_is_better=kind == "ssim", low=-1.0 if kind == "ssim" else 0.0, high=1.0)
         for region in REGIONS
         for kind in ("ssim", "l1")
     )

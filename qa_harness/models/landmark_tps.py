@@ -34,8 +34,9 @@ def _border_anchors(device: torch.device) -> Tensor:
     """(16, 2) points on the frame border in [-1, 1]: corners and evenly spaced edge points."""
     t = torch.linspace(-1.0, 1.0, ANCHORS_PER_SIDE + 1, device=device)[:-1]
     ones = torch.ones_like(t)
-    return torch.cat([torch.stack([t, -ones], 1), torch.stack([ones, t], 1),
-                      torch.stack([-t, ones], 1), torch.stack([-ones, -t], 1)])
+    return torch.cat(
+        [torch.stack([t, -ones], 1), torch.stack([ones, t], 1), torch.stack([-t, ones], 1), torch.stack([-ones, -t], 1)]
+    )
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,14 @@ class LandmarkTPS(Animator):
         return out
 
 
-def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu",
-          landmarks: str = DEFAULT_LANDMARKS, relative: bool = False, **unknown: Any) -> LandmarkTPS:
+def build(
+    *,
+    checkpoint: Path | None = None,
+    device: torch.device | str = "cpu",
+    landmarks: str = DEFAULT_LANDMARKS,
+    relative: bool = False,
+    **unknown: Any,
+) -> LandmarkTPS:
     """The `landmark_tps` model; options `landmarks` (backend name) and `relative`."""
     if checkpoint is not None:
         raise ConfigError(checkpoint, "", "landmark_tps is weight-free and takes no checkpoint")

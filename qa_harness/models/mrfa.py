@@ -32,8 +32,9 @@ EXTRA_OPTIONS = ("iterations", "max_batch")
 
 
 class MRFAAnimator(ReferenceAnimator):
-    def __init__(self, spec: ReferenceSpec, *, iterations: int | str = NUM_LEVELS, max_batch: int | str = 8,
-                 **options: Any) -> None:
+    def __init__(
+        self, spec: ReferenceSpec, *, iterations: int | str = NUM_LEVELS, max_batch: int | str = 8, **options: Any
+    ) -> None:
         iterations, max_batch = int(iterations), int(max_batch)
         if not 0 <= iterations <= NUM_LEVELS:
             raise ConfigError(f"model {spec.name}", "iterations", f"must be in 0..{NUM_LEVELS}, got {iterations}")
@@ -47,8 +48,10 @@ class MRFAAnimator(ReferenceAnimator):
         """Frames must have the config's side: MTIA's position embedding and the refinement's level
         sizes are fixed by `raft_flow.size` / `mtia_kp_detector.MODEL.IMAGE_SIZE`."""
         if frames.shape[-1] != self.resolution:
-            raise QaHarnessError(f"{self.name}: {what} must be {self.resolution}x{self.resolution} frames (the "
-                                 f"config's raft_flow.size), got shape {tuple(frames.shape)}")
+            raise QaHarnessError(
+                f"{self.name}: {what} must be {self.resolution}x{self.resolution} frames (the "
+                f"config's raft_flow.size), got shape {tuple(frames.shape)}"
+            )
         return super()._check(frames, what)
 
     def detect(self, frames: Tensor) -> Keypoints:
@@ -62,8 +65,14 @@ class MRFAAnimator(ReferenceAnimator):
         if self.network.use_bg and not self.relative:
             bg_param = self.network.bg_predictor(sources, driving)
         features = self.source_levels(self.network.decoder.generator, state.source, n)
-        return self.network.animate(sources, state.kp_source.expand(n), kp_driving, bg_param=bg_param,
-                                    iterations=self.iterations, source_features=features)
+        return self.network.animate(
+            sources,
+            state.kp_source.expand(n),
+            kp_driving,
+            bg_param=bg_param,
+            iterations=self.iterations,
+            source_features=features,
+        )
 
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         return self.refine(state, kp_driving, driving).prediction
@@ -74,5 +83,6 @@ class MRFAAnimator(ReferenceAnimator):
 
 
 def build(*, checkpoint: Path | None = None, device: torch.device | str = "cpu", **options: Any) -> MRFAAnimator:
-    return build_animator(MRFAAnimator, SPEC, checkpoint=checkpoint, device=device, options=options,
-                          extra_options=EXTRA_OPTIONS)
+    return build_animator(
+        MRFAAnimator, SPEC, checkpoint=checkpoint, device=device, options=options, extra_options=EXTRA_OPTIONS
+    )

@@ -40,8 +40,7 @@ def locate_checkpoint(model: str, file_name: str, *, explicit: Path | str | None
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise WeightsUnavailableError(
-                f"{path}: checkpoint file not found ({model}; official file "
-                f"'{file_name}' is published at {hosting})"
+                f"{path}: checkpoint file not found ({model}; official file '{file_name}' is published at {hosting})"
             )
         return path
     path = weights_dir() / model / file_name
@@ -77,14 +76,14 @@ def read_checkpoint(path: Path | str, *, trust_checkpoint: bool = False) -> dict
         try:
             content = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as full_err:  # the pickle's own code failed (a missing module, say)
-            raise CheckpointError(f"{path}: not a readable torch checkpoint even with --trust-checkpoint: "
-                                  f"{type(full_err).__name__}: {full_err}") from full_err
+            raise CheckpointError(
+                f"{path}: not a readable torch checkpoint even with --trust-checkpoint: "
+                f"{type(full_err).__name__}: {full_err}"
+            ) from full_err
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f"{path}: not a readable torch checkpoint: {err}") from err
     if not isinstance(content, Mapping):
-        raise CheckpointError(
-            f"{path}: expected a dict of sub-network state dicts, got {type(content).__name__}"
-        )
+        raise CheckpointError(f"{path}: expected a dict of sub-network state dicts, got {type(content).__name__}")
     return dict(content)
 
 

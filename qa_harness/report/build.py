@@ -69,10 +69,14 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
     ]
     rows += [(k, v) for k, v in sorted(candidate.params.items()) if k not in ("suite", "suite_version")]
     rows += [(k, v) for k, v in sorted(candidate.metrics.items()) if k.startswith(("perf/", "unscored/"))]
-    if (errors := candidate.metric_errors()):
+    if errors := candidate.metric_errors():
         listed = "; ".join(f"{pair_id}: {why}" for pair_id, why in list(errors.items())[:3])
-        rows.append(("metric errors", f"{len(errors)} clip(s), those metrics NaN there: {listed}"
-                     + (" ..." if len(errors) > 3 else "")))
+        rows.append(
+            (
+                "metric errors",
+                f"{len(errors)} clip(s), those metrics NaN there: {listed}" + (" ..." if len(errors) > 3 else ""),
+            )
+        )
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
@@ -88,8 +92,14 @@ def _verdict(gate: GateResult | None) -> Html:
                 ),
             ]
         )
-    not_gated = [tag("h3", f"Not gated ({len(gate.not_gated)} checks)"),
-                 tag("ul", join(tag("li", line) for line in not_gated_lines(gate)))] if gate.not_gated else []
+    not_gated = (
+        [
+            tag("h3", f"Not gated ({len(gate.not_gated)} checks)"),
+            tag("ul", join(tag("li", line) for line in not_gated_lines(gate))),
+        ]
+        if gate.not_gated
+        else []
+    )
     if not gate.decided:
         note = f"No verdict: every check of policy {gate.policy} was skipped (see the tables below for why)."
         return join([tag("h2", "Gate verdict"), tag("p", note, class_="note"), *not_gated])
@@ -201,8 +211,9 @@ class _Hit:
     severity: float
 
 
-def _clip_hits(candidate: RunRecords, baseline: RunRecords | None, gate: GateResult | None,
-               metrics: list[str], k: int) -> dict[str, list[_Hit]]:
+def _clip_hits(
+    candidate: RunRecords, baseline: RunRecords | None, gate: GateResult | None, metrics: list[str], k: int
+) -> dict[str, list[_Hit]]:
     """pair id -> the failing checks it fails (its regression beyond the check's limit, or among the
     check's `k` worst without a limit), most severe first, so a clip is ranked by the rule it breaks
     most (eye-SSIM for frozen eyes, not the first rule of the policy)."""
@@ -262,18 +273,32 @@ def _worst(
             out += _clip_entry(candidate, baseline, thumbs, pair_id, metrics[0], ALL, directions[metrics[0]], [])
         return join(out)
     order = sorted(hits, key=lambda p: (-hits[p][0].severity, str(p)))[: 2 * k]
-    out.append(tag("p", f"{len(hits)} clip(s) fail at least one check; the {len(order)} worst, each once, ranked "
-                   "by the check it fails most (its regression in units of the metric's spread between clips):",
-                   class_="note"))
+    out.append(
+        tag(
+            "p",
+            f"{len(hits)} clip(s) fail at least one check; the {len(order)} worst, each once, ranked "
+            "by the check it fails most (its regression in units of the metric's spread between clips):",
+            class_="note",
+        )
+    )
     for pair_id in order:
         lead = hits[pair_id][0].check
-        out += _clip_entry(candidate, baseline, thumbs, pair_id, lead.metric, lead.condition,
-                           directions[lead.metric], hits[pair_id])
+        out += _clip_entry(
+            candidate, baseline, thumbs, pair_id, lead.metric, lead.condition, directions[lead.metric], hits[pair_id]
+        )
     return join(out)
 
 
-def _clip_entry(candidate: RunRecords, baseline: RunRecords | None, thumbs: ThumbSource | None, pair_id: str,
-                metric: str, condition: str, higher: bool, hits: list[_Hit]) -> list[Html]:
+def _clip_entry(
+    candidate: RunRecords,
+    baseline: RunRecords | None,
+    thumbs: ThumbSource | None,
+    pair_id: str,
+    metric: str,
+    condition: str,
+    higher: bool,
+    hits: list[_Hit],
+) -> list[Html]:
     """A clip's heading (every check it fails), its values of the ranking metric, strip and curve."""
     selector = parse_selector(condition).concrete
     value = clip_values(candidate, metric, selector).get(pair_id, math.nan)
@@ -285,12 +310,14 @@ def _clip_entry(candidate: RunRecords, baseline: RunRecords | None, thumbs: Thum
     if fails:
         parts.append(tag("p", "fails: " + fails))
     if candidate.is_clip_metric(metric):  # one value per clip: no per-frame curve or strip
-        return parts + [tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by",
-                            class_="note")]
+        return parts + [
+            tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by", class_="note")
+        ]
     frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
     per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
-    curve = plots.curves([(f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float))], metric=metric,
-                         higher_is_better=higher)
+    curve = plots.curves(
+        [(f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float))], metric=metric, higher_is_better=higher
+    )
     return parts + [_strip(thumbs, pair_id, per_frame, higher), _png(curve, f"{metric} per frame")]
 
 

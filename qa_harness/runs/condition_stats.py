@@ -155,8 +155,9 @@ def mean_test(condition: ClipDeltas, reference: ClipDeltas, *, min_clips: int) -
         raise NotTestable("no paired frames in this condition")
     point, n_frames = float(condition.mean.mean()), int(condition.frames.sum())
     if k >= min_clips:
-        return ConditionTest(point, float(condition.mean.std(ddof=1)) / math.sqrt(k), k - 1.0, k, n_frames,
-                             f"between {k} clips")
+        return ConditionTest(
+            point, float(condition.mean.std(ddof=1)) / math.sqrt(k), k - 1.0, k, n_frames, f"between {k} clips"
+        )
     groups = (reference,) if len(reference) >= 2 else (condition, reference)
     df = sum(max(0, len(g) - 1) for g in groups)
     if df < 1:

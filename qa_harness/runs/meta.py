@@ -70,16 +70,25 @@ class RunSummary:
     metric_params: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({
-            "run_id": self.run_id, "suite": self.suite, "suite_version": self.suite_version, "model": self.model,
-            "counts": dict(self.counts), "failed": dict(self.failed),
-            "metric_errors": {pair: dict(errors) for pair, errors in self.metric_errors.items()},
-            "unavailable_metrics": dict(self.unavailable_metrics), "higher_is_better": dict(self.higher_is_better),
-            "perf": dict(self.perf), "retried": list(self.retried),
-            "output_out_of_range": dict(self.output_out_of_range),
-            "unscored": {k: dict(v) for k, v in self.unscored.items()},
-            "metric_params": dict(self.metric_params),
-        }, indent=2)
+        return json.dumps(
+            {
+                "run_id": self.run_id,
+                "suite": self.suite,
+                "suite_version": self.suite_version,
+                "model": self.model,
+                "counts": dict(self.counts),
+                "failed": dict(self.failed),
+                "metric_errors": {pair: dict(errors) for pair, errors in self.metric_errors.items()},
+                "unavailable_metrics": dict(self.unavailable_metrics),
+                "higher_is_better": dict(self.higher_is_better),
+                "perf": dict(self.perf),
+                "retried": list(self.retried),
+                "output_out_of_range": dict(self.output_out_of_range),
+                "unscored": {k: dict(v) for k, v in self.unscored.items()},
+                "metric_params": dict(self.metric_params),
+            },
+            indent=2,
+        )
 
     @classmethod
     def from_json(cls, text: str, source: str) -> RunSummary:
@@ -90,12 +99,17 @@ class RunSummary:
         if bad:
             raise QaHarnessError(f"{source}: 'higher_is_better' values must be true, false or null, got {bad}")
         return cls(
-            run_id=_get(data, "run_id", str, "", source), suite=_get(data, "suite", str, "", source),
-            suite_version=_get(data, "suite_version", str, "", source), model=_get(data, "model", str, "", source),
-            counts=_get(data, "counts", dict, {}, source), failed=_get(data, "failed", dict, {}, source),
+            run_id=_get(data, "run_id", str, "", source),
+            suite=_get(data, "suite", str, "", source),
+            suite_version=_get(data, "suite_version", str, "", source),
+            model=_get(data, "model", str, "", source),
+            counts=_get(data, "counts", dict, {}, source),
+            failed=_get(data, "failed", dict, {}, source),
             metric_errors=_get(data, "metric_errors", dict, {}, source),
-            unavailable_metrics=_get(data, "unavailable_metrics", dict, {}, source), higher_is_better=directions,
-            perf=_get(data, "perf", dict, {}, source), retried=tuple(_get(data, "retried", list, [], source)),
+            unavailable_metrics=_get(data, "unavailable_metrics", dict, {}, source),
+            higher_is_better=directions,
+            perf=_get(data, "perf", dict, {}, source),
+            retried=tuple(_get(data, "retried", list, [], source)),
             output_out_of_range=_get(data, "output_out_of_range", dict, {}, source),
             unscored=_get(data, "unscored", dict, {}, source),
             metric_params=_get(data, "metric_params", dict, {}, source),

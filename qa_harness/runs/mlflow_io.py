@@ -95,8 +95,9 @@ def load_run(client, ref: str) -> RunRecords:
         except (MlflowException, OSError):
             summary = None  # not logged (an interrupted run): directions are then unknown, and say so when asked
         else:
-            summary = RunSummary.from_json(summary_path.read_text(encoding="utf-8"),
-                                           f"run {run_id} ({ref}), artifact {SUMMARY_ARTIFACT}")
+            summary = RunSummary.from_json(
+                summary_path.read_text(encoding="utf-8"), f"run {run_id} ({ref}), artifact {SUMMARY_ARTIFACT}"
+            )
     check_complete(run_id, ref, frames, clips, summary)
     return RunRecords(
         run_id=run_id,

@@ -41,7 +41,7 @@ class RunRecords:
         """Metrics with one value per clip (e.g. a trajectory correlation), in record order."""
         if self.clips is None:
             return []
-        return [c[len(CLIP_METRIC_PREFIX):] for c in self.clips.columns if c.startswith(CLIP_METRIC_PREFIX)]
+        return [c[len(CLIP_METRIC_PREFIX) :] for c in self.clips.columns if c.startswith(CLIP_METRIC_PREFIX)]
 
     def is_clip_metric(self, metric: str) -> bool:
         return METRIC_PREFIX + metric not in self.frames.columns and metric in self.clip_metrics()

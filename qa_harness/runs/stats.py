@@ -51,9 +51,7 @@ def clip_conditions(frames: pd.DataFrame) -> pd.DataFrame:
     columns = [COND_PREFIX + a for a in condition_columns(frames)]
     if not columns:
         return pd.DataFrame(index=pd.Index(frames["pair_id"].unique() if len(frames) else [], name="pair_id"))
-    return frames.groupby("pair_id", sort=False)[columns].agg(
-        lambda s: s.mode().iat[0] if s.notna().any() else None
-    )
+    return frames.groupby("pair_id", sort=False)[columns].agg(lambda s: s.mode().iat[0] if s.notna().any() else None)
 
 
 def clip_level_table(run: RunRecords) -> pd.DataFrame:
@@ -89,14 +87,28 @@ class Interval:
     high: float
 
 
-def _interval(samples: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarray], point: float, *,
-              method: str, confidence: float, resamples: int, seed: int) -> Interval:
+def _interval(
+    samples: tuple[np.ndarray, ...],
+    statistic: Callable[..., np.ndarray],
+    point: float,
+    *,
+    method: str,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> Interval:
     """The one bootstrap engine; a degenerate sample (every resample gives the point) gives it as both ends."""
     from scipy import stats  # here: its import took 1.8-3.4 s on a busy 2-core machine; only intervals need it
 
     result = stats.bootstrap(
-        samples, statistic, paired=len(samples) > 1, vectorized=True, n_resamples=resamples,
-        confidence_level=confidence, method="BCa" if method == "bca" else method, rng=np.random.default_rng(seed),
+        samples,
+        statistic,
+        paired=len(samples) > 1,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="BCa" if method == "bca" else method,
+        rng=np.random.default_rng(seed),
     )
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     if not (np.isfinite(low) and np.isfinite(high)):
@@ -104,8 +116,15 @@ def _interval(samples: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarr
     return Interval(point, low, high)
 
 
-def bootstrap(values: np.ndarray, aggregate: str = "mean", *, method: str = "percentile", confidence: float = 0.95,
-              resamples: int = 2000, seed: int = 0) -> Interval:
+def bootstrap(
+    values: np.ndarray,
+    aggregate: str = "mean",
+    *,
+    method: str = "percentile",
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
     """CI of aggregate(values) over clips; NaN ends for fewer than two values (NaN values are dropped)."""
     agg = AGGREGATORS[aggregate]
     values = np.asarray(values, dtype=float)
@@ -119,8 +138,16 @@ def bootstrap(values: np.ndarray, aggregate: str = "mean", *, method: str = "per
     return _interval((values,), agg, point, method=method, confidence=confidence, resamples=resamples, seed=seed)
 
 
-def paired_bootstrap(candidate: np.ndarray, baseline: np.ndarray, aggregate: str, *, method: str = "percentile",
-                     confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Interval:
+def paired_bootstrap(
+    candidate: np.ndarray,
+    baseline: np.ndarray,
+    aggregate: str,
+    *,
+    method: str = "percentile",
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
     """CI of aggregate(candidate) - aggregate(baseline), resampling clips jointly (paired).
 
     For the mean this is the CI of the mean per-clip delta. A degenerate sample (all deltas equal,
@@ -130,8 +157,15 @@ def paired_bootstrap(candidate: np.ndarray, baseline: np.ndarray, aggregate: str
     point = float(agg(candidate) - agg(baseline))
     if len(candidate) < 2 or np.all(candidate - baseline == (candidate - baseline)[0]):
         return Interval(point, point, point)
-    return _interval((candidate, baseline), lambda c, b, axis=-1: agg(c, axis=axis) - agg(b, axis=axis), point,
-                     method=method, confidence=confidence, resamples=resamples, seed=seed)
+    return _interval(
+        (candidate, baseline),
+        lambda c, b, axis=-1: agg(c, axis=axis) - agg(b, axis=axis),
+        point,
+        method=method,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True, slots=True)

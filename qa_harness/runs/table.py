@@ -90,8 +90,17 @@ def _row(metric: str, axis: str, value: str, values: np.ndarray, frames: int, se
         return ConditionRow(metric, axis, value, 0, frames, *(math.nan,) * 6)
     ci = bootstrap(v, "mean", seed=seed) if seed is not None else None
     return ConditionRow(
-        metric, axis, value, len(v), frames, float(v.mean()), float(np.median(v)), float(np.quantile(v, 0.1)),
-        float(np.quantile(v, 0.9)), ci.low if ci else math.nan, ci.high if ci else math.nan,
+        metric,
+        axis,
+        value,
+        len(v),
+        frames,
+        float(v.mean()),
+        float(np.median(v)),
+        float(np.quantile(v, 0.1)),
+        float(np.quantile(v, 0.9)),
+        ci.low if ci else math.nan,
+        ci.high if ci else math.nan,
     )
 
 
@@ -127,4 +136,3 @@ def condition_table(run: RunRecords, *, seed: int | None = 0) -> ConditionTable:
             frames = int(chosen.loc[chosen[col].notna(), "frames"].sum())
             rows.append(_row(m, *_named(selector), chosen[col].to_numpy(float), frames, seed))
     return ConditionTable(tuple(rows))
-

@@ -14,9 +14,11 @@ import pandas as pd
 from qa_harness.errors import QaHarnessError
 from qa_harness.runs.meta import RunMeta, RunSummary
 
-_HINTS = {"RUNNING": "it is still running, or its process died (continue it with evaluate --resume)",
-          "FAILED": "it stopped on an error (fix it, then evaluate --resume)",
-          "KILLED": "it was interrupted (continue it with evaluate --resume)"}
+_HINTS = {
+    "RUNNING": "it is still running, or its process died (continue it with evaluate --resume)",
+    "FAILED": "it stopped on an error (fix it, then evaluate --resume)",
+    "KILLED": "it was interrupted (continue it with evaluate --resume)",
+}
 
 
 def run_folder_ref(ref: str) -> str:
@@ -36,17 +38,22 @@ def check_finished(run, ref: str) -> None:
     if status == "FINISHED":
         return
     reason = run.data.tags.get("qa_harness.error", "")
-    raise QaHarnessError(f"run {run.info.run_id} ({ref}) is {status}, not FINISHED: {_HINTS.get(status, '')}"
-                         + (f"; error: {reason}" if reason else ""))
+    raise QaHarnessError(
+        f"run {run.info.run_id} ({ref}) is {status}, not FINISHED: {_HINTS.get(status, '')}"
+        + (f"; error: {reason}" if reason else "")
+    )
 
 
-def check_complete(run_id: str, ref: str, frames: pd.DataFrame, clips: pd.DataFrame | None,
-                   summary: RunSummary | None) -> None:
+def check_complete(
+    run_id: str, ref: str, frames: pd.DataFrame, clips: pd.DataFrame | None, summary: RunSummary | None
+) -> None:
     """Raise when the records hold fewer (or more) frames or pairs than the run's summary counted."""
     counts = summary.counts if summary is not None else {}
     found = {"frames/total": len(frames), "clips/total": None if clips is None else len(clips)}
     for key, have in found.items():
         want = counts.get(key)
         if want is not None and have is not None and int(want) != have:
-            raise QaHarnessError(f"run {run_id} ({ref}): its records are incomplete: {have} rows where its "
-                                 f"summary counted {key} = {int(want)}")
+            raise QaHarnessError(
+                f"run {run_id} ({ref}): its records are incomplete: {have} rows where its "
+                f"summary counted {key} = {int(want)}"
+            )

@@ -39,8 +39,17 @@ from qa_harness.yamlfile import YamlDoc, check_keys, load_yaml
 
 TAG_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 TOP_REQUIRED = {"name", "clips"}
-TOP_OPTIONAL = {"description", "data_root", "resolution", "max_frames", "metrics", "metric_options", "pairs",
-                "generator", "bins"}
+TOP_OPTIONAL = {
+    "description",
+    "data_root",
+    "resolution",
+    "max_frames",
+    "metrics",
+    "metric_options",
+    "pairs",
+    "generator",
+    "bins",
+}
 CLIP_REQUIRED = {"id", "path"}
 CLIP_OPTIONAL = {"crop", "tags"}
 PAIR_OPTIONAL = {"source", "protocol"}
@@ -90,8 +99,9 @@ def _media_path(doc: YamlDoc, keypath: tuple, raw: str, root: Path) -> Path:
     if path.is_dir():  # each frame of a folder too: a symlinked frame must not read outside the root
         for frame in frame_files(path):
             if not frame.resolve().is_relative_to(root):
-                raise doc.error(keypath, f"frame {frame.name} of '{raw}' links to {frame.resolve()}, outside the "
-                                f"data root {root}")
+                raise doc.error(
+                    keypath, f"frame {frame.name} of '{raw}' links to {frame.resolve()}, outside the data root {root}"
+                )
     return path
 
 
@@ -217,8 +227,11 @@ def load_suite(path: Path | str, *, probe_media: bool = True) -> Suite:
     if sidecar.exists():
         tags = frame_conditions(path)
         pairs = tuple(replace(p, frame_tags=tuple(tags.get(p.id, ()))) for p in pairs)
-    version = combine([file_sha256(path)] + [f"{c.id}={c.sha256}" for c in clips.values()]
-                      + ([f"conditions={file_sha256(sidecar)}"] if sidecar.exists() else []))
+    version = combine(
+        [file_sha256(path)]
+        + [f"{c.id}={c.sha256}" for c in clips.values()]
+        + ([f"conditions={file_sha256(sidecar)}"] if sidecar.exists() else [])
+    )
     return Suite(
         name=name,
         version=version,

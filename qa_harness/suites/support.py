@@ -76,7 +76,6 @@ def render_support(rows: list[Support]) -> str:
     missing = sorted({r.condition for r in rows if not r.supported})
     supported = sum(r.supported for r in rows)
     lines.append(
-        f"{supported} of {len(rows)} checks supported"
-        + (f"; not supported: {', '.join(missing)}" if missing else "")
+        f"{supported} of {len(rows)} checks supported" + (f"; not supported: {', '.join(missing)}" if missing else "")
     )
     return "\n".join(lines)

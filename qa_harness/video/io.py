@@ -109,8 +109,10 @@ def _decoded_arrays(path: Path) -> Iterator[np.ndarray]:
             arr = _load_image(f)
             first = arr.shape if first is None else first
             if arr.shape[:2] != first[:2]:  # whatever the chunking: every frame is checked, and named
-                raise ClipError(f"{f}: frame is {arr.shape[1]}x{arr.shape[0]}, but the folder's first frame "
-                                f"{files[0].name} is {first[1]}x{first[0]}; every frame of a clip needs one size")
+                raise ClipError(
+                    f"{f}: frame is {arr.shape[1]}x{arr.shape[0]}, but the folder's first frame "
+                    f"{files[0].name} is {first[1]}x{first[0]}; every frame of a clip needs one size"
+                )
             yield arr
         return
     if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -150,8 +152,10 @@ def iter_frames(
     for arr in _decoded_arrays(path):
         first = arr.shape if first is None else first
         if arr.shape[:2] != first[:2]:
-            raise ClipError(f"{path}: frame {total} is {arr.shape[1]}x{arr.shape[0]}, the first frame "
-                            f"{first[1]}x{first[0]}; every frame of a clip needs one size")
+            raise ClipError(
+                f"{path}: frame {total} is {arr.shape[1]}x{arr.shape[0]}, the first frame "
+                f"{first[1]}x{first[0]}; every frame of a clip needs one size"
+            )
         pending.append(arr)
         total += 1
         if len(pending) == chunk:

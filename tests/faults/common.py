@@ -23,11 +23,18 @@ CLIP_IDS = ("d20", "tpsmm_driving", "vrt_face5")
 METRICS = "l1,psnr,ssim"
 
 
-def write_tiny_suite(folder: Path, *, name: str = "faults", clips: tuple[str, ...] = CLIP_IDS,
-                     extra: dict | None = None) -> Path:
-    manifest = {"name": name, "data_root": str(REPO / "data"), "resolution": RESOLUTION, "max_frames": 3,
-                "metrics": METRICS.split(","), "clips": [{"id": c, "path": f"clips/{c}.mp4"} for c in clips],
-                **(extra or {})}
+def write_tiny_suite(
+    folder: Path, *, name: str = "faults", clips: tuple[str, ...] = CLIP_IDS, extra: dict | None = None
+) -> Path:
+    manifest = {
+        "name": name,
+        "data_root": str(REPO / "data"),
+        "resolution": RESOLUTION,
+        "max_frames": 3,
+        "metrics": METRICS.split(","),
+        "clips": [{"id": c, "path": f"clips/{c}.mp4"} for c in clips],
+        **(extra or {}),
+    }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(manifest, sort_keys=False))
     return path
@@ -40,19 +47,43 @@ def env(**extra: str) -> dict[str, str]:
 
 def cli(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess:
     """`qa-harness ARGS` in a subprocess, from the repo root."""
-    return subprocess.run([sys.executable, "-m", "qa_harness.cli", *args], capture_output=True, text=True,
-                          cwd=REPO, env=env(**extra_env), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "qa_harness.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env(**extra_env),
+        timeout=timeout,
+    )
 
 
 def start(*args: str, **extra_env: str) -> subprocess.Popen:
     """`qa-harness ARGS` started in the background (stdout/stderr captured as text)."""
-    return subprocess.Popen([sys.executable, "-m", "qa_harness.cli", *args], cwd=REPO, env=env(**extra_env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa_harness.cli", *args],
+        cwd=REPO,
+        env=env(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def evaluate_args(suite: Path, out: Path, uri: str, model: str = "driving", *options: str) -> list[str]:
-    return ["evaluate", "--suite", str(suite), "--model", model, "--out", str(out), "--tracking-uri", uri,
-            "--batch-size", "2", *[x for o in options for x in ("-o", o)]]
+    return [
+        "evaluate",
+        "--suite",
+        str(suite),
+        "--model",
+        model,
+        "--out",
+        str(out),
+        "--tracking-uri",
+        uri,
+        "--batch-size",
+        "2",
+        *[x for o in options for x in ("-o", o)],
+    ]
 
 
 def wait_for_pairs(out: Path, n: int, proc: subprocess.Popen | None = None, timeout: float = 180) -> None:

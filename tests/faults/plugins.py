@@ -72,12 +72,18 @@ def _slight_overshoot(driving: Tensor) -> Tensor:
     """0.5 % of the values pushed just above 1 (ringing of a sharpening filter): warned, tolerated."""
     out = driving.clone()
     flat = out.view(-1)
-    flat[:: 200] = 1.02
+    flat[::200] = 1.02
     return out
 
 
-BEHAVIOURS = {"none": Tensor.clone, "exits": _exit, "interrupts": _interrupt, "hangs": _hang, "scaled_255": _scaled_255,
-              "overshoots": _slight_overshoot}
+BEHAVIOURS = {
+    "none": Tensor.clone,
+    "exits": _exit,
+    "interrupts": _interrupt,
+    "hangs": _hang,
+    "scaled_255": _scaled_255,
+    "overshoots": _slight_overshoot,
+}
 
 
 def faulty(*, checkpoint=None, device=None, behaviour: str = "none", bad: str = "", **_: Any) -> Animator:

@@ -41,8 +41,10 @@ def test_frames_of_different_sizes_fail_the_pair_naming_the_frame_whatever_the_b
     args[args.index("--batch-size") + 1] = batch
     assert cli(*args).returncode == 3  # f8bed04: --batch-size 1 passed, 4 failed with a bare numpy message
     error = pd.read_parquet(out / "clips.parquet").set_index("pair_id").loc["mixed", "error"]
-    assert error == (f"{root / 'mixed' / '00001.png'}: frame is 96x96, but the folder's first frame 00000.png is "
-                     "80x80; every frame of a clip needs one size")
+    assert error == (
+        f"{root / 'mixed' / '00001.png'}: frame is 96x96, but the folder's first frame 00000.png is "
+        "80x80; every frame of a clip needs one size"
+    )
 
 
 def test_a_symlinked_frame_escaping_the_data_root_is_refused(tmp_path):
@@ -71,8 +73,11 @@ def test_an_unknown_suite_metric_names_file_and_line(tmp_path):
 
 def test_a_missing_checkpoint_exits_2(fault_suite, tmp_path):
     missing = tmp_path / "nope.pth"
-    result = cli(*evaluate_args(fault_suite, tmp_path / "run", f"sqlite:///{tmp_path / 'db'}", "fomm"),
-                 "--checkpoint", str(missing))
+    result = cli(
+        *evaluate_args(fault_suite, tmp_path / "run", f"sqlite:///{tmp_path / 'db'}", "fomm"),
+        "--checkpoint",
+        str(missing),
+    )
     assert result.returncode == 2  # f8bed04: 1 with a traceback
     assert error_line(result) == f"qa-harness: error: {missing}: --checkpoint: no such file"
 
@@ -81,15 +86,21 @@ def test_a_missing_checkpoint_exits_2(fault_suite, tmp_path):
 def test_random_bytes_are_not_a_torch_checkpoint(fault_suite, tmp_path, trust):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    result = cli(*evaluate_args(fault_suite, tmp_path / "run", f"sqlite:///{tmp_path / 'db'}", "fomm"),
-                 "--checkpoint", str(junk), *trust)
+    result = cli(
+        *evaluate_args(fault_suite, tmp_path / "run", f"sqlite:///{tmp_path / 'db'}", "fomm"),
+        "--checkpoint",
+        str(junk),
+        *trust,
+    )
     assert result.returncode == 2, result.stderr  # f8bed04: "needs unpickling ... pass --trust-checkpoint"
     line = error_line(result)
     assert f"{junk}: not a torch checkpoint" in line and "trust-checkpoint" not in line
 
 
-@pytest.mark.parametrize(("field", "value"), [("threshold", ".nan"), ("max_regression", ".nan"),
-                                              ("threshold", ".inf"), ("max_regression", "-.inf")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("threshold", ".nan"), ("max_regression", ".nan"), ("threshold", ".inf"), ("max_regression", "-.inf")],
+)
 def test_a_non_finite_policy_number_is_refused_with_its_line(tmp_path, field, value):
     policy = tmp_path / "p.yaml"
     policy.write_text(f"version: 1\nrules:\n  - name: r\n    metric: ssim\n    {field}: {value}\n")

@@ -79,8 +79,9 @@ def test_slight_overshoot_is_counted_warned_and_tolerated(fault_suite, reference
     assert_good_pairs_identical(out, reference, ("d20", "vrt_face5"))
 
 
-@pytest.mark.parametrize(("factory", "said"), [("factory_raises", "RuntimeError: CUDA out of memory"),
-                                                ("factory_exits", "sys.exit(0)")])
+@pytest.mark.parametrize(
+    ("factory", "said"), [("factory_raises", "RuntimeError: CUDA out of memory"), ("factory_exits", "sys.exit(0)")]
+)
 def test_a_factory_that_fails_exits_2_naming_the_model(fault_suite, tmp_path, factory, said):
     model = f"tests.faults.plugins:{factory}"
     result = cli(*evaluate_args(fault_suite, tmp_path / "run", f"sqlite:///{tmp_path / 'db'}", model))

@@ -60,8 +60,9 @@ def test_a_signal_marks_the_run_killed_and_resume_finishes_it(fault_suite, refer
     run_id = run_id_of(out)
     run = mlflow_run(uri, run_id)
     assert run.info.status == "KILLED"  # f8bed04: FINISHED (SIGTERM) or FAILED (SIGINT)
-    assert run.data.tags["qa_harness.error"].startswith("Terminated: received SIGTERM" if code == 143 else
-                                                        "KeyboardInterrupt")
+    assert run.data.tags["qa_harness.error"].startswith(
+        "Terminated: received SIGTERM" if code == 143 else "KeyboardInterrupt"
+    )
     assert gate(run_id, uri, tmp_path / "policy.yaml").returncode == 2
     resumed = cli(*evaluate_args(fault_suite, out, uri, SLOW), "--resume")
     assert resumed.returncode == 0, resumed.stderr
@@ -94,8 +95,10 @@ def test_the_gate_refuses_a_finished_run_whose_records_lost_rows(fault_suite, tm
     frames.iloc[:-2].to_parquet(stored, index=False)  # a store that lost part of an artifact
     refused = gate(run_id, uri, tmp_path / "policy.yaml")
     assert refused.returncode == 2  # f8bed04: a verdict on the rows that were left
-    assert f"run {run_id} ({run_id}): its records are incomplete: {len(frames) - 2} rows where its summary " \
-           f"counted frames/total = {len(frames)}" in error_line(refused)
+    assert (
+        f"run {run_id} ({run_id}): its records are incomplete: {len(frames) - 2} rows where its summary "
+        f"counted frames/total = {len(frames)}" in error_line(refused)
+    )
     assert json.loads((out / "summary.json").read_text())["counts"]["frames/total"] == len(frames)
 
 

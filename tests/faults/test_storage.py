@@ -86,8 +86,12 @@ def test_retry_failed_reruns_failed_pairs_and_records_it(fault_suite, reference,
     assert first.returncode == 3
     again = cli(*evaluate_args(fault_suite, out, uri, SLOW, "behaviour=exits", "bad=vrt_face5"), "--resume")
     assert again.returncode == 3, "plain --resume keeps failed pairs (documented)"
-    retried = cli(*evaluate_args(fault_suite, out, uri, SLOW, "behaviour=exits", "bad=vrt_face5"), "--resume",
-                  "--retry-failed", QA_TEST_FAULT_OFF="1")
+    retried = cli(
+        *evaluate_args(fault_suite, out, uri, SLOW, "behaviour=exits", "bad=vrt_face5"),
+        "--resume",
+        "--retry-failed",
+        QA_TEST_FAULT_OFF="1",
+    )
     assert retried.returncode == 0, retried.stderr  # f8bed04: no way to retry; the failure was permanent
     summary = json.loads((out / "summary.json").read_text())
     assert [r["pairs"] for r in summary["retried"]] == [["vrt_face5"]] and summary["counts"]["clips/failed"] == 0
@@ -108,8 +112,14 @@ def test_unwritable_tracking_store_exits_2(fault_suite, tmp_path):
 def test_shards_honour_the_umask(fault_suite, tmp_path, umask, mode):
     out = tmp_path / "run"
     args = evaluate_args(fault_suite, out, f"sqlite:///{tmp_path / 'db'}")
-    result = subprocess.run([sys.executable, "-m", "qa_harness.cli", *args], cwd=REPO, env=env(),
-                            capture_output=True, text=True, preexec_fn=lambda: os.umask(umask))
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_harness.cli", *args],
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.umask(umask),
+    )
     assert result.returncode == 0, result.stderr
     written = [*(out / "pairs").iterdir(), out / "run.json", out / "frames.parquet"]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(mode)}  # f8bed04: 0o600 (mkstemp)

@@ -33,13 +33,30 @@ def test_evaluate_on_a_freshly_tagged_suite_with_many_strata(tmp_path):
 
     clips = ("d12", "d20", "lp_d11", "lp_s32", "tpsmm_driving", "vrt_face5")
     manifest = tmp_path / "many.yaml"
-    manifest.write_text(yaml.safe_dump({
-        "name": "many", "data_root": str(REPO / "data"), "resolution": 64, "max_frames": 2, "metrics": ["l1"],
-        "clips": [{"id": c, "path": f"clips/{c}.mp4",
-                   # provenance tags take any value (condition tags only the vocabulary's): long, distinct ones
-                   "tags": {"source_clip": f"speaker_{c}_recorded_in_session_{i}", "synth_op": f"camera_model_{i}",
-                            "variant": f"session_{i:03d}_studio_{c}"}} for i, c in enumerate(clips)],
-    }))
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "name": "many",
+                "data_root": str(REPO / "data"),
+                "resolution": 64,
+                "max_frames": 2,
+                "metrics": ["l1"],
+                "clips": [
+                    {
+                        "id": c,
+                        "path": f"clips/{c}.mp4",
+                        # provenance tags take any value (condition tags only the vocabulary's): long, distinct ones
+                        "tags": {
+                            "source_clip": f"speaker_{c}_recorded_in_session_{i}",
+                            "synth_op": f"camera_model_{i}",
+                            "variant": f"session_{i:03d}_studio_{c}",
+                        },
+                    }
+                    for i, c in enumerate(clips)
+                ],
+            }
+        )
+    )
     tagged = tmp_path / "many_tagged.yaml"
     tag_suite(manifest, tagged, axes=("lighting",))
     strata = tracking.strata_counts(load_suite(tagged))
@@ -52,6 +69,7 @@ def test_evaluate_on_a_freshly_tagged_suite_with_many_strata(tmp_path):
     assert tags["strata"] == f"artifact:{tracking.STRATA_ARTIFACT}" and tags["mlflow.data.context"] == "evaluation"
     from mlflow.tracking import MlflowClient
 
-    logged = json.loads(open(MlflowClient(uri).download_artifacts(run.info.run_id, tracking.STRATA_ARTIFACT,
-                                                                  str(tmp_path))).read())
+    logged = json.loads(
+        open(MlflowClient(uri).download_artifacts(run.info.run_id, tracking.STRATA_ARTIFACT, str(tmp_path))).read()
+    )
     assert logged == strata

@@ -61,8 +61,10 @@ def landmarks() -> FaceAnalysis:
 
 
 def face_batch(output: torch.Tensor, truth: torch.Tensor) -> FrameBatch:
-    return FrameBatch(pair=None, frames=torch.arange(len(truth)), output=output, driving=truth,
-                      source=truth[0], target=truth)
+    return FrameBatch(
+        pair=None, frames=torch.arange(len(truth)), output=output, driving=truth, source=truth[0], target=truth
+    )
+
 
 Degrade = Callable[[str, dict, torch.Tensor], torch.Tensor]
 
@@ -175,8 +177,14 @@ def make_run(
                 for i in thumb_frames(SEG_LEN, k=3):
                     f = segment[i]
                     write_thumbs(thumbs, pair_id, f, source=frames[segment[0]], target=frames[f], output=output[f])
-                    write_region_thumbs(thumbs, pair_id, f, {k: v[f].tolist() for k, v in boxes.items()},
-                                        target=frames[f], output=output[f])
+                    write_region_thumbs(
+                        thumbs,
+                        pair_id,
+                        f,
+                        {k: v[f].tolist() for k, v in boxes.items()},
+                        target=frames[f],
+                        output=output[f],
+                    )
             for f in segment:
                 row = {
                     "run_id": run_id,
@@ -245,7 +253,10 @@ def log_run(tracking_uri: str, run: RunRecords, folder: Path, *, fps: float = 50
         run_id=run_id,
         table=condition_table(dataclasses.replace(run, frames=frames)),
         summary=summary,
-        files=[("records", folder / "frames.parquet"), ("records", folder / "clips.parquet"),
-               ("", folder / "summary.json")],
+        files=[
+            ("records", folder / "frames.parquet"),
+            ("records", folder / "clips.parquet"),
+            ("", folder / "summary.json"),
+        ],
     )
     return run_id

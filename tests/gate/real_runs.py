@@ -37,7 +37,16 @@ def evaluate(suite: Path, tracking_uri: str, out: Path, *, seed: int, name: str,
     """One run of the good model (options: quality, defect_where, defect_blur); its MLflow run id."""
     if "defect_where" in options:
         options["defect_suite"] = str(suite)
-    cfg = EvalConfig(suite=suite, model=MODEL, model_options=options, out_dir=out / f"{name}-{seed}",
-                     tracking_uri=tracking_uri, batch_size=FRAMES, seed=seed, metrics=METRICS, progress=False,
-                     run_name=name)
+    cfg = EvalConfig(
+        suite=suite,
+        model=MODEL,
+        model_options=options,
+        out_dir=out / f"{name}-{seed}",
+        tracking_uri=tracking_uri,
+        batch_size=FRAMES,
+        seed=seed,
+        metrics=METRICS,
+        progress=False,
+        run_name=name,
+    )
     return run_evaluation(cfg).run_id

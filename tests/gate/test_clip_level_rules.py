@@ -24,16 +24,35 @@ MEASURED = {  # metric -> per clip (CLIPS order): ground truth, JPEG q90, frozen
     "blink_f1": ([NAN, 1, 1, NAN, NAN, 1], [NAN, 1, 1, NAN, NAN, 0.667], [NAN, 0, 0, NAN, NAN, 0]),
     "mouth_open_f1": ([1, 1, 1, 1, 1, NAN], [0.667, 1, 1, 1, 1, NAN], [0, 0, 0, 0, 0, NAN]),
 }
-RULES = {"ear_corr": "ear-corr-mean", "mar_corr": "mar-corr-mean", "blink_f1": "blink-f1-mean",
-         "mouth_open_f1": "mouth-open-f1-mean"}
+RULES = {
+    "ear_corr": "ear-corr-mean",
+    "mar_corr": "mar-corr-mean",
+    "blink_f1": "blink-f1-mean",
+    "mouth_open_f1": "mouth-open-f1-mean",
+}
 
 
 def _run(name: str, column: int) -> RunRecords:
     frames = pd.DataFrame({"run_id": name, "pair_id": list(CLIPS), "protocol": "reconstruction", "frame": 0})
-    clips = pd.DataFrame({"pair_id": list(CLIPS), "status": "ok", "frames": 40, "seconds": 1.0, "error": "",
-                          **{f"clip_metric:{m}": v[column] for m, v in MEASURED.items()}})
-    return RunRecords(run_id=name, name=name, suite="demo", suite_version="v", frames=frames, clips=clips,
-                      higher_is_better=dict.fromkeys(MEASURED, True))
+    clips = pd.DataFrame(
+        {
+            "pair_id": list(CLIPS),
+            "status": "ok",
+            "frames": 40,
+            "seconds": 1.0,
+            "error": "",
+            **{f"clip_metric:{m}": v[column] for m, v in MEASURED.items()},
+        }
+    )
+    return RunRecords(
+        run_id=name,
+        name=name,
+        suite="demo",
+        suite_version="v",
+        frames=frames,
+        clips=clips,
+        higher_is_better=dict.fromkeys(MEASURED, True),
+    )
 
 
 def _statuses(candidate: RunRecords, baseline: RunRecords) -> dict[str, str]:

@@ -25,15 +25,27 @@ CLIPS = {
 
 
 def test_gate_and_report_on_evaluate_runs(write_suite, tmp_path, tracking_uri, capsys):
-    suite = write_suite({
-        "name": "six", "resolution": 64, "max_frames": 6,
-        "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": t} for c, t in CLIPS.items()],
-        "pairs": list(CLIPS),
-    })
+    suite = write_suite(
+        {
+            "name": "six",
+            "resolution": 64,
+            "max_frames": 6,
+            "clips": [{"id": c, "path": f"clips/{c}.mp4", "tags": t} for c, t in CLIPS.items()],
+            "pairs": list(CLIPS),
+        }
+    )
 
     def evaluate(model: str, seed: int) -> str:
-        cfg = EvalConfig(suite=suite, model=model, out_dir=tmp_path / f"{model}{seed}", tracking_uri=tracking_uri,
-                         batch_size=6, seed=seed, metrics=("l1", "psnr", "ssim"), progress=False)
+        cfg = EvalConfig(
+            suite=suite,
+            model=model,
+            out_dir=tmp_path / f"{model}{seed}",
+            tracking_uri=tracking_uri,
+            batch_size=6,
+            seed=seed,
+            metrics=("l1", "psnr", "ssim"),
+            progress=False,
+        )
         return run_evaluation(cfg).run_id
 
     driving, driving_again, identity = evaluate("driving", 0), evaluate("driving", 1), evaluate("identity", 0)

@@ -104,8 +104,9 @@ def test_every_condition_is_gated_or_listed_as_not_gated(real, baseline, tmp_pat
         "  - {name: lpips-mean, metric: lpips, max_regression: 0.01, optional: true}\n"
     )
     result = evaluate_gate(load_policy(policy), candidate, baseline)
-    values = {f"{c[5:]}={v}" for c in candidate.frames.columns if c.startswith("cond:")
-              for v in candidate.frames[c].unique()}
+    values = {
+        f"{c[5:]}={v}" for c in candidate.frames.columns if c.startswith("cond:") for v in candidate.frames[c].unique()
+    }
     checks = {c.name: c for c in result.checks}
     for value in values:
         mean = checks[f"ssim-mean[{value}]"]
@@ -137,16 +138,39 @@ def test_every_condition_is_gated_or_listed_as_not_gated(real, baseline, tmp_pat
     # CLI refuses selectors the suite cannot produce before any check, so those are left out here)
     text = policy.read_text().replace("version: 1\n", "version: 1\ninsufficient: fail\n")
     policy.write_text(text.replace(", 'yaw=extreme', 'yaw=moderat'", ""))
-    code = main(["gate", "--candidate", candidate.run_id, "--baseline", baseline.run_id, "--policy", str(policy),
-                 "--tracking-uri", uri, "--no-log"])
+    code = main(
+        [
+            "gate",
+            "--candidate",
+            candidate.run_id,
+            "--baseline",
+            baseline.run_id,
+            "--policy",
+            str(policy),
+            "--tracking-uri",
+            uri,
+            "--no-log",
+        ]
+    )
     assert code == 1
 
 
 def test_compare_calls_a_real_regression_on_six_clips_and_names_runs_apart(real, baseline, capsys):
     run, uri = real
     clean, blurred = run("candidate", 1), run("candidate", 2, defect_where="all", defect_blur=1.1)
-    code = main(["compare", baseline.run_id, clean.run_id, blurred.run_id, "--tracking-uri", uri, "--no-log",
-                 "--conditions", "all"])
+    code = main(
+        [
+            "compare",
+            baseline.run_id,
+            clean.run_id,
+            blurred.run_id,
+            "--tracking-uri",
+            uri,
+            "--no-log",
+            "--conditions",
+            "all",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     from qa_harness.compare import WORSE, compare_runs, display_names

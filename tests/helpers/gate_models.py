@@ -54,10 +54,20 @@ def condition_frames(suite_path: str, where: str) -> set[str]:
     selector = parse_selector(where).concrete
     keys: set[str] = set()
     for pair in suite.pairs:
-        frames = torch.cat(list(iter_frames(pair.driving.path, resolution=suite.resolution, crop=pair.driving.crop,
-                                            chunk=64, max_frames=suite.max_frames)))
-        tags = pd.DataFrame([{COND_PREFIX + k: v for k, v in pair.frame_conditions(i).items()}
-                             for i in range(len(frames))])
+        frames = torch.cat(
+            list(
+                iter_frames(
+                    pair.driving.path,
+                    resolution=suite.resolution,
+                    crop=pair.driving.crop,
+                    chunk=64,
+                    max_frames=suite.max_frames,
+                )
+            )
+        )
+        tags = pd.DataFrame(
+            [{COND_PREFIX + k: v for k, v in pair.frame_conditions(i).items()} for i in range(len(frames))]
+        )
         keys |= {fingerprint(frames[i]) for i in selector.mask(tags).nonzero()[0]}
     return keys
 
@@ -78,8 +88,18 @@ class Good(Animator):
         return out.clamp(0, 1)
 
 
-def good(*, checkpoint=None, device=None, blur: float = 0.5, noise: float = 0.005, quality: float = 0.0,
-         defect_suite: str = "", defect_where: str = "", defect_blur: float = 1.0, **_: Any) -> Animator:
+def good(
+    *,
+    checkpoint=None,
+    device=None,
+    blur: float = 0.5,
+    noise: float = 0.005,
+    quality: float = 0.0,
+    defect_suite: str = "",
+    defect_where: str = "",
+    defect_blur: float = 1.0,
+    **_: Any,
+) -> Animator:
     defect = condition_frames(defect_suite, defect_where) if defect_where else set()
     if defect_where and not defect:
         raise ValueError(f"no frame of {defect_suite} matches {defect_where!r}")

@@ -70,8 +70,9 @@ def load_official(repo: Path) -> types.ModuleType:
     return official_model
 
 
-def build_official(official_model: types.ModuleType, config: dict, gains: dict[str, float] | None = None
-                   ) -> torch.nn.Module:
+def build_official(
+    official_model: types.ModuleType, config: dict, gains: dict[str, float] | None = None
+) -> torch.nn.Module:
     """The official MRFA built from a config dict (converted as run.py does), in eval mode, seeded weights."""
     from modules.util import convert_dict_to_attrit_dict
 
@@ -100,8 +101,9 @@ def tiny_config(vox1: dict) -> dict:
     raft["driving_encoder"].update(block_expansion=8, max_features=64, num_blocks=3)
     raft["source_encoder"].update(block_expansion=8, max_features=64, num_blocks=3)
     m = cfg["mtia_kp_detector"]["MODEL"]
-    m.update(TRANSFORMER_DEPTH=2, TRANSFORMER_HEADS=4, DIM=32, IMAGE_SIZE=[64, 64], HEATMAP_SIZE=[16, 16],
-             BASE_CHANNEL=8)
+    m.update(
+        TRANSFORMER_DEPTH=2, TRANSFORMER_HEADS=4, DIM=32, IMAGE_SIZE=[64, 64], HEATMAP_SIZE=[16, 16], BASE_CHANNEL=8
+    )
     m["EXTRA"]["STAGE2"]["NUM_CHANNELS"] = [8, 16]
     m["EXTRA"]["STAGE2"]["NUM_BLOCKS"] = [1, 1]
     m["EXTRA"]["STAGE3"].update(NUM_MODULES=2, NUM_BLOCKS=[1, 1, 1], NUM_CHANNELS=[8, 16, 32])
@@ -112,11 +114,10 @@ def center_crop(x: torch.Tensor, side: int) -> torch.Tensor:
     """The central side x side window of (..., H, W) maps (unchanged when not larger)."""
     h, w = x.shape[-2:]
     top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return x[..., top:top + side, left:left + side].clone()
+    return x[..., top : top + side, left : left + side].clone()
 
 
-def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.Tensor,
-                   max_side: int) -> dict:
+def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.Tensor, max_side: int) -> dict:
     """One official forward (is_train=False) and the intermediate results it exposes, kept small:
     maps wider than `max_side` are centre-cropped, warped features reduced to their channel means."""
     captured: dict[str, object] = {}
@@ -159,13 +160,19 @@ def record_forward(model: torch.nn.Module, source: torch.Tensor, driving: torch.
     del model.dense_motion.forward, model.decoder.generator.decode
     for module in spied:
         del module.forward
-    return {"kp_source": kp_s["kp"], "jacobian_source": kp_s.get("jacobian"), "kp_driving": kp_d["kp"],
-            "jacobian_driving": kp_d.get("jacobian"), "prediction": center_crop(prediction, max_side),
-            "deformation": captured["deformation"].clone(),
-            "prior_occlusion": captured["prior_occlusion"].clone(),
-            "occlusions": captured["occlusions"], "warped_image": captured["warped_image"],
-            "flows": [center_crop(f, max_side) for f in flows],
-            "warped_feature_means": captured["warped_feature_means"]}
+    return {
+        "kp_source": kp_s["kp"],
+        "jacobian_source": kp_s.get("jacobian"),
+        "kp_driving": kp_d["kp"],
+        "jacobian_driving": kp_d.get("jacobian"),
+        "prediction": center_crop(prediction, max_side),
+        "deformation": captured["deformation"].clone(),
+        "prior_occlusion": captured["prior_occlusion"].clone(),
+        "occlusions": captured["occlusions"],
+        "warped_image": captured["warped_image"],
+        "flows": [center_crop(f, max_side) for f in flows],
+        "warped_feature_means": captured["warped_feature_means"],
+    }
 
 
 #: Tiny fixtures: name -> (prior_model, config changes beyond `tiny_config`, batch size, weight gains).
@@ -203,7 +210,7 @@ def frames(size: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Source (B,3,size,size) and driving frames of the real fixture clip as uint8 (exact: the clip frames
     are 8-bit); sources repeat frame 0, drivings are later frames."""
     video = (clip_frames(size) * 255).round().to(torch.uint8)
-    return video[:1].expand(batch, -1, -1, -1).clone(), video[1:1 + batch].clone()
+    return video[:1].expand(batch, -1, -1, -1).clone(), video[1 : 1 + batch].clone()
 
 
 def _variant(base: dict, prior: str, changes: dict) -> dict:
@@ -219,9 +226,17 @@ def _record(official_model, cfg: dict, source, driving, max_side: int, gains: di
     model = build_official(official_model, cfg, gains)
     state = model_state(model)
     outputs = record_forward(model, source.float() / 255, driving.float() / 255, max_side)
-    return {"commit": PINNED_COMMIT, "config": cfg, "seed": SEED, "gains": gains, "source": source,
-            "driving": driving, "shapes": {k: list(v.shape) for k, v in state.items()},
-            "checksums": checksums(state), "outputs": outputs}
+    return {
+        "commit": PINNED_COMMIT,
+        "config": cfg,
+        "seed": SEED,
+        "gains": gains,
+        "source": source,
+        "driving": driving,
+        "shapes": {k: list(v.shape) for k, v in state.items()},
+        "checksums": checksums(state),
+        "outputs": outputs,
+    }
 
 
 def make(repo: Path, out: Path) -> None:
@@ -229,12 +244,15 @@ def make(repo: Path, out: Path) -> None:
     of celebvhq.yaml), mrfa_vox1_forward.pt (one seeded 256x256 forward, compact) and
     mrfa_tiny_<variant>.pt."""
     official_model = load_official(repo)
-    configs = {name: yaml.safe_load((repo / "config" / f"{name}.yaml").read_text())
-               for name in ("vox1", "celebvhq")}
+    configs = {name: yaml.safe_load((repo / "config" / f"{name}.yaml").read_text()) for name in ("vox1", "celebvhq")}
     out.mkdir(parents=True, exist_ok=True)
     names = {}
-    variants = {"vox1_mtia": ("vox1", "mtia"), "vox1_fomm": ("vox1", "fomm"), "vox1_tpsm": ("vox1", "tpsm"),
-                "celebvhq_mtia": ("celebvhq", "mtia")}
+    variants = {
+        "vox1_mtia": ("vox1", "mtia"),
+        "vox1_fomm": ("vox1", "fomm"),
+        "vox1_tpsm": ("vox1", "tpsm"),
+        "celebvhq_mtia": ("celebvhq", "mtia"),
+    }
     for label, (config, prior) in variants.items():
         state = official_model.MRFA(_attr(_variant(configs[config], prior, {}))).state_dict()
         names[label] = {k: list(v.shape) for k, v in state.items()}
@@ -258,8 +276,7 @@ def _attr(cfg: dict):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, required=True,
-                        help="checkout of JialeTao/MRFA at the pinned commit")
+    parser.add_argument("--repo", type=Path, required=True, help="checkout of JialeTao/MRFA at the pinned commit")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "fixtures")
     args = parser.parse_args(argv)
     make(args.repo, args.out)

@@ -59,6 +59,7 @@ def load_animation_code(repo: Path) -> tuple[types.ModuleType, types.ModuleType]
     def unavailable(name: str):
         def refuse(*args, **kwargs):
             raise RuntimeError(f"{name}: dataset/visualisation code is not available in the fixture maker")
+
         return refuse
 
     for name in ("frames_dataset", "logger"):
@@ -86,8 +87,9 @@ def animate_ddp_failures(animate_ddp: types.ModuleType, config: dict) -> list[st
     return failures
 
 
-def run_relative(demo: types.ModuleType, model: torch.nn.Module, cfg: dict, source: torch.Tensor,
-                 driving: torch.Tensor, adapt: bool) -> tuple[torch.Tensor, torch.Tensor, str | None]:
+def run_relative(
+    demo: types.ModuleType, model: torch.nn.Module, cfg: dict, source: torch.Tensor, driving: torch.Tensor, adapt: bool
+) -> tuple[torch.Tensor, torch.Tensor, str | None]:
     """Official `make_animation(relative=True)`: (predictions (N,3,H,W), normalised keypoints (N,K,2),
     the official error). When it raises for keypoints without Jacobians, it is run again with
     `normalize_kp(use_relative_jacobian=...)` off for them, everything else official."""
@@ -109,8 +111,17 @@ def run_relative(demo: types.ModuleType, model: torch.nn.Module, cfg: dict, sour
         captured.clear()
         demo.normalize_kp = spy
         try:
-            return demo.make_animation(attr, image, video, model.encoder, model.dense_motion, model.decoder,
-                                       relative=True, adapt_movement_scale=adapt, cpu=True)
+            return demo.make_animation(
+                attr,
+                image,
+                video,
+                model.encoder,
+                model.dense_motion,
+                model.decoder,
+                relative=True,
+                adapt_movement_scale=adapt,
+                cpu=True,
+            )
         finally:
             demo.normalize_kp = normalize_kp
 
@@ -139,8 +150,13 @@ def make(repo: Path, out: Path) -> None:
         cfg = _variant(tiny, prior, changes)
         model = build_official(sys.modules["modules.model"], cfg, gains)
         state = model_state(model)
-        record = {"config": cfg, "gains": gains, "shapes": {k: list(v.shape) for k, v in state.items()},
-                  "checksums": checksums(state), "adapt": {}}
+        record = {
+            "config": cfg,
+            "gains": gains,
+            "shapes": {k: list(v.shape) for k, v in state.items()},
+            "checksums": checksums(state),
+            "adapt": {},
+        }
         for adapt in (False, True):
             with torch.no_grad():
                 prediction, kp_norm, error = run_relative(demo, model, cfg, source, driving, adapt)
@@ -150,9 +166,17 @@ def make(repo: Path, out: Path) -> None:
             raise SystemExit(f"{name}: official relative demo error {error!r}: re-check item 4")
         record["official_error"] = error
         variants[name] = record
-    torch.save({"commit": PINNED_COMMIT, "seed": SEED, "source": source, "driving": driving,
-                "variants": variants, "animate_ddp_failures": animate_ddp_failures(animate_ddp, vox1)},
-               out / "mrfa_tiny_relative.pt")
+    torch.save(
+        {
+            "commit": PINNED_COMMIT,
+            "seed": SEED,
+            "source": source,
+            "driving": driving,
+            "variants": variants,
+            "animate_ddp_failures": animate_ddp_failures(animate_ddp, vox1),
+        },
+        out / "mrfa_tiny_relative.pt",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,9 +61,7 @@ class OcclusionAwareGenerator(nn.Module):
 
     def _occlusion_at(self, occlusion: Tensor, reference: Tensor) -> Tensor:
         if occlusion.shape[2:] != reference.shape[2:]:
-            return F.interpolate(
-                occlusion, size=reference.shape[2:], mode="bilinear", align_corners=self.align_corners
-            )
+            return F.interpolate(occlusion, size=reference.shape[2:], mode="bilinear", align_corners=self.align_corners)
         return occlusion
 
     def _warp_blend(

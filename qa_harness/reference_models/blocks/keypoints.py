@@ -30,10 +30,7 @@ class Keypoints:
     def expand(self, n: int) -> Keypoints:
         """The same keypoints for a batch of n (from a batch of 1), without copying."""
         return Keypoints(
-            *(
-                None if t is None else t.expand(n, *t.shape[1:])
-                for t in (self.value, self.jacobian, self.covar)
-            )
+            *(None if t is None else t.expand(n, *t.shape[1:]) for t in (self.value, self.jacobian, self.covar))
         )
 
 

@@ -63,9 +63,7 @@ class SameBlock2d(nn.Module):
         norm: Norm = "batch",
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups
-        )
+        self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups)
         self.norm = norm_layer(norm, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -75,8 +73,9 @@ class SameBlock2d(nn.Module):
 class UpBlock2d(SameBlock2d):
     """Nearest x2 upsampling, then conv, norm, ReLU (official argument order)."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size=3, padding=1, groups: int = 1, *,
-                 norm: Norm = "batch") -> None:
+    def __init__(
+        self, in_features: int, out_features: int, kernel_size=3, padding=1, groups: int = 1, *, norm: Norm = "batch"
+    ) -> None:
         super().__init__(in_features, out_features, groups, kernel_size, padding, norm=norm)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -86,8 +85,9 @@ class UpBlock2d(SameBlock2d):
 class DownBlock2d(SameBlock2d):
     """Conv, norm, ReLU, then 2x2 average pooling (official argument order)."""
 
-    def __init__(self, in_features: int, out_features: int, kernel_size=3, padding=1, groups: int = 1, *,
-                 norm: Norm = "batch") -> None:
+    def __init__(
+        self, in_features: int, out_features: int, kernel_size=3, padding=1, groups: int = 1, *, norm: Norm = "batch"
+    ) -> None:
         super().__init__(in_features, out_features, groups, kernel_size, padding, norm=norm)
         self.pool = nn.AvgPool2d(kernel_size=(2, 2))
 
@@ -150,9 +150,7 @@ class Decoder(nn.Module):
         super().__init__()
         blocks, self.out_channels = [], []
         for i in reversed(range(num_blocks)):
-            in_filters = (1 if i == num_blocks - 1 else 2) * _level_channels(
-                block_expansion, max_features, i + 1
-            )
+            in_filters = (1 if i == num_blocks - 1 else 2) * _level_channels(block_expansion, max_features, i + 1)
             self.out_channels.append(in_filters)
             blocks.append(
                 UpBlock2d(
@@ -208,9 +206,7 @@ class AntiAliasInterpolation2d(nn.Module):
     `F.interpolate(scale_factor=scale)` (TPSMM, MRFA).
     """
 
-    def __init__(
-        self, channels: int, scale: float, *, subsample: Literal["stride", "nearest"] = "stride"
-    ) -> None:
+    def __init__(self, channels: int, scale: float, *, subsample: Literal["stride", "nearest"] = "stride") -> None:
         super().__init__()
         if subsample not in ("stride", "nearest"):
             raise ValueError(f"unknown subsample {subsample!r}; expected 'stride' or 'nearest'")

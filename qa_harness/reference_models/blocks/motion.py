@@ -98,9 +98,7 @@ class DenseMotionNetwork(nn.Module):
         if scale_factor != 1:
             self.down = AntiAliasInterpolation2d(num_channels, scale_factor, subsample=subsample)
 
-    def heatmap_representation(
-        self, size: tuple[int, int], kp_driving: Keypoints, kp_source: Keypoints
-    ) -> Tensor:
+    def heatmap_representation(self, size: tuple[int, int], kp_driving: Keypoints, kp_source: Keypoints) -> Tensor:
         """(B,K+1,1,h,w): driving minus source Gaussians, with a zero background channel first."""
         driving_var = kp_driving.covar if self.use_covar_heatmap else self.kp_variance
         source_var = kp_source.covar if self.use_covar_heatmap else self.kp_variance

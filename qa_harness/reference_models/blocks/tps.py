@@ -58,9 +58,7 @@ class TPS:
         """(1,P,2) points -> (B,K,P,2) images under each spline."""
         b, k, n, _ = self.control_points.shape
         affine = torch.matmul(self.theta[..., :2], coordinates.permute(0, 2, 1)) + self.theta[..., 2:]
-        distances = coordinates.view(coordinates.shape[0], 1, 1, -1, 2) - self.control_points.view(
-            b, k, n, 1, 2
-        )
+        distances = coordinates.view(coordinates.shape[0], 1, 1, -1, 2) - self.control_points.view(b, k, n, 1, 2)
         bent = torch.matmul(_tps_kernel((distances**2).sum(-1)).permute(0, 1, 3, 2), self.control_params)
         return affine.permute(0, 1, 3, 2) + bent
 
@@ -114,9 +112,7 @@ class TPSDenseMotionNetwork(nn.Module):
             self.up_nums = int(math.log(1 / scale_factor, 2))
             self.occlusion_num = 4
             self.up = nn.ModuleList(
-                UpBlock2d(
-                    channels[-1] // 2**i, channels[-1] // 2 ** (i + 1), kernel_size=3, padding=1, norm=norm
-                )
+                UpBlock2d(channels[-1] // 2**i, channels[-1] // 2 ** (i + 1), kernel_size=3, padding=1, norm=norm)
                 for i in range(self.up_nums)
             )
             occ_in = [channels[-i - 1] for i in reversed(range(self.occlusion_num - self.up_nums))]
@@ -141,14 +137,10 @@ class TPSDenseMotionNetwork(nn.Module):
         deformed = warp_copies(source_image, motions, align_corners=self.align_corners)
         levels = self.hourglass(torch.cat([heatmap, deformed.view(b, -1, h, w)], dim=1), all_levels=True)
         contribution = F.softmax(self.maps(levels[-1]), dim=1)
-        deformation = (
-            (motions.permute(0, 1, 4, 2, 3) * contribution.unsqueeze(2)).sum(dim=1).permute(0, 2, 3, 1)
-        )
+        deformation = (motions.permute(0, 1, 4, 2, 3) * contribution.unsqueeze(2)).sum(dim=1).permute(0, 2, 3, 1)
         if self.multi_mask:
             first = self.occlusion_num - self.up_nums
-            occlusion = [
-                self.occlusion[i](levels[self.up_nums - self.occlusion_num + i]) for i in range(first)
-            ]
+            occlusion = [self.occlusion[i](levels[self.up_nums - self.occlusion_num + i]) for i in range(first)]
             feature = levels[-1]
             for i, up in enumerate(self.up):
                 feature = up(feature)

@@ -47,12 +47,8 @@ class RegionPredictor(nn.Module):
     ) -> None:
         super().__init__()
         if fast_svd:
-            raise ValueError(
-                "fast_svd needs the external torch_batch_svd package; official configs use False"
-            )
-        self.predictor = Hourglass(
-            block_expansion, num_channels, num_blocks=num_blocks, max_features=max_features
-        )
+            raise ValueError("fast_svd needs the external torch_batch_svd package; official configs use False")
+        self.predictor = Hourglass(block_expansion, num_channels, num_blocks=num_blocks, max_features=max_features)
         self.regions = nn.Conv2d(self.predictor.out_filters, num_regions, kernel_size=(7, 7), padding=pad)
         self.jacobian = None
         if estimate_affine and not pca_based:
@@ -82,9 +78,7 @@ class RegionPredictor(nn.Module):
             make_coordinate_grid((h, w), dtype=heatmap.dtype, device=heatmap.device)[None, None]
             - shift[:, :, None, None]
         )
-        covar = (torch.matmul(centred.unsqueeze(-1), centred.unsqueeze(-2)) * heatmap[..., None, None]).sum(
-            (2, 3)
-        )
+        covar = (torch.matmul(centred.unsqueeze(-1), centred.unsqueeze(-2)) * heatmap[..., None, None]).sum((2, 3))
         u, s, _ = torch.linalg.svd(covar.view(-1, 2, 2).float().cpu())
         u, d = u.to(covar.device), torch.diag_embed(s**0.5).to(covar.device)
         return out | {"covar": covar, "affine": torch.matmul(u, d).view(b, k, 2, 2), "u": u, "d": d}
@@ -128,9 +122,7 @@ class Generator(OcclusionAwareGenerator):
         `encode(source_image)`, when the caller has it."""
         motion = self.pixelwise_flow_predictor(source_image, driving, source, bg_params)
         occlusion = torch.sigmoid(motion["occlusion"]) if "occlusion" in motion else None
-        out = {"optical_flow": motion["deformation"]} | (
-            {"occlusion_map": occlusion} if occlusion is not None else {}
-        )
+        out = {"optical_flow": motion["deformation"]} | ({"occlusion_map": occlusion} if occlusion is not None else {})
         return out | self.render(source_image, motion["deformation"], occlusion, source_levels)
 
 
@@ -152,16 +144,12 @@ class BGMotionPredictor(nn.Module):
             raise ValueError(f"bg_type {bg_type!r} is not one of {sorted(outputs)}")
         self.bg_type = bg_type
         if bg_type != "zero":
-            self.encoder = Encoder(
-                block_expansion, num_channels * 2, num_blocks=num_blocks, max_features=max_features
-            )
+            self.encoder = Encoder(block_expansion, num_channels * 2, num_blocks=num_blocks, max_features=max_features)
             self.fc = nn.Linear(min(max_features, block_expansion * (2**num_blocks)), outputs[bg_type])
             nn.init.zeros_(self.fc.weight)
             with torch.no_grad():
                 self.fc.bias.copy_(
-                    torch.tensor(
-                        [1.0, 0, 0, 0, 1, 0, 0, 0][: outputs[bg_type]] if bg_type != "shift" else [0.0, 0.0]
-                    )
+                    torch.tensor([1.0, 0, 0, 0, 1, 0, 0, 0][: outputs[bg_type]] if bg_type != "shift" else [0.0, 0.0])
                 )
 
     def forward(self, source_image: Tensor, driving_image: Tensor) -> Tensor:
@@ -169,9 +157,7 @@ class BGMotionPredictor(nn.Module):
         out = torch.eye(3, dtype=source_image.dtype, device=source_image.device).repeat(b, 1, 1)
         if self.bg_type == "zero":
             return out
-        prediction = self.fc(
-            self.encoder(torch.cat([source_image, driving_image], dim=1))[-1].mean(dim=(2, 3))
-        )
+        prediction = self.fc(self.encoder(torch.cat([source_image, driving_image], dim=1))[-1].mean(dim=(2, 3)))
         if self.bg_type == "shift":
             out[:, :2, 2] = prediction
         else:

@@ -21,10 +21,12 @@ from torch import Tensor, nn
 
 from qa_harness.errors import CheckpointError
 
-HOSTING = ("Google Drive https://drive.google.com/file/d/1QpLCOmAXhQbEoaShlzXZwp6qw_q6sxgO "
-           "(id 1QpLCOmAXhQbEoaShlzXZwp6qw_q6sxgO) or BaiduDisk "
-           "https://pan.baidu.com/s/1sLbpjztPtdT5bojHVAuK4A (password db3x), linked from the README of "
-           "github.com/JialeTao/MRFA; save it as <config name>.pth (vox1.pth, celebvhq.pth)")
+HOSTING = (
+    "Google Drive https://drive.google.com/file/d/1QpLCOmAXhQbEoaShlzXZwp6qw_q6sxgO "
+    "(id 1QpLCOmAXhQbEoaShlzXZwp6qw_q6sxgO) or BaiduDisk "
+    "https://pan.baidu.com/s/1sLbpjztPtdT5bojHVAuK4A (password db3x), linked from the README of "
+    "github.com/JialeTao/MRFA; save it as <config name>.pth (vox1.pth, celebvhq.pth)"
+)
 WRAPPER_PREFIX = "module."
 #: Training-only sub-networks of the official MRFA (perceptual-loss VGG19, loss image pyramid).
 LOSS_ONLY_PREFIXES = ("vgg.", "pyramid.")
@@ -35,10 +37,11 @@ def unpack(path: Path, content: Mapping[str, Any]) -> dict[str, dict[str, Tensor
     state = content.get("model")
     if not isinstance(state, Mapping):
         keys = ", ".join(map(str, content))
-        raise CheckpointError(f"{path}: no 'model' state dict (top-level keys: {keys}); "
-                              f"not an official MRFA checkpoint")
+        raise CheckpointError(
+            f"{path}: no 'model' state dict (top-level keys: {keys}); not an official MRFA checkpoint"
+        )
     wrapped = bool(state) and all(k.startswith(WRAPPER_PREFIX) for k in state)
-    unwrapped = {k[len(WRAPPER_PREFIX):] if wrapped else k: v for k, v in state.items()}
+    unwrapped = {k[len(WRAPPER_PREFIX) :] if wrapped else k: v for k, v in state.items()}
     return {"model": {k: v for k, v in unwrapped.items() if not k.startswith(LOSS_ONLY_PREFIXES)}}
 
 

@@ -33,8 +33,7 @@ class ChannelBlock2d(nn.Module):
 class OcclusionAwareGenerator(nn.Module):
     """Source encoder and occlusion-aware decoder; parameter names as the official module."""
 
-    def __init__(self, num_channels: int, block_expansion: int, max_features: int,
-                 num_up_blocks: int) -> None:
+    def __init__(self, num_channels: int, block_expansion: int, max_features: int, num_up_blocks: int) -> None:
         super().__init__()
         self.num_up_blocks = num_up_blocks
         self.first = SameBlock2d(num_channels, block_expansion, kernel_size=(7, 7), padding=(3, 3))
@@ -56,8 +55,13 @@ class OcclusionAwareGenerator(nn.Module):
             features.append(block(features[-1]))
         return features[::-1]
 
-    def decode(self, warped: list[Tensor], warped_image: Tensor, occlusion: list[Tensor],
-               prior_warped: list[Tensor] | None = None) -> Tensor:
+    def decode(
+        self,
+        warped: list[Tensor],
+        warped_image: Tensor,
+        occlusion: list[Tensor],
+        prior_warped: list[Tensor] | None = None,
+    ) -> Tensor:
         """Warped features and occlusion maps (coarse to fine, probabilities) -> (B,C,H,W) in [0,1].
 
         `prior_warped`: the same features warped by the prior motion, concatenated after each blend

@@ -79,8 +79,14 @@ class HighResolutionModule(nn.Module):
     upsampling. With `multi_scale_output=False` only the highest-resolution output is produced.
     """
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], num_blocks: Sequence[int],
-                 in_channels: Sequence[int], channels: Sequence[int], multi_scale_output: bool) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        num_blocks: Sequence[int],
+        in_channels: Sequence[int],
+        channels: Sequence[int],
+        multi_scale_output: bool,
+    ) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
             _blocks(block, cin, planes, count)
@@ -91,8 +97,7 @@ class HighResolutionModule(nn.Module):
         self.fuse_layers = None
         if n > 1:
             self.fuse_layers = nn.ModuleList(
-                nn.ModuleList(self._fuse(j, i) for j in range(n))
-                for i in range(n if multi_scale_output else 1)
+                nn.ModuleList(self._fuse(j, i) for j in range(n)) for i in range(n if multi_scale_output else 1)
             )
         self.relu = nn.ReLU(True)
 
@@ -103,10 +108,9 @@ class HighResolutionModule(nn.Module):
         if src > dst:
             return nn.Sequential(*_conv_bn(c[src], c[dst], 1), nn.Upsample(scale_factor=2 ** (src - dst)))
         steps = dst - src
-        return nn.Sequential(*(
-            _conv_bn(c[src], c[dst] if k == steps - 1 else c[src], 3, 2, relu=k < steps - 1)
-            for k in range(steps)
-        ))
+        return nn.Sequential(
+            *(_conv_bn(c[src], c[dst] if k == steps - 1 else c[src], 3, 2, relu=k < steps - 1) for k in range(steps))
+        )
 
     def forward(self, xs: list[Tensor]) -> list[Tensor]:
         xs = [branch(x) for branch, x in zip(self.branches, xs, strict=True)]
@@ -130,9 +134,9 @@ def _transition(previous: Sequence[int], current: Sequence[int]) -> nn.ModuleLis
             continue
         extra = i + 1 - len(previous)
         cin = previous[-1]
-        layers.append(nn.Sequential(*(
-            _conv_bn(cin, cout if k == extra - 1 else cin, 3, 2, relu=True) for k in range(extra)
-        )))
+        layers.append(
+            nn.Sequential(*(_conv_bn(cin, cout if k == extra - 1 else cin, 3, 2, relu=True) for k in range(extra)))
+        )
     return nn.ModuleList(layers)
 
 
@@ -154,8 +158,9 @@ class HRNetBase(nn.Module):
         self.out_channels = channels[0]
 
     @staticmethod
-    def _stage(cfg: Mapping[str, Any], previous: list[int],
-               multi_scale_output: bool) -> tuple[nn.ModuleList, nn.Sequential, list[int]]:
+    def _stage(
+        cfg: Mapping[str, Any], previous: list[int], multi_scale_output: bool
+    ) -> tuple[nn.ModuleList, nn.Sequential, list[int]]:
         block = BLOCKS[cfg["BLOCK"]]
         channels = list(cfg["NUM_CHANNELS"])
         expanded = [ch * block.expansion for ch in channels]
@@ -163,8 +168,7 @@ class HRNetBase(nn.Module):
         modules, cin = [], expanded
         for m in range(cfg["NUM_MODULES"]):
             last = m == cfg["NUM_MODULES"] - 1
-            module = HighResolutionModule(block, cfg["NUM_BLOCKS"], cin, channels,
-                                          multi_scale_output or not last)
+            module = HighResolutionModule(block, cfg["NUM_BLOCKS"], cin, channels, multi_scale_output or not last)
             modules.append(module)
             cin = module.out_channels
         return transition, nn.Sequential(*modules), cin

@@ -53,20 +53,36 @@ class MRFA(nn.Module):
         """Prior keypoints of frames: (B,K,2) (+ Jacobians for mtia/fomm; (B,5K,2) for tpsm)."""
         return self.encoder(frames)
 
-    def animate(self, source: Tensor, kp_source: Keypoints, kp_driving: Keypoints, *,
-                bg_param: Tensor | None = None, iterations: int = NUM_LEVELS,
-                source_features: list[Tensor] | None = None) -> Refined:
+    def animate(
+        self,
+        source: Tensor,
+        kp_source: Keypoints,
+        kp_driving: Keypoints,
+        *,
+        bg_param: Tensor | None = None,
+        iterations: int = NUM_LEVELS,
+        source_features: list[Tensor] | None = None,
+    ) -> Refined:
         """The source moved to the driving keypoints; source and keypoints batched alike (`source_features`:
         `decoder.generator.encode(source)`, when the caller has it)."""
-        deformation, occlusion = prior_motion(self.prior_model, self.dense_motion, source, kp_driving,
-                                              kp_source, bg_param)
-        return self.decoder(refinement_keypoints(self.prior_model, kp_source),
-                            refinement_keypoints(self.prior_model, kp_driving), deformation, occlusion,
-                            self.down(source), source, iterations=iterations, source_features=source_features)
+        deformation, occlusion = prior_motion(
+            self.prior_model, self.dense_motion, source, kp_driving, kp_source, bg_param
+        )
+        return self.decoder(
+            refinement_keypoints(self.prior_model, kp_source),
+            refinement_keypoints(self.prior_model, kp_driving),
+            deformation,
+            occlusion,
+            self.down(source),
+            source,
+            iterations=iterations,
+            source_features=source_features,
+        )
 
     def forward(self, source: Tensor, driving: Tensor, *, iterations: int = NUM_LEVELS) -> Refined:
         """Reconstruction as the official `forward(x, is_train=False)`: absolute driving keypoints, and the
         background motion predictor when the config enables it."""
         bg_param = self.bg_predictor(source, driving) if self.use_bg else None
-        return self.animate(source, self.keypoints(source), self.keypoints(driving), bg_param=bg_param,
-                            iterations=iterations)
+        return self.animate(
+            source, self.keypoints(source), self.keypoints(driving), bg_param=bg_param, iterations=iterations
+        )

@@ -33,8 +33,10 @@ class MTIAKeypointDetector(nn.Module):
         super().__init__()
         pos = model_cfg["POS_EMBEDDING_TYPE"]
         if pos not in POS_EMBEDDINGS:
-            raise ValueError(f"mtia_kp_detector.MODEL.POS_EMBEDDING_TYPE: unknown value {pos!r}; "
-                             f"expected one of {', '.join(POS_EMBEDDINGS)}")
+            raise ValueError(
+                f"mtia_kp_detector.MODEL.POS_EMBEDDING_TYPE: unknown value {pos!r}; "
+                f"expected one of {', '.join(POS_EMBEDDINGS)}"
+            )
         self.normalize_input = bool(model_cfg["DATA_PREPROCESS"])
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)

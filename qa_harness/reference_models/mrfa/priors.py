@@ -42,12 +42,12 @@ class TPSKeypointDetector(nn.Module):
 def build_prior(config: Mapping[str, Any], kind: str) -> tuple[nn.Module, nn.Module]:
     """(encoder, dense_motion) for prior `kind` from the config sections of the official YAML."""
     if kind not in PRIOR_MODELS:
-        raise ValueError(f"train_params.prior_model: unknown prior {kind!r}; "
-                         f"expected one of {', '.join(PRIOR_MODELS)}")
+        raise ValueError(f"train_params.prior_model: unknown prior {kind!r}; expected one of {', '.join(PRIOR_MODELS)}")
     if kind == "tpsm":
         encoder = TPSKeypointDetector(config["tpsm_kp_detector"]["num_tps"])
-        dense = TPSDenseMotionNetwork(**config["tpsm_dense_motion"], multi_mask=False, norm="batch",
-                                      align_corners=True, subsample="nearest")
+        dense = TPSDenseMotionNetwork(
+            **config["tpsm_dense_motion"], multi_mask=False, norm="batch", align_corners=True, subsample="nearest"
+        )
         return encoder, dense
     if kind == "mtia":
         encoder = MTIAKeypointDetector(config["mtia_kp_detector"]["MODEL"])
@@ -59,8 +59,14 @@ def build_prior(config: Mapping[str, Any], kind: str) -> tuple[nn.Module, nn.Mod
     return encoder, DenseMotionNetwork(**config["dense_motion"], norm="batch", subsample="nearest")
 
 
-def prior_motion(kind: str, dense_motion: nn.Module, source: Tensor, kp_driving: Keypoints,
-                 kp_source: Keypoints, bg_param: Tensor | None) -> tuple[Tensor, Tensor]:
+def prior_motion(
+    kind: str,
+    dense_motion: nn.Module,
+    source: Tensor,
+    kp_driving: Keypoints,
+    kp_source: Keypoints,
+    bg_param: Tensor | None,
+) -> tuple[Tensor, Tensor]:
     """Deformation grid (B,h,h,2) and occlusion logits (B,1,h,h) of the prior motion."""
     if kind == "tpsm":
         out = dense_motion(source, kp_driving.value, kp_source.value, bg_param)

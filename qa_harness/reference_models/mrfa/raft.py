@@ -40,8 +40,9 @@ CORR_LEVELS, CORR_RADIUS = 2, 3
 
 def coords_grid(batch: int, h: int, w: int, device: torch.device, dtype: torch.dtype) -> Tensor:
     """(B,2,h,w) pixel coordinates, channel 0 = x (column), channel 1 = y (row)."""
-    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype),
-                            torch.arange(w, device=device, dtype=dtype), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device, dtype=dtype), torch.arange(w, device=device, dtype=dtype), indexing="ij"
+    )
     return torch.stack([xs, ys])[None].expand(batch, 2, h, w)
 
 
@@ -81,8 +82,7 @@ def corr_lookup(volume: Tensor, coords: Tensor) -> Tensor:
     x, column offset to y). Returns (B, 2*49, r, r).
     """
     b, _, r1, r2 = coords.shape
-    offsets = torch.linspace(-CORR_RADIUS, CORR_RADIUS, 2 * CORR_RADIUS + 1, device=coords.device,
-                             dtype=coords.dtype)
+    offsets = torch.linspace(-CORR_RADIUS, CORR_RADIUS, 2 * CORR_RADIUS + 1, device=coords.device, dtype=coords.dtype)
     size = offsets.numel()
     window = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1).view(1, size, size, 2)
     centre = coords.permute(0, 2, 3, 1).reshape(b * r1 * r2, 1, 1, 2)
@@ -151,8 +151,16 @@ class RaftFlow(nn.Module):
     through the refinement decoder (not the same as `prior_only`, which is another trained network).
     """
 
-    def __init__(self, prior_only: bool, num_kp: int, dim: int, size: int, generator: dict,
-                 driving_encoder: dict, source_encoder: dict) -> None:
+    def __init__(
+        self,
+        prior_only: bool,
+        num_kp: int,
+        dim: int,
+        size: int,
+        generator: dict,
+        driving_encoder: dict,
+        source_encoder: dict,
+    ) -> None:
         super().__init__()
         self.scale = dim**-0.5
         self.size = size
@@ -191,16 +199,26 @@ class RaftFlow(nn.Module):
             coords = (flow + coords_grid(b, r, r, flow.device, flow.dtype)) * factor
         else:
             pooled = volume
-            coords = _resize(flow, h) * 0.5 ** (level - self.basic_level) + coords_grid(b, h, h, flow.device,
-                                                                                       flow.dtype)
+            coords = _resize(flow, h) * 0.5 ** (level - self.basic_level) + coords_grid(
+                b, h, h, flow.device, flow.dtype
+            )
         n = pooled.shape[-1]
         maps = pooled.permute(0, 2, 3, 1).reshape(b * n * n, 1, h, h)
         corr = corr_lookup(maps, coords)
         return _resize(corr, r) if level > self.basic_level else corr
 
-    def forward(self, kp_s: Tensor, kp_d: Tensor, deformation: Tensor, occlusion: Tensor, img: Tensor,
-                img_full: Tensor, *, iterations: int = NUM_LEVELS,
-                source_features: list[Tensor] | None = None) -> Refined:
+    def forward(
+        self,
+        kp_s: Tensor,
+        kp_d: Tensor,
+        deformation: Tensor,
+        occlusion: Tensor,
+        img: Tensor,
+        img_full: Tensor,
+        *,
+        iterations: int = NUM_LEVELS,
+        source_features: list[Tensor] | None = None,
+    ) -> Refined:
         """kp (B,K,2) in [-1,1]; prior `deformation` (B,h,h,2) grid and `occlusion` (B,1,h,h) logits;
         `img` the source downsampled to h x h, `img_full` the source (B,3,size,size); `source_features`:
         `generator.encode(img_full)`, when the caller has it (one source, many driving frames)."""
@@ -248,8 +266,7 @@ class RaftFlow(nn.Module):
         prediction = self.generator.decode(warped, warped_image, occlusions, prior_warped)
         return Refined(prediction, warped_image, flows, occlusions, warped)
 
-    def _prior_only(self, features: list[Tensor], deformation: Tensor, occlusion: Tensor,
-                    img_full: Tensor) -> Refined:
+    def _prior_only(self, features: list[Tensor], deformation: Tensor, occlusion: Tensor, img_full: Tensor) -> Refined:
         """Official `prior_only`: every level warped by the prior grid (grid_sample, align_corners=False)."""
         grid, occlusion = deformation.float().permute(0, 3, 1, 2), occlusion.float()
         warped, flows, occlusions = [], [], []

@@ -97,9 +97,21 @@ class TokenPoseHead(nn.Module):
     "learnable" a learned embedding over all tokens once. Returns {'kp' (B,K,2), 'jacobian' (B,K,2,2)}.
     """
 
-    def __init__(self, *, feature_size: tuple[int, int], patch_size: tuple[int, int], num_keypoints: int,
-                 dim: int, depth: int, heads: int, mlp_dim: int, channels: int, pos_embedding: str,
-                 estimate_jacobian: bool, fix_img2motion_attention: bool) -> None:
+    def __init__(
+        self,
+        *,
+        feature_size: tuple[int, int],
+        patch_size: tuple[int, int],
+        num_keypoints: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        mlp_dim: int,
+        channels: int,
+        pos_embedding: str,
+        estimate_jacobian: bool,
+        fix_img2motion_attention: bool,
+    ) -> None:
         super().__init__()
         gh, gw = feature_size[0] // patch_size[0], feature_size[1] // patch_size[1]
         self.patch_size = patch_size
@@ -117,8 +129,12 @@ class TokenPoseHead(nn.Module):
         mask_tokens = num_tokens + gh * gw if fix_img2motion_attention else None
         self.transformer = nn.Module()
         self.transformer.layers = nn.ModuleList(
-            nn.ModuleList([PreNormResidual(dim, Attention(dim, heads, mask_tokens, num_tokens)),
-                           PreNormResidual(dim, FeedForward(dim, mlp_dim))])
+            nn.ModuleList(
+                [
+                    PreNormResidual(dim, Attention(dim, heads, mask_tokens, num_tokens)),
+                    PreNormResidual(dim, FeedForward(dim, mlp_dim)),
+                ]
+            )
             for _ in range(depth)
         )
         self.mlp_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2))

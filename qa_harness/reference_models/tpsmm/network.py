@@ -49,21 +49,15 @@ class InpaintingNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.num_down_blocks, self.multi_mask = num_down_blocks, multi_mask
-        self.first = SameBlock2d(
-            num_channels, block_expansion, kernel_size=(7, 7), padding=(3, 3), norm="instance"
-        )
+        self.first = SameBlock2d(num_channels, block_expansion, kernel_size=(7, 7), padding=(3, 3), norm="instance")
         down, up, res = [], [], []
         for i in range(num_down_blocks):
             in_features = min(max_features, block_expansion * (2**i))
             out_features = min(max_features, block_expansion * (2 ** (i + 1)))
-            down.append(
-                DownBlock2d(in_features, out_features, kernel_size=(3, 3), padding=(1, 1), norm="instance")
-            )
+            down.append(DownBlock2d(in_features, out_features, kernel_size=(3, 3), padding=(1, 1), norm="instance"))
             decoder_in = out_features if i == num_down_blocks - 1 else out_features * 2
             up.append(UpBlock2d(decoder_in, in_features, kernel_size=(3, 3), padding=(1, 1), norm="instance"))
-            res += [
-                ResBlock2d(decoder_in, kernel_size=(3, 3), padding=(1, 1), norm="instance") for _ in range(2)
-            ]
+            res += [ResBlock2d(decoder_in, kernel_size=(3, 3), padding=(1, 1), norm="instance") for _ in range(2)]
         self.down_blocks = nn.ModuleList(down)
         self.up_blocks = nn.ModuleList(up[::-1])
         self.resblock = nn.ModuleList(res[::-1])

@@ -132,4 +132,3 @@ def rotation_gap(a: np.ndarray, b: np.ndarray) -> float:
     """Angle in degrees of the rotation that takes head pose `a` to head pose `b` (geodesic)."""
     cos = (np.trace(a.T @ b) - 1) / 2
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
-
