@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -329,5 +331,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def console_main() -> None:
+    """The `qa-harness` executable: `main`, then exit with its code.
+
+    An interrupted process ends with `os._exit` once its streams are flushed: a signal mid-batch leaves native
+    worker threads (decoding, thread pools) inside library calls, and interpreter shutdown then aborted in them
+    (SIGABRT, "terminate called without an active exception", instead of 143). Everything the run must record
+    (records, MLflow status KILLED) is written before `main` returns."""
+    code = main()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

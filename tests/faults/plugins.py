@@ -3,7 +3,8 @@
 Every one returns the driving frames (so its good pairs score exactly as the `driving` model's) except
 on the pair named by `bad` (a driving clip id, `-o bad=ID`), where it misbehaves its own way. `QA_TEST_DELAY`
 seconds of sleep per batch make a run slow enough to be signalled or raced; `QA_TEST_HOLD=PATH` holds every
-batch until that file exists (a test decides when the run may go on); `QA_TEST_FAULT_OFF=1` turns the fault off
+batch until that file exists (a test decides when the run may go on; `PATH.reached` says a batch is
+held); `QA_TEST_FAULT_OFF=1` turns the fault off
 (a transient one, gone on a retry).
 """
 
@@ -37,8 +38,10 @@ class Faulty(Animator):
 
     def animate(self, is_bad: bool, driving: Tensor) -> Tensor:
         time.sleep(float(os.environ.get("QA_TEST_DELAY", "0")))
-        while (hold := os.environ.get("QA_TEST_HOLD")) and not Path(hold).exists():
-            time.sleep(0.05)
+        if (hold := os.environ.get("QA_TEST_HOLD")) and not Path(hold).exists():
+            Path(f"{hold}.reached").touch()  # tells the test the run is held inside the model
+            while not Path(hold).exists():
+                time.sleep(0.05)
         return self.misbehave(driving) if is_bad else driving.clone()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -53,6 +54,7 @@ def test_a_signal_marks_the_run_killed_and_resume_finishes_it(fault_suite, refer
     out, uri, hold = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "never"
     proc = start(*evaluate_args(fault_suite, out, uri, SLOW), QA_TEST_HOLD=str(hold))  # held mid-run
     wait_for(lambda: (out / "run.json").exists() and run_id_of(out), "the MLflow run", proc)
+    wait_for(Path(f"{hold}.reached").exists, "a batch held in the model", proc)  # not mid start-up
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
