@@ -107,6 +107,10 @@ class _Slot:
     in_flight: deque = field(default_factory=deque)  # (ObjectRef, Pair)
 
 
+#: Variables that say where weights are, passed on to the workers of a private local instance.
+FORWARDED_ENV = ("QA_HARNESS_WEIGHTS", "TORCH_HOME")
+
+
 class RayExecutor:
     """Evaluates pairs on Ray actors; see the module docstring for scheduling and faults.
 
@@ -140,6 +144,12 @@ class RayExecutor:
         self.address, self.workers, self.gpus, self.cpus = address, workers, gpus_per_worker, cpus_per_worker
         self.max_attempts, self.in_flight, self.env = max_attempts, in_flight, dict(env or {})
 
+    def _worker_env(self) -> dict[str, str]:
+        """`env`, over the driver's weight folders (`FORWARDED_ENV`) when the workers run on this machine (a
+        private local instance): workers must find the weights the driver would, not their own defaults."""
+        local = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)} if self.address is None else {}
+        return local | self.env
+
     def run(
         self, pairs: Sequence[Pair], spec: WorkSpec, *, on_result: ResultSink, on_frames: Callable[[int], None]
     ) -> MetricsInfo:
@@ -150,8 +160,8 @@ class RayExecutor:
             options: dict[str, Any] = {"num_cpus": self.cpus, "max_restarts": 0}
             if self.gpus:
                 options["num_gpus"] = self.gpus
-            if self.env:
-                options["runtime_env"] = {"env_vars": self.env}
+            if env := self._worker_env():
+                options["runtime_env"] = {"env_vars": env}
             actor_class = ray.remote(**options)(PairActor)
             spec_ref = ray.put(spec)
             slots = [_Slot(actor_class.remote(spec_ref)) for _ in range(self._worker_count(ray, len(pairs)))]

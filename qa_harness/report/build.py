@@ -10,7 +10,6 @@ with its status.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,19 +18,12 @@ from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.output import not_gated_lines
 from qa_harness.records import COND_PREFIX, METRIC_ERRORS, METRIC_PREFIX, condition_columns, metric_columns
-from qa_harness.report.html import Html, esc, img, join, page, status, table, tag
+from qa_harness.report.html import Html, esc, join, page, png, status, table, tag
+from qa_harness.report.worst import worst_section
 from qa_harness.runs.records import RunRecords
-from qa_harness.runs.selectors import parse_selector
-from qa_harness.runs.stats import clip_conditions, clip_means, clip_values, worst_clips
+from qa_harness.runs.stats import clip_conditions, clip_means, clip_values
 from qa_harness.runs.table import ALL, condition_label, condition_table
-from qa_harness.thumbs import ThumbSource, available_frames, data_uri, region_images, strip_images
-
-STRIP_FRAMES = 3
-STRIP_KINDS = (("source", "source"), ("target", "ground truth"), ("output", "output"), ("error", "error"))
-
-
-def _png(data: bytes, alt: str) -> Html:
-    return img(data_uri(data, "image/png"), alt)
+from qa_harness.thumbs import ThumbSource
 
 
 def build_report(
@@ -55,7 +47,7 @@ def build_report(
         _verdict(gate),
         _heatmap(table_c, table_b, directions),
         _conditions(table_c, table_b, gate),
-        _worst(candidate, baseline, gate, directions, thumbs, worst_k),
+        worst_section(candidate, baseline, gate, directions, thumbs, worst_k),
         _distributions(candidate, baseline),
         _clips(candidate),
     ]
@@ -131,7 +123,7 @@ def _heatmap(table_c: pd.DataFrame, table_b: pd.DataFrame | None, directions: di
         return Html("")
     means = _wide(table_c, "mean")
     figures = [
-        _png(
+        png(
             plots.heatmap(
                 means,
                 title="candidate mean per condition (colour: row z-score, green = better)",
@@ -146,7 +138,7 @@ def _heatmap(table_c: pd.DataFrame, table_b: pd.DataFrame | None, directions: di
         sign = pd.Series({m: 1.0 if directions[m] else -1.0 for m in change.index})
         scale = change.abs().max(axis=1).replace(0.0, 1.0)
         figures.append(
-            _png(
+            png(
                 plots.heatmap(
                     change,
                     title="candidate - baseline (colour: scaled per row, green = better)",
@@ -200,164 +192,6 @@ def _conditions(table_c: pd.DataFrame, table_b: pd.DataFrame | None, gate: GateR
     return join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class _Hit:
-    """One failing check a clip takes part in: the clip's regression, and that in units of the metric's
-    spread between clips (comparable across metrics: a frozen-eyes clip loses many typical clip-to-clip
-    differences of eye-SSIM and about one of PSNR)."""
-
-    check: Check
-    regression: float
-    severity: float
-
-
-def _clip_hits(
-    candidate: RunRecords, baseline: RunRecords | None, gate: GateResult | None, metrics: list[str], k: int
-) -> dict[str, list[_Hit]]:
-    """pair id -> the failing checks it fails (its regression beyond the check's limit, or among the
-    check's `k` worst without a limit), most severe first, so a clip is ranked by the rule it breaks
-    most (eye-SSIM for frozen eyes, not the first rule of the policy)."""
-    hits: dict[str, list[_Hit]] = {}
-    reference = baseline if baseline is not None else candidate
-    for check in gate.failures if gate else ():
-        if check.metric not in metrics:  # failed-clips, or a metric the candidate does not have
-            continue
-        selector = parse_selector(check.condition).concrete
-        values = clip_values(candidate, check.metric, selector)
-        badness = -values if check.higher_is_better else values
-        if baseline is not None and baseline.has_metric(check.metric) and check.max_regression is not None:
-            base = clip_values(baseline, check.metric, selector)
-            regression = (badness - (-base if check.higher_is_better else base)).dropna()
-            chosen = regression[regression > check.max_regression]
-        else:  # absolute threshold: the worst values, by how far past the threshold
-            bound = check.threshold or 0.0
-            regression = badness - (-bound if check.higher_is_better else bound)
-            chosen = regression.sort_values(ascending=False, kind="stable")[:k]
-        spread = float(clip_values(reference, check.metric).std(ddof=1)) if reference.has_metric(check.metric) else 0
-        scale = spread if np.isfinite(spread) and spread > 0 else (check.max_regression or 1.0)
-        for pair_id, value in chosen.items():
-            hits.setdefault(pair_id, []).append(_Hit(check, float(value), float(value) / scale))
-    return {p: sorted(h, key=lambda x: -x.severity) for p, h in hits.items()}
-
-
-def _worst(
-    candidate: RunRecords,
-    baseline: RunRecords | None,
-    gate: GateResult | None,
-    directions: dict[str, bool],
-    thumbs: ThumbSource | None,
-    k: int,
-) -> Html:
-    out = [tag("h2", "Worst clips of the failing checks")]
-    if thumbs is None:
-        out.append(
-            tag(
-                "p",
-                "This run logged no thumbnails (artifact thumbs/), so clips are listed without frame strips.",
-                class_="note",
-            )
-        )
-    metrics = candidate.scored_metrics()
-    hits = _clip_hits(candidate, baseline, gate, metrics, k)
-    if not hits:
-        if not metrics:
-            return join(out)
-        everything = parse_selector(ALL).concrete
-        values = clip_values(candidate, metrics[0], everything)
-        base = clip_values(baseline, metrics[0], everything) if baseline is not None else None
-        ranking = worst_clips(values, base, directions[metrics[0]], k)
-        out.append(tag("p", f"no failing condition: worst clips overall by {metrics[0]}", class_="note"))
-        if ranking.unpaired:
-            out.append(tag("p", f"not ranked, no baseline value: {', '.join(ranking.unpaired)}", class_="note"))
-        for pair_id in ranking.ranked:
-            out += _clip_entry(candidate, baseline, thumbs, pair_id, metrics[0], ALL, directions[metrics[0]], [])
-        return join(out)
-    order = sorted(hits, key=lambda p: (-hits[p][0].severity, str(p)))[: 2 * k]
-    out.append(
-        tag(
-            "p",
-            f"{len(hits)} clip(s) fail at least one check; the {len(order)} worst, each once, ranked "
-            "by the check it fails most (its regression in units of the metric's spread between clips):",
-            class_="note",
-        )
-    )
-    for pair_id in order:
-        lead = hits[pair_id][0].check
-        out += _clip_entry(
-            candidate, baseline, thumbs, pair_id, lead.metric, lead.condition, directions[lead.metric], hits[pair_id]
-        )
-    return join(out)
-
-
-def _clip_entry(
-    candidate: RunRecords,
-    baseline: RunRecords | None,
-    thumbs: ThumbSource | None,
-    pair_id: str,
-    metric: str,
-    condition: str,
-    higher: bool,
-    hits: list[_Hit],
-) -> list[Html]:
-    """A clip's heading (every check it fails), its values of the ranking metric, strip and curve."""
-    selector = parse_selector(condition).concrete
-    value = clip_values(candidate, metric, selector).get(pair_id, math.nan)
-    line = f"clip {pair_id}: ranked by {metric} on {condition}: {value:.4g}"
-    if baseline is not None and baseline.has_metric(metric):
-        line += f" (baseline {clip_values(baseline, metric, selector).get(pair_id, math.nan):.4g})"
-    fails = ", ".join(f"{h.check.name} ({h.regression:+.3g}, {h.severity:.1f} x spread)" for h in hits)
-    parts = [tag("h3", f"clip {pair_id}"), tag("p", line)]
-    if fails:
-        parts.append(tag("p", "fails: " + fails))
-    if candidate.is_clip_metric(metric):  # one value per clip: no per-frame curve or strip
-        return parts + [
-            tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by", class_="note")
-        ]
-    frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
-    per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
-    curve = plots.curves(
-        [(f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float))], metric=metric, higher_is_better=higher
-    )
-    return parts + [_strip(thumbs, pair_id, per_frame, higher), _png(curve, f"{metric} per frame")]
-
-
-def _strip(thumbs: ThumbSource | None, pair_id: str, per_frame: pd.Series, higher: bool) -> Html:
-    pair_dir = thumbs(pair_id) if thumbs is not None else None
-    frames = [f for f in available_frames(pair_dir) if f in per_frame.index]
-    if not frames:
-        return Html("") if thumbs is None else tag("p", "no thumbnails for this clip", class_="note")
-    chosen = sorted(sorted(frames, key=lambda f: per_frame[f], reverse=not higher)[:STRIP_FRAMES])
-    cells = []
-    for frame in chosen:
-        images = strip_images(pair_dir, frame)
-        pictures = join(
-            img(data_uri(images[kind]), f"{label} frame {frame}", cls="thumb")
-            for kind, label in STRIP_KINDS
-            if kind in images
-        )
-        caption = tag(
-            "figcaption",
-            f"frame {frame}: {per_frame[frame]:.4g} | "
-            + " | ".join(label for kind, label in STRIP_KINDS if kind in images),
-        )
-        cells.append(tag("div", tag("figure", join([pictures, caption, _crops(pair_dir, frame)])), class_="frame"))
-    return tag("div", join(cells), class_="strip")
-
-
-def _crops(pair_dir, frame: int) -> Html:
-    """The frame's eye/mouth crops (ground truth, output) when a face-region metric placed them."""
-    regions = region_images(pair_dir, frame)
-    if not regions:
-        return Html("")
-    pictures = join(
-        img(data_uri(images[kind]), f"{region} {label} frame {frame}", cls="crop")
-        for region, images in regions.items()
-        for kind, label in (("target", "ground truth"), ("output", "output"))
-    )
-    caption = tag("figcaption", "crops (ground truth, output): " + ", ".join(regions))
-    return join([tag("div", pictures, class_="crops"), caption])
-
-
 def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
     samples = {}
     for metric in candidate.scored_metrics():
@@ -370,7 +204,7 @@ def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
     return join(
         [
             tag("h2", "Per-clip distributions"),
-            _png(plots.distributions(samples, title="per-clip means"), "distributions"),
+            png(plots.distributions(samples, title="per-clip means"), "distributions"),
         ]
     )
 

@@ -10,6 +10,8 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 
+from qa_harness.thumbs import data_uri
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
@@ -47,6 +49,11 @@ def tag(name: str, content: object = "", **attrs: object) -> Html:
 
 def join(parts: Iterable[Html]) -> Html:
     return Html("".join(parts))
+
+
+def png(data: bytes, alt: object) -> Html:
+    """PNG bytes (a plot this package drew) as an embedded image."""
+    return img(data_uri(data, "image/png"), alt)
 
 
 def img(uri: str, alt: object, *, cls: str = "plot") -> Html:
