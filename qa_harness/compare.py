@@ -3,7 +3,8 @@
 The first run is the reference; every other run is compared with it per metric and per condition
 with the gate's paired method (`runs.condition_stats`): frames paired by pair id and frame, the mean
 per-clip delta (run - reference), its standard error from segments within clips and the spread
-between clips (borrowed from the clips outside a condition that has fewer than `min_clips`), a
+between clips (borrowed from the clips outside the condition, Simes-combined with its own spread
+when it has `min_clips` clips), a
 two-sided t-test. The p-values of the whole family (all runs x metrics x conditions) are corrected
 (Benjamini-Hochberg by default, as the gate; or Holm), and each interval is reported at the level
 the correction used, so a cell is `better` or `worse` exactly when its corrected p is below alpha
@@ -92,8 +93,7 @@ def compare_runs(
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    one_sided = np.array([t.p_value(0.0) if t else math.nan for t in tests])
-    table["p"] = np.minimum(1.0, 2 * np.minimum(one_sided, 1 - one_sided))
+    table["p"] = [t.p_two_sided() if t else math.nan for t in tests]
     family = correct(table["p"].to_numpy(), settings.alpha, settings.correction)
     bounds = [t.interval(lv / 2) if t else (math.nan, math.nan) for t, lv in zip(tests, family.levels, strict=True)]
     table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]

@@ -96,6 +96,38 @@ def test_a_regression_on_one_clip_is_caught_with_the_power_it_states():
     assert 0.65 <= caught / 300 <= 0.92, caught / 300
 
 
+def test_a_five_clip_condition_is_tested_with_the_clips_outside_calibrated_and_with_power():
+    """Five clips alone give 4 df: at the first level of a 100-check family (2.5 % / 100) a 0.05 shift
+    with clip sd 0.015 is mostly missed; with the between-clip variance of 80 clips outside (df 79) it is
+    caught, and clean conditions still false-alarm at about the nominal rate. The two tests are
+    Simes-combined."""
+    rng = np.random.default_rng(7)
+    run = clip_deltas(_deltas(rng, 85, 12, tau=0.015, noise=1e-4))
+    five, outside = run.drop(run.mean.index[5:]), run.drop(run.mean.index[:5])
+    test = mean_test(five, outside, min_clips=5)
+    assert (test.own.df, test.borrowed.df, test.n_clips) == (4, 79, 5)
+    assert (
+        test.variance
+        == "5 clip(s), between-clip variance from 80 clips outside, and their own spread (df 4), Simes-combined"
+    )
+    # clip means' variance from the clips outside (numpy), within-clip part added for the condition's clips
+    tau2 = outside.mean.var(ddof=1) - outside.within.mean()
+    assert np.isclose(test.borrowed.se**2, (5 * tau2 + five.within.sum()) / 25, rtol=1e-9)
+    limit = test.point - 2 * test.own.se  # a limit both tests put p well below 0.5 at
+    own, borrowed = test.own.p_value(limit), test.borrowed.p_value(limit)
+    assert 0 < min(2 * min(own, borrowed), max(own, borrowed)) == test.p_value(limit) < 0.5
+    level, caught, own_caught, alarms = 0.025 / 100, 0, 0, 0
+    for _ in range(200):
+        clean = clip_deltas(_deltas(rng, 80, 12, tau=0.015, noise=1e-4))
+        hit = clip_deltas(_deltas(rng, 5, 12, tau=0.015, noise=1e-4, shift=0.05, prefix="x"))
+        caught += mean_test(hit, clean, min_clips=5).p_value(0.005) < level
+        own_caught += mean_test(hit, hit.drop(hit.mean.index), min_clips=5).p_value(0.005) < level
+        null = clip_deltas(_deltas(rng, 5, 12, tau=0.015, noise=1e-4, prefix="x"))
+        alarms += mean_test(null, clean, min_clips=5).p_value(0.0) < 0.05
+    assert caught / 200 > 0.9 and own_caught / 200 < 0.5, (caught, own_caught)
+    assert 0.01 <= alarms / 200 <= 0.08, alarms / 200
+
+
 def test_segments_widen_the_error_of_autocorrelated_frames():
     rng = np.random.default_rng(3)
     rows = _deltas(rng, 1, 40, tau=0.0, noise=0.01, rho=0.9)

@@ -3,8 +3,8 @@
 Every rule x concrete condition gives one `Check`; all are evaluated and all failures reported at
 once, each with its numbers (candidate, baseline, regression CI, limit, detectable effect,
 direction). A relative check tests `regression <= max_regression` per condition with
-`runs.condition_stats` (frames paired, clips as clusters, segments within clips; a condition with few
-clips borrows the between-clip variance of the clips outside it), and the p-values of all relative
+`runs.condition_stats` (frames paired, clips as clusters, segments within clips; the between-clip variance
+borrowed from the clips outside the condition), and the p-values of all relative
 checks of the gate are corrected as one family (Holm by default), so testing a hundred conditions
 does not manufacture failures; a check fails when its corrected interval lies beyond the limit. An
 absolute check compares the candidate's aggregate with `threshold`. What is not gated is a check

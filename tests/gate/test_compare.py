@@ -60,7 +60,12 @@ def test_frozen_mouth_is_worse_on_mouth_metrics_only(baseline_run, regressed_run
     table = compare_runs([baseline_run, regressed_runs["frozen_mouth"]]).set_index(["metric", "condition"])
     for metric in ("mouth_ssim", "mouth_l1"):  # every condition, 8 clips or 48 (Wilcoxon + Holm could not)
         assert (table.loc[metric, "verdict"] == WORSE).all()
-    assert not (table.loc[["eye_ssim", "eye_l1"], "verdict"] == WORSE).any()
+    assert not (table.loc["eye_ssim", "verdict"] == WORSE).any()
+    # the turned face of the pose=moderate clip (also its occlusion=hand) has its mouth box reach into the
+    # eye crop in 3 of its 8 segments: frozen vs unfrozen eye L1 differs there by 7e-5..2e-4, a real change
+    # the pooled between-clip variance resolves; everywhere else the eye crops are untouched
+    worse = table.loc["eye_l1"].index[table.loc["eye_l1", "verdict"] == WORSE]
+    assert set(worse) <= {"pose=moderate", "occlusion=hand"}
 
 
 def test_compare_command_logs_table_markdown_and_pareto(store, tmp_path, capsys):
