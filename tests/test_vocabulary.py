@@ -96,7 +96,8 @@ def test_shipped_manifests_use_the_vocabulary():
 
 def test_validate_policy_exit_0_when_every_check_is_supported(write_suite, tmp_path):
     suite = _suite(write_suite, ("frontal", "frontal", "moderate", "moderate"))
-    done = _cli("suites", "validate", suite, "--policy", _policy(tmp_path, ["all", "yaw=*", "yaw!=extreme"]))
+    conditions = ["all", "yaw=frontal", "yaw=moderate", "yaw!=extreme"]
+    done = _cli("suites", "validate", suite, "--policy", _policy(tmp_path, conditions))
     assert done.returncode == 0, done.stderr
     assert _rows(done.stdout) == {
         "all": ["4", "2", "ok"],
@@ -117,6 +118,8 @@ def test_validate_policy_exit_1_names_the_thin_conditions(write_suite, tmp_path)
         "yaw=moderate": ["0", "2", "NOT SUPPORTED: 0 clip(s), needs 2"],
     }
     assert done.stdout.splitlines()[-1] == "1 of 3 checks supported; not supported: yaw=extreme, yaw=moderate"
+    only_each = _cli("suites", "validate", suite, "--policy", _policy(tmp_path, ["each"]))  # a value no clip has
+    assert only_each.returncode == 1 and _rows(only_each.stdout) == _rows(done.stdout)  # is listed by `each` too
 
 
 @pytest.mark.parametrize(

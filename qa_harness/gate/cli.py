@@ -59,12 +59,11 @@ def add_gate_parser(sub: argparse._SubParsersAction) -> None:
 def run_gate_command(args: argparse.Namespace) -> int:
     from qa_harness.errors import QaHarnessError
     from qa_harness.gate import io
-    from qa_harness.gate.evaluate import evaluate_gate
+    from qa_harness.gate.evaluate import evaluate_policy_file
     from qa_harness.gate.output import render_junit, render_markdown, render_table
     from qa_harness.gate.policy import load_policy
     from qa_harness.runs import mlflow_io
     from qa_harness.runs.records import check_same_suite
-    from qa_harness.suites.vocabulary import check_policy, default_vocabulary, observed_values
 
     policy = load_policy(args.policy)
     model_name = args.model_name
@@ -83,9 +82,7 @@ def run_gate_command(args: argparse.Namespace) -> int:
     baseline = mlflow_io.load_run(client, args.baseline) if args.baseline else None
     if baseline is not None:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
-    runs = [r.frames for r in (candidate, baseline) if r is not None]
-    check_policy(args.policy, policy.rules, default_vocabulary().extended(observed_values(*runs), "the runs' records"))
-    result = evaluate_gate(policy, candidate, baseline)
+    result = evaluate_policy_file(args.policy, policy, candidate, baseline)
     print(render_table(result))
     if not result.decided:
         raise QaHarnessError(

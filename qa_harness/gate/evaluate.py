@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -26,6 +28,7 @@ from qa_harness.gate.policy import Policy, Rule
 from qa_harness.records import COND_PREFIX
 from qa_harness.runs.condition_stats import (
     ConditionTest,
+    EitherTest,
     NotTestable,
     bootstrap_test,
     clip_deltas,
@@ -34,8 +37,9 @@ from qa_harness.runs.condition_stats import (
     run_deltas,
 )
 from qa_harness.runs.records import RunRecords
-from qa_harness.runs.selectors import Selector, condition_axes
+from qa_harness.runs.selectors import Selector, SelectorSpec, condition_axes
 from qa_harness.runs.stats import AGGREGATORS, clip_values, paired_values, worst_clips
+from qa_harness.suites.vocabulary import check_policy, default_vocabulary, observed_values, unseen_values
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -104,8 +108,17 @@ class GateResult:
         return tuple(c for c in self.checks if c.not_gated)
 
 
-def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | None = None) -> GateResult:
-    """All checks of `policy` on `candidate` (relative ones against `baseline`; skipped without one)."""
+def evaluate_gate(
+    policy: Policy,
+    candidate: RunRecords,
+    baseline: RunRecords | None = None,
+    vocabulary: Mapping[str, tuple[str, ...] | None] | None = None,
+) -> GateResult:
+    """All checks of `policy` on `candidate` (relative ones against `baseline`; skipped without one).
+
+    `vocabulary` (tag -> values, e.g. `Vocabulary.values`): a wildcard (`each`, `yaw=*`) also lists the
+    values of each tag it expands that no clip of the candidate has (`yaw=extreme` on a suite without
+    a strong turn) as NOT GATED (or failed, with `insufficient: fail`), instead of leaving them out."""
     checks = [_failed_clips_check(policy, candidate)]
     pending: list[_Pending] = []
     for rule in policy.rules:
@@ -119,24 +132,55 @@ def evaluate_gate(policy: Policy, candidate: RunRecords, baseline: RunRecords | 
         if rule.higher_is_better is None:
             rule = dataclasses.replace(rule, higher_is_better=candidate.direction(rule.metric))
         selectors: list[Selector] = []
+        unchecked: dict[str, Check] = {}  # condition -> why it is not checked (the first reason found)
         for spec in rule.conditions:
             expanded = spec.expand(candidate.frames)
             if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
                 message = f"no condition values for {spec.text!r} in the candidate's records"
-                checks.append(_unchecked(rule, spec.text, "skip", message))
+                unchecked.setdefault(spec.text, _unchecked(rule, spec.text, "skip", message))
+            for check in _unseen_values(policy, rule, spec, candidate.frames, vocabulary or {}):
+                unchecked.setdefault(check.condition, check)
             for selector in expanded:
                 if absent := _absent(selector, candidate.frames):
-                    checks.append(_unchecked(rule, str(selector), "skip", absent))
+                    unchecked.setdefault(str(selector), _unchecked(rule, str(selector), "skip", absent))
                 elif selector not in selectors:
                     selectors.append(selector)
+        checks += unchecked.values()
         deltas = _Deltas(rule, candidate, baseline) if _relative(rule, baseline) else None
         pending += [_check(policy, rule, selector, candidate, baseline, deltas) for selector in selectors]
     checks += _decide(policy, pending)
     return GateResult(policy.name, candidate.run_id, baseline.run_id if baseline else None, tuple(checks))
 
 
+def evaluate_policy_file(
+    path: Path, policy: Policy, candidate: RunRecords, baseline: RunRecords | None = None
+) -> GateResult:
+    """`evaluate_gate` as the CLI runs it: selectors naming a condition outside the vocabulary (the bins plus
+    the runs' own tag values) are refused first (`ConfigError` at file:line), and wildcards list the
+    vocabulary's values no clip has."""
+    runs = [r.frames for r in (candidate, baseline) if r is not None]
+    vocabulary = default_vocabulary().extended(observed_values(*runs), "the runs' records")
+    check_policy(path, policy.rules, vocabulary)
+    return evaluate_gate(policy, candidate, baseline, vocabulary.values)
+
+
 def _relative(rule: Rule, baseline: RunRecords | None) -> bool:
     return rule.max_regression is not None and baseline is not None and baseline.has_metric(rule.metric)
+
+
+def _unseen_values(
+    policy: Policy,
+    rule: Rule,
+    spec: SelectorSpec,
+    frames: pd.DataFrame,
+    vocabulary: Mapping[str, tuple[str, ...] | None],
+) -> list[Check]:
+    """A check per vocabulary value of the tags a wildcard expanded to that no clip has."""
+    status: Status = "fail" if policy.insufficient == "fail" else "skip"
+    return [
+        _unchecked(rule, f"{tag}={value}", status, f"no clip has {tag}={value} (0 clips, needs {rule.min_clips})")
+        for tag, value in unseen_values(spec, frames, vocabulary)
+    ]
 
 
 def _absent(selector: Selector, frames: pd.DataFrame) -> str:
@@ -195,7 +239,7 @@ class _Pending:
     """A check before the family correction: its test (None when not tested) and what is known so far."""
 
     check: Check
-    test: ConditionTest | None
+    test: ConditionTest | EitherTest | None
     problems: list[str]
     notes: list[str]
     cand: pd.Series
@@ -278,7 +322,7 @@ def _check(
 
 def _test(
     policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base: pd.Series, deltas: _Deltas
-) -> ConditionTest:
+) -> ConditionTest | EitherTest:
     """The condition's regression test: random effects for the mean, a clip bootstrap for the others."""
     frames = deltas.frames[selector.mask(deltas.frames)]
     if rule.aggregate == "mean":

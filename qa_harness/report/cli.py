@@ -64,7 +64,7 @@ def _mlflow_thumbs(client, run_id: str, folder: Path):
 def run_report_command(args: argparse.Namespace) -> int:
     import tempfile
 
-    from qa_harness.gate.evaluate import evaluate_gate
+    from qa_harness.gate.evaluate import evaluate_policy_file
     from qa_harness.gate.policy import load_policy
     from qa_harness.report.build import build_report
     from qa_harness.runs import mlflow_io
@@ -76,7 +76,11 @@ def run_report_command(args: argparse.Namespace) -> int:
     baseline = mlflow_io.load_run(client, args.baseline) if args.baseline else None
     if baseline is not None:
         check_same_suite(candidate, baseline, allow_mismatch=args.allow_suite_mismatch)
-    gate = evaluate_gate(policy, candidate, baseline) if policy else _logged_gate(client, candidate.run_id)
+    gate = (
+        evaluate_policy_file(args.policy, policy, candidate, baseline)
+        if policy
+        else _logged_gate(client, candidate.run_id)
+    )
     out = args.out or Path(f"report-{candidate.run_id}.html")
     with tempfile.TemporaryDirectory() as tmp:
         thumbs = _mlflow_thumbs(client, candidate.run_id, Path(tmp))

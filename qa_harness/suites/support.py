@@ -4,7 +4,8 @@ The policy's selectors are expanded against the suite's own condition tags (per 
 measured frame tags of its conditions sidecar over the clip tags, exactly the `cond:` columns its
 frame records will carry) with the gate's selector code, and each check's clips are counted: the
 reconstruction pairs with at least one frame in the condition (the gated metrics compare with ground
-truth, which cross pairs lack). A check is supported when it has at least the rule's `min_clips`.
+truth, which cross pairs lack). A check is supported when it has at least the rule's `min_clips`; a
+wildcard also lists its tags' vocabulary values that no clip has (0 clips: not supported).
 A selector naming a condition outside the suite's vocabulary is an error (`vocabulary.check_policy`).
 """
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from qa_harness.gate.policy import Policy
 from qa_harness.records import COND_PREFIX, Suite
-from qa_harness.suites.vocabulary import Vocabulary, check_policy, observed_values
+from qa_harness.suites.vocabulary import Vocabulary, check_policy, observed_values, unseen_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,8 @@ def policy_support(suite: Suite, policy: Policy, vocabulary: Vocabulary) -> list
     """Every rule x concrete condition of `policy` on `suite`, with its clip count; raises ConfigError
     when a selector names a condition or value the suite's vocabulary does not have."""
     frames = condition_frames(suite)
-    check_policy(policy.path, policy.rules, vocabulary.extended(observed_values(frames), "the suite's tags"))
+    vocabulary = vocabulary.extended(observed_values(frames), "the suite's tags")
+    check_policy(policy.path, policy.rules, vocabulary)
     out = []
     for rule in policy.rules:
         seen: set[str] = set()
@@ -56,6 +58,10 @@ def policy_support(suite: Suite, policy: Policy, vocabulary: Vocabulary) -> list
             expanded = spec.expand(frames)
             if not expanded:  # `lighting=*` on a suite without lighting tags
                 out.append(Support(rule.name, spec.text, 0, rule.min_clips))
+            for unseen in (f"{t}={v}" for t, v in unseen_values(spec, frames, vocabulary.values)):
+                if unseen not in seen:
+                    seen.add(unseen)
+                    out.append(Support(rule.name, unseen, 0, rule.min_clips))
             for selector in expanded:
                 if str(selector) in seen:
                     continue

@@ -40,3 +40,23 @@ def test_gate_accepts_vocabulary_values_the_runs_lack(store, tmp_path, capsys):
     args = ["--candidate", ids["good"], "--baseline", ids["baseline"], "--no-log"]
     assert main(["gate", "--tracking-uri", uri, "--policy", str(policy), *args]) == 0
     assert "yaw=extreme" in capsys.readouterr().out
+
+
+def test_each_lists_the_vocabulary_values_no_clip_has(store, tmp_path, capsys):
+    """`each` on runs tagged lighting dim/normal: bright and dark (values of the bins' lighting tag) have no
+    clip, and are listed NOT GATED (terminal, JUnit) instead of being left out; `insufficient: fail` fails
+    them."""
+    uri, ids, _ = store
+    policy, junit = tmp_path / "p.yaml", tmp_path / "gate.xml"
+    rule = {"name": "ssim-mean", "metric": "ssim", "conditions": ["each"], "max_regression": 0.01}
+    policy.write_text(yaml.safe_dump({"version": 1, "rules": [rule]}, sort_keys=False))
+    args = ["--candidate", ids["good"], "--baseline", ids["baseline"], "--no-log", "--junit", str(junit)]
+    assert main(["gate", "--tracking-uri", uri, "--policy", str(policy), *args]) == 0
+    out = capsys.readouterr().out
+    for value in ("bright", "dark"):
+        assert f"NOT GATED: ssim-mean[lighting={value}]: no clip has lighting={value} (0 clips, needs 5)" in out
+        assert f'name="lighting={value}"' in junit.read_text()
+    assert "lighting=unknown" not in out and "ssim-mean[lighting=dim]" not in out.split("NOT GATED:", 1)[1]
+    policy.write_text(yaml.safe_dump({"version": 1, "insufficient": "fail", "rules": [rule]}, sort_keys=False))
+    assert main(["gate", "--tracking-uri", uri, "--policy", str(policy), *args]) == 1
+    assert "no clip has lighting=bright" in capsys.readouterr().out
