@@ -88,6 +88,26 @@ def test_kill_9_leaves_running_the_gate_refuses_and_resume_finishes_the_same_run
     assert_good_pairs_identical(out, reference, CLIP_IDS)
 
 
+@pytest.mark.slow
+def test_overwrite_of_a_killed_run_ends_its_mlflow_run_killed_first(fault_suite, reference, tmp_path):
+    out, uri, hold = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "never"
+    proc = start(*evaluate_args(fault_suite, out, uri, SLOW), QA_TEST_HOLD=str(hold))
+    wait_for(Path(f"{hold}.reached").exists, "a batch held in the model", proc)
+    stop(proc, signal.SIGKILL)
+    old = run_id_of(out)
+    assert mlflow_run(uri, old).info.status == "RUNNING"
+    result = cli(*evaluate_args(fault_suite, out, uri, SLOW), "--overwrite")
+    assert result.returncode == 0, result.stderr
+    new = run_id_of(out)
+    replaced = mlflow_run(uri, old)
+    assert new != old and mlflow_run(uri, new).info.status == "FINISHED"
+    assert replaced.info.status == "KILLED"  # before: RUNNING for ever, beside the run that replaced it
+    assert f"replaced by evaluate --overwrite of {out}" in replaced.data.tags["qa_harness.overwritten"]
+    assert replaced.data.tags["qa_harness.overwritten_by"] == new
+    assert replaced.info.end_time <= mlflow_run(uri, new).info.start_time  # ended before the new one started
+    assert_good_pairs_identical(out, reference, CLIP_IDS)
+
+
 def test_the_gate_refuses_a_finished_run_whose_records_lost_rows(fault_suite, tmp_path):
     out, uri = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert cli(*evaluate_args(fault_suite, out, uri)).returncode == 0
