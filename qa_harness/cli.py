@@ -26,6 +26,7 @@ from qa_harness.exitcodes import (
     EXIT_INTERNAL,
     EXIT_OK,
     interrupted_code,
+    interrupted_reason,
     sigterm_raises,
 )
 from qa_harness.gate.cli import add_gate_parser
@@ -319,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt as err:
         print(
-            f"qa-harness: interrupted ({err or 'SIGINT'}); an evaluation can be continued with --resume",
+            f"qa-harness: interrupted ({interrupted_reason(err)}); an evaluation can be continued with --resume",
             file=sys.stderr,
         )
         return interrupted_code(err)

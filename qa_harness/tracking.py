@@ -255,8 +255,11 @@ def end_overwritten(*, tracking_uri: str, run_id: str, out_dir: Path, by: str = 
 
 def end_state(err: BaseException) -> dict[str, str]:
     """`mark_ended`'s status and reason for the exception that stopped a run: a signal KILLED, else FAILED."""
-    killed = isinstance(err, KeyboardInterrupt)
-    return {"status": "KILLED" if killed else "FAILED", "reason": f"{type(err).__name__}: {err}".rstrip(": ")}
+    if isinstance(err, KeyboardInterrupt):
+        from qa_harness.exitcodes import interrupted_reason
+
+        return {"status": "KILLED", "reason": f"{type(err).__name__}: {interrupted_reason(err)}"}
+    return {"status": "FAILED", "reason": f"{type(err).__name__}: {err}".rstrip(": ")}
 
 
 def start_group_run(
