@@ -124,6 +124,7 @@ def test_the_gate_refuses_a_finished_run_whose_records_lost_rows(fault_suite, tm
     assert json.loads((out / "summary.json").read_text())["counts"]["frames/total"] == len(frames)
 
 
+@pytest.mark.slow
 def test_gate_takes_the_run_folder_as_well_as_the_run_id(reference, tmp_path):
     uri = f"sqlite:///{reference.parent / 'mlflow.db'}"
     by_folder = gate(str(reference), uri, tmp_path / "policy.yaml")
@@ -132,3 +133,10 @@ def test_gate_takes_the_run_folder_as_well_as_the_run_id(reference, tmp_path):
     (tmp_path / "empty" / "run.json").write_text('{"fingerprint": {}, "mlflow_run_id": null}')
     refused = gate(str(tmp_path / "empty"), uri, tmp_path / "policy.yaml")
     assert refused.returncode == 2 and "the run never reached MLflow" in error_line(refused)
+    # report and compare read runs the same way (in process here: the subprocess path is the gate's above)
+    from qa_harness.cli import main
+
+    html = tmp_path / "report.html"
+    assert main(["report", str(reference), "--tracking-uri", uri, "--out", str(html), "--no-log"]) == 0
+    assert run_id_of(reference) in html.read_text()
+    assert main(["compare", str(reference), run_id_of(reference), "--tracking-uri", uri, "--no-log"]) == 0
