@@ -26,6 +26,7 @@ from qa_harness.exitcodes import (
     EXIT_INTERNAL,
     EXIT_OK,
     interrupted_code,
+    interrupted_reason,
     sigterm_raises,
 )
 from qa_harness.gate.cli import add_gate_parser
@@ -111,7 +112,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
         "--pair-timeout",
         type=_positive_seconds,
         metavar="SECONDS",
-        help="fail a pair whose model and metrics take longer than this (local executor; default: no limit)",
+        help="fail a pair whose model and metrics take longer than this (any executor, --matrix too; default: none)",
     )
     ray = p.add_argument_group(
         "executor",
@@ -165,8 +166,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return _cmd_matrix(args, executor, options)
     if args.suite is None or args.model is None:
         raise QaHarnessError("evaluate: --suite and --model are required (or --matrix FILE)")
-    if args.pair_timeout is not None and executor != "local":
-        raise QaHarnessError("evaluate: --pair-timeout works with the local executor only (it needs the main thread)")
     if args.retry_failed and not args.resume:
         raise QaHarnessError("evaluate: --retry-failed retries the failed pairs of a run: it needs --resume")
     from qa_harness.evaluate import EvalConfig, run_evaluation
@@ -212,6 +211,7 @@ def _cmd_matrix(args: argparse.Namespace, executor: str, options: dict) -> int:
         executor_options=options,
         resume=args.resume,
         overwrite=args.overwrite,
+        pair_timeout=args.pair_timeout,
     )
     for name, run in result.results.items():
         print(f"== {name}")
@@ -320,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt as err:
         print(
-            f"qa-harness: interrupted ({err or 'SIGINT'}); an evaluation can be continued with --resume",
+            f"qa-harness: interrupted ({interrupted_reason(err)}); an evaluation can be continued with --resume",
             file=sys.stderr,
         )
         return interrupted_code(err)

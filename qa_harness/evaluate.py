@@ -137,7 +137,10 @@ def _tracked(
         "executor": cfg.executor,
         **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
     }
+    old_run = store.replaced.mlflow_run_id if store.replaced else None
     with tracking.tracking_errors(uri):
+        if old_run:  # ended before the new run starts: a killed run must not stay RUNNING for ever
+            tracking.end_overwritten(tracking_uri=uri, run_id=old_run, out_dir=store.out_dir)
         run_id = tracking.start_run(
             tracking_uri=uri,
             experiment=cfg.experiment,
@@ -147,6 +150,8 @@ def _tracked(
             resume_run_id=meta.mlflow_run_id,
             parent_run_id=cfg.parent_run_id,
         )
+        if old_run:
+            tracking.end_overwritten(tracking_uri=uri, run_id=old_run, out_dir=store.out_dir, by=run_id)
     meta = replace(meta, mlflow_run_id=run_id)
     with storage_errors(store.out_dir):
         store.write_meta(meta)

@@ -28,16 +28,34 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+#: SIGTERMs received inside `sigterm_raises`: a library may turn our `Terminated` into a plain
+#: KeyboardInterrupt (Ray's `ray.wait` does), and the exit code must still say SIGTERM.
+_received: list[int] = []
+
+
+def _signum(err: KeyboardInterrupt) -> int:
+    if isinstance(err, Terminated):
+        return err.signum
+    return _received[-1] if _received else signal.SIGINT
+
+
 def interrupted_code(err: KeyboardInterrupt) -> int:
-    """128 + the signal number (SIGINT for a plain KeyboardInterrupt)."""
-    return 128 + (err.signum if isinstance(err, Terminated) else signal.SIGINT)
+    """128 + the signal number: SIGTERM's when one was received (whatever became of its exception), else SIGINT."""
+    return 128 + _signum(err)
+
+
+def interrupted_reason(err: KeyboardInterrupt) -> str:
+    """'received SIGTERM' / 'received SIGINT': what interrupted the run."""
+    return f"received {signal.Signals(_signum(err)).name}"
 
 
 @contextmanager
 def sigterm_raises() -> Iterator[None]:
     """While inside, SIGTERM raises `Terminated` (Python's default would end the process without cleanup)."""
+    _received.clear()
 
     def handler(signum: int, frame: object) -> None:
+        _received.append(signum)
         raise Terminated(signum)
 
     previous = signal.signal(signal.SIGTERM, handler)

@@ -2,7 +2,8 @@
 
 `pair_deadline`: `--pair-timeout` as SIGALRM in the main thread, raising `PairTimeout` (a
 BaseException, so model code catching `Exception` cannot swallow it) wherever the model is; Python
-code and sleeps are interrupted at once, a C call when it returns to Python.
+code and sleeps are interrupted at once, a C call when it returns to Python. A Ray actor runs its
+calls in its process's main thread, so the Ray executor (and a matrix) honour it the same way.
 
 `OutputRange`: model output should lie in [0, 1]. Values outside are clamped before scoring (metrics
 assume the range), but counted: any is warned about, and a pair where more than `RANGE_TOLERANCE` of
@@ -38,7 +39,7 @@ def pair_deadline(seconds: float | None) -> Iterator[None]:
         yield
         return
     if threading.current_thread() is not threading.main_thread():
-        raise QaHarnessError("--pair-timeout works with the local executor only (it needs the main thread)")
+        raise QaHarnessError("--pair-timeout needs the main thread of the process that evaluates the pair")
 
     def expired(signum: int, frame: object) -> None:
         raise PairTimeout(f"pair ran past --pair-timeout {seconds:g} s")

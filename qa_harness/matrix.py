@@ -14,7 +14,8 @@ runs:
 Each run is an ordinary evaluation (its own run folder `<out>/<name>` and MLflow run), nested under
 one parent run (`mlflow.parentRunId`) that holds `comparison.csv` (every run's overall means; also in
 `<out>`) and the matrix file. Runs go one after another on one Ray connection, each spread over all its workers; the
-seed is shared, so the runs differ only in the model. `--resume` continues every run and the parent.
+seed is shared, so the runs differ only in the model. `--resume` continues every run and the parent;
+`--pair-timeout` applies to every run. One matrix at a time per `<out>` (an OS lock, as for a run folder).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import pandas as pd
 
 from qa_harness import tracking
 from qa_harness.catalog import METRICS
+from qa_harness.errors import storage_errors
 from qa_harness.evaluate import EvalConfig, run_evaluation
+from qa_harness.lock import RunLock
 from qa_harness.records import RunResult
 from qa_harness.registry import UnknownNameError
 from qa_harness.suites.manifest import load_suite
@@ -178,13 +181,43 @@ def run_matrix(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
+    pair_timeout: float | None = None,
 ) -> MatrixResult:
-    """Evaluate every run of `matrix` under one parent MLflow run; `executor_options` override the file's."""
-    options = {**matrix.executor_options, **(executor_options or {})}
+    """Evaluate every run of `matrix` under one parent MLflow run; `executor_options` override the file's.
+
+    The matrix folder is locked (`lock.RunLock` on `<out>/.lock`) for the whole matrix, as each run's own
+    folder is for that run: a second matrix into the same folder is refused, whatever its mode."""
     out = out or Path("qa_runs") / f"matrix__{matrix.name}"
+    lock = RunLock(out.resolve())
+    action = "resume it" if resume else "overwrite it" if overwrite else "start a matrix in it"
+    with storage_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire(action=action)
+    try:
+        return _run_matrix_locked(
+            matrix, out, tracking_uri, executor, executor_options, resume, overwrite, progress, pair_timeout
+        )
+    finally:
+        lock.release()
+
+
+def _run_matrix_locked(
+    matrix: Matrix,
+    out: Path,
+    tracking_uri: str | None,
+    executor: str,
+    executor_options: Mapping[str, Any] | None,
+    resume: bool,
+    overwrite: bool,
+    progress: bool | None,
+    pair_timeout: float | None,
+) -> MatrixResult:
+    options = {**matrix.executor_options, **(executor_options or {})}
     uri = tracking_uri or tracking.default_tracking_uri()
     state_path = out / "matrix.json"
-    previous = json.loads(state_path.read_text()) if resume and state_path.exists() else {}
+    previous = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if overwrite and previous.get("parent_run_id"):  # the replaced parent must not stay RUNNING (kill -9)
+        tracking.end_overwritten(tracking_uri=uri, run_id=previous["parent_run_id"], out_dir=out.resolve())
     parent = tracking.start_group_run(
         tracking_uri=uri,
         experiment=matrix.base.experiment,
@@ -196,9 +229,8 @@ def run_matrix(
             "runs": ",".join(r.name for r in matrix.runs),
             "executor": executor,
         },
-        resume_run_id=previous.get("parent_run_id"),
+        resume_run_id=previous.get("parent_run_id") if resume else None,
     )
-    out.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps({"parent_run_id": parent}))
     session = contextlib.nullcontext()
     if executor == "ray":
@@ -226,6 +258,7 @@ def run_matrix(
                     executor_options=options if executor == "ray" else {},
                     parent_run_id=parent,
                     progress=progress,
+                    pair_timeout=pair_timeout,
                 )
                 results[run.name] = run_evaluation(cfg, suite=suite)
         comparison = out / "comparison.csv"

@@ -135,6 +135,7 @@ def evaluate_pair(
     torch.manual_seed(_pair_seed(job.seed, pair.id))
     frames_done = 0
     out_range = OutputRange()
+    columns: MetricColumns | None = None
     try:
         for clip in (pair.source, pair.driving):
             if clip.problem:
@@ -187,6 +188,8 @@ def evaluate_pair(
         out_range.check(pair.id)
         per_frame = columns.per_frame(frames_done)
         clip_metrics = columns.clip_values(per_frame)
+        if why := columns.nothing_measured(per_frame, clip_metrics):
+            raise NothingMeasured(f"measured nothing: every metric value is NaN on every frame ({why})")
     except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
         message = _failure_message(err)
         log.warning("pair %r failed: %s", pair.id, message)
@@ -197,6 +200,9 @@ def evaluate_pair(
             time.perf_counter() - start,
             error=message,
             output_out_of_range=out_range.fraction,
+            # counted for a pair that measured nothing too: its reasons reach the run's totals
+            unscored=columns.unscored() if columns is not None else {},
+            metric_errors=dict(columns.errors) if columns is not None else {},
         )
         return outcome, None
     records = PairRecords(
@@ -220,6 +226,10 @@ def evaluate_pair(
         metric_errors=dict(columns.errors),
     )
     return outcome, records
+
+
+class NothingMeasured(ClipError):
+    """A pair on which no metric scored a single frame (all NaN): failed, not "ok", with each metric's reason."""
 
 
 def _failure_message(err: BaseException) -> str:

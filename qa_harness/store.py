@@ -37,6 +37,8 @@ class RunStore:
         self.out_dir = Path(out_dir).resolve()  # absolute: workers may run in another folder
         self.pairs_dir = self.out_dir / "pairs"
         self.lock = RunLock(self.out_dir)
+        #: The run an `--overwrite` replaced (its run.json), so its MLflow run can be ended; None otherwise.
+        self.replaced: RunMeta | None = None
 
     @staticmethod
     def key(pair_id: str) -> str:
@@ -71,6 +73,7 @@ class RunStore:
                 raise QaHarnessError(
                     f"{self.out_dir} already holds a run; pass --resume to continue it or --overwrite to replace it"
                 )
+            self.replaced = meta
             with storage_errors(self.out_dir):
                 for child in self.out_dir.iterdir():  # all but the lock we hold
                     if child.name != LOCK_NAME:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from qa_harness.guards import RANGE_TOLERANCE
 from qa_harness.records import ClipOutcome, RunResult
 from qa_harness.runs.table import ALL, condition_label
 
@@ -65,6 +66,10 @@ def print_result(result: RunResult, *, file=None) -> None:
             print(f"(+{len(metrics) - len(shown)} more metrics in {result.out_dir / 'aggregate.csv'})", file=file)
     for outcome in result.failed:
         print(f"FAILED {outcome.pair_id}: {outcome.error}", file=file)
+    failed = {o.pair_id for o in result.failed}
+    for pair_id, fraction in result.summary.output_out_of_range.items():
+        verdict = "pair failed" if pair_id in failed else f"clamped before scoring (tolerance {RANGE_TOLERANCE:.0%})"
+        print(f"output out of range on {pair_id}: {fraction:.2%} of its values outside [0, 1]; {verdict}", file=file)
     for pair_id, errors in result.summary.metric_errors.items():
         for metric, reason in errors.items():
             print(f"metric {metric} failed on {pair_id} (its values are NaN; the pair is kept): {reason}", file=file)

@@ -233,10 +233,33 @@ def mark_ended(*, tracking_uri: str, run_id: str, status: str, reason: str) -> N
     client.set_terminated(run_id, status)
 
 
+def end_overwritten(*, tracking_uri: str, run_id: str, out_dir: Path, by: str = "") -> None:
+    """The MLflow run of a folder that `--overwrite` replaces: KILLED if it never ended (`kill -9` leaves a
+    run RUNNING), tagged `qa_harness.overwritten` (when, which folder) and, once known, `..._by` (the new run).
+    A run the store no longer has (deleted) is left alone."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return
+    if by:
+        client.set_tag(run_id, "qa_harness.overwritten_by", by)
+        return
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    client.set_tag(run_id, "qa_harness.overwritten", f"replaced by evaluate --overwrite of {out_dir} at {when}")
+    if run.info.status == "RUNNING":
+        client.set_terminated(run_id, "KILLED")
+
+
 def end_state(err: BaseException) -> dict[str, str]:
     """`mark_ended`'s status and reason for the exception that stopped a run: a signal KILLED, else FAILED."""
-    killed = isinstance(err, KeyboardInterrupt)
-    return {"status": "KILLED" if killed else "FAILED", "reason": f"{type(err).__name__}: {err}".rstrip(": ")}
+    if isinstance(err, KeyboardInterrupt):
+        from qa_harness.exitcodes import interrupted_reason
+
+        return {"status": "KILLED", "reason": f"{type(err).__name__}: {interrupted_reason(err)}"}
+    return {"status": "FAILED", "reason": f"{type(err).__name__}: {err}".rstrip(": ")}
 
 
 def start_group_run(

@@ -85,7 +85,7 @@ def test_mediapipe_start_up_chatter_goes_to_the_debug_log() -> None:
         assert result.returncode == 0, result.stderr
         logged = (Path(folder) / "log").read_text()
     assert result.stderr == ""
-    assert "qa_harness.landmarks.mediapipe_mesh mediapipe:" in logged
+    assert "qa_harness.native mediapipe:" in logged
 
 
 def test_fan_absent_weights_name_both_files_and_folders(no_weights) -> None:

@@ -224,3 +224,20 @@ def test_model_that_cannot_be_built_fails_the_run_with_its_message(write_suite, 
     client = MlflowClient(tracking_uri)
     (run,) = client.search_runs([client.get_experiment_by_name("qa_harness").experiment_id])
     assert run.info.status == "FAILED" and "Unknown model 'fom'" in run.data.tags["qa_harness.error"]
+
+
+def test_pair_timeout_is_honoured_on_ray_workers(write_suite, tmp_path, tracking_uri):
+    suite = _suite(write_suite, clips=CLIPS[:2])
+    result = _evaluate(
+        suite,
+        tmp_path / "timeout",
+        tracking_uri,
+        model="tests.faults.plugins:faulty",
+        model_options={"behaviour": "hangs", "bad": "tpsmm_driving"},
+        executor="ray",
+        executor_options={"workers": 2},
+        pair_timeout=2.0,
+    )  # before: refused with --executor ray, ignored with --matrix (which runs on Ray)
+    assert {o.pair_id: o.status for o in result.outcomes} == {"d20": "ok", "tpsmm_driving": "failed"}
+    (failed,) = result.failed
+    assert failed.error == "pair ran past --pair-timeout 2 s" and 2.0 <= failed.seconds < 10.0

@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -68,6 +70,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     if ray.is_initialized():
         yield ray
         return
+    sigterm = signal.getsignal(signal.SIGTERM)
     if address:
         try:
             ray.init(address=address, logging_level=logging.WARNING)
@@ -75,6 +78,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
             raise QaHarnessError(f"cannot connect to the Ray cluster at {address!r}: {err}") from err
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    if callable(sigterm) and threading.current_thread() is threading.main_thread():
+        # Ray's core worker replaces the process's SIGTERM handler with its own (it logs, then turns the
+        # `ray.wait` in progress into SystemExit(1): exit 4, then SIGABRT); put ours back (exit 143, KILLED)
+        signal.signal(signal.SIGTERM, sigterm)
     try:
         yield ray
     finally:

@@ -79,7 +79,8 @@ def build_metrics(
         except WeightsUnavailableError as err:
             level = logging.DEBUG if str(err) in _WARNED else logging.WARNING
             _WARNED.add(str(err))
-            log.log(level, "metric %s unavailable: %s", name, err)
+            # the full reason (files, folders, how to install) is printed once, in the run's summary
+            log.log(level, "metric %s unavailable (weights absent): the run goes on without it; see the summary", name)
             unavailable[name] = str(err)
     return metrics, unavailable
 

@@ -20,10 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +27,7 @@ import torch
 from torch import Tensor
 
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks, empty_arrays, to_uint8_images
+from qa_harness.native import native_stderr_to_debug_log
 from qa_harness.weights import require_package
 
 # iBUG index -> Face Mesh vertices (averaged when two).
@@ -60,28 +57,6 @@ MESH_POINTS = 478
 #: Faces Face Mesh looks for per frame; the largest is kept.
 MAX_FACES = 4
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def native_stderr_to_debug_log() -> Iterator[None]:
-    """Send what is written to file descriptor 2 meanwhile to the debug log.
-
-    Why: MediaPipe's C++ graph writes start-up chatter (TFLite delegate, "feedback manager", NORM_RECT
-    warnings) straight to fd 2 when it is built and on its first face; Python logging settings do not
-    reach it, and to a user it reads like an error. Used only around those two moments.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            for line in sink.read().decode(errors="replace").splitlines():
-                log.debug("mediapipe: %s", line)
 
 
 def mesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ exit 3 as if the model had failed.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -75,6 +76,28 @@ class MetricColumns:
         """Metric -> {reason: frames} for the live metrics that left frames unscored (a failed one is all NaN
         for its own reason, in `errors`)."""
         return {m: counts for m, counts in self._unscored.items() if counts and m not in self.errors}
+
+    def nothing_measured(self, per_frame: Mapping[str, np.ndarray], clip: Mapping[str, float]) -> str:
+        """Why the pair measured nothing, metric by metric ('' when some quality value is finite).
+
+        Every value of every quality column (descriptive ones left out) NaN on every frame: such a pair
+        must not read "ok" (issue #15, point 10); the runner fails it with this reason."""
+        declared = [c for m in self.metrics for c in (*m.columns, *m.clip_columns)]
+        descriptive = {c.name for c in declared if c.higher_is_better is None}
+        frame_values = (v for k, v in per_frame.items() if k not in descriptive)
+        if any(np.isfinite(v).any() for v in frame_values):
+            return ""
+        if any(math.isfinite(v) for k, v in clip.items() if k not in descriptive):
+            return ""
+        why = []
+        for metric in self.metrics:
+            if metric.name in self.errors:
+                why.append(f"{metric.name}: failed: {self.errors[metric.name]}")
+            elif counts := self._unscored[metric.name]:
+                why.append(f"{metric.name}: " + ", ".join(f"{n} frames {reason}" for reason, n in counts.items()))
+            else:
+                why.append(f"{metric.name}: NaN with no reason given")
+        return "; ".join(why)
 
     def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
         """The regions the live metrics score inside (first metric to name a region wins), on the CPU."""

@@ -69,6 +69,15 @@ def _header(candidate: RunRecords, baseline: RunRecords | None) -> Html:
                 f"{len(errors)} clip(s), those metrics NaN there: {listed}" + (" ..." if len(errors) > 3 else ""),
             )
         )
+    if ranges := candidate.output_out_of_range():
+        listed = ", ".join(f"{pair_id} {fraction:.2%}" for pair_id, fraction in list(ranges.items())[:5])
+        rows.append(
+            (
+                "output out of range",
+                f"{len(ranges)} clip(s) with values outside [0, 1], clamped before scoring: {listed}"
+                + (" ..." if len(ranges) > 5 else ""),
+            )
+        )
     if baseline is not None:
         rows.append(("baseline", f"{baseline.name} ({baseline.run_id})"))
     return join([tag("h1", f"Quality report: {candidate.name}"), table(["", ""], rows, text_columns=2)])
@@ -216,6 +225,8 @@ def _clips(candidate: RunRecords) -> Html:
     axes = condition_columns(frames)
     conds = clip_conditions(frames) if axes else None  # a clip's condition: its frames' most common value
     clips = candidate.clips if candidate.clips is not None else pd.DataFrame({"pair_id": means.index, "status": "ok"})
+    ranges = candidate.output_out_of_range()
+    headers = ["clip", "status", "conditions", "error", "out of [0, 1]", *metrics]
     rows = []
     for record in clips.to_dict("records"):
         pair_id = record["pair_id"]
@@ -231,6 +242,7 @@ def _clips(candidate: RunRecords) -> Html:
                 status("pass" if record["status"] == "ok" else "fail"),
                 tags,
                 "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
+                f"{ranges[pair_id]:.2%}" if pair_id in ranges else "",
                 *values,
             ]
         )
@@ -242,7 +254,7 @@ def _clips(candidate: RunRecords) -> Html:
                 join(
                     [
                         tag("summary", "show every clip with its status and per-clip means"),
-                        table(["clip", "status", "conditions", "error", *metrics], rows, text_columns=4),
+                        table(headers, rows, text_columns=4),
                     ]
                 ),
             ),

@@ -78,6 +78,13 @@ class RunRecords:
         errors = self.clips.set_index("pair_id")[METRIC_ERRORS]
         return {str(p): e for p, e in errors.items() if isinstance(e, str) and e}
 
+    def output_out_of_range(self) -> dict[str, float]:
+        """pair_id -> fraction of the model's output values outside [0, 1] (clamped before scoring), where any."""
+        if self.clips is None or "output_out_of_range" not in self.clips:
+            return {}
+        fractions = self.clips.set_index("pair_id")["output_out_of_range"]
+        return {str(p): float(f) for p, f in fractions.items() if f > 0}
+
     def failed_clips(self) -> list[str]:
         if self.clips is None or "status" not in self.clips:
             return []

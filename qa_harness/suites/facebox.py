@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa_harness.native import native_stderr_to_debug_log
 from qa_harness.records import CropBox
 from qa_harness.weights import require_package
 
@@ -97,9 +98,12 @@ def _detect_with(model_selection: int, frames: np.ndarray, todo: np.ndarray, out
     mp = require_package("mediapipe")
     height, width = frames.shape[1:3]
     scale = np.array([width, height], dtype=np.float64)
-    with mp.solutions.face_detection.FaceDetection(
-        model_selection=model_selection, min_detection_confidence=0.5
-    ) as detector:
+    with (
+        native_stderr_to_debug_log(),
+        mp.solutions.face_detection.FaceDetection(
+            model_selection=model_selection, min_detection_confidence=0.5
+        ) as detector,
+    ):  # only the graph runs inside: its native start-up lines go to the debug log
         for index in np.flatnonzero(todo):
             result = detector.process(np.ascontiguousarray(frames[index]))
             if not result.detections:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from qa_harness.native import native_stderr_to_debug_log
 from qa_harness.weights import require_package
 
 #: Outlines are the hull of the 21 hand keypoints grown by this factor about their centre: the
@@ -25,14 +26,16 @@ class HandFinder:
 
     def __init__(self, *, min_confidence: float = 0.5) -> None:
         mp = require_package("mediapipe")
-        self._hands = mp.solutions.hands.Hands(
-            static_image_mode=True, max_num_hands=2, min_detection_confidence=min_confidence
-        )
+        with native_stderr_to_debug_log():
+            self._hands = mp.solutions.hands.Hands(
+                static_image_mode=True, max_num_hands=2, min_detection_confidence=min_confidence
+            )
 
     def outlines(self, frame: np.ndarray) -> list[np.ndarray]:
         """uint8 (H, W, 3) RGB -> one (K, 2) float32 convex polygon in pixels per hand found."""
         height, width = frame.shape[:2]
-        result = self._hands.process(np.ascontiguousarray(frame))
+        with native_stderr_to_debug_log():  # the graph's first runs write start-up lines to fd 2
+            result = self._hands.process(np.ascontiguousarray(frame))
         polygons = []
         for hand in result.multi_hand_landmarks or ():
             points = np.array([(p.x * width, p.y * height) for p in hand.landmark], dtype=np.float32)
@@ -63,12 +66,14 @@ class BodyHands:
 
     def __init__(self) -> None:
         mp = require_package("mediapipe")
-        self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
+        with native_stderr_to_debug_log():
+            self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
 
     def points(self, frame: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) RGB -> (K, 2) float pixels of the visible hand points (K may be 0)."""
         height, width = frame.shape[:2]
-        result = self._pose.process(np.ascontiguousarray(frame))
+        with native_stderr_to_debug_log():
+            result = self._pose.process(np.ascontiguousarray(frame))
         if result.pose_landmarks is None:
             return np.zeros((0, 2))
         marks = [result.pose_landmarks.landmark[i] for i in POSE_HANDS]

@@ -10,6 +10,7 @@ held); `QA_TEST_FAULT_OFF=1` turns the fault off
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -29,12 +30,12 @@ class Faulty(Animator):
 
     def __init__(self, bad: str, misbehave) -> None:
         self.bad, self.misbehave = bad, misbehave
-        self.first_of_bad = _first_frame(bad) if bad else None
 
     def prepare(self, source: Tensor, *, driving_first: Tensor | None = None) -> bool:
-        if os.environ.get("QA_TEST_FAULT_OFF"):  # the fault was transient: gone on a retry
+        if os.environ.get("QA_TEST_FAULT_OFF") or not self.bad:  # the fault was transient: gone on a retry
             return False
-        return self.first_of_bad is not None and torch.allclose(driving_first, self.first_of_bad, atol=1e-6)
+        first_of_bad = _first_frame(self.bad, driving_first.shape[-1])
+        return torch.allclose(driving_first, first_of_bad.to(driving_first.device), atol=1e-6)
 
     def animate(self, is_bad: bool, driving: Tensor) -> Tensor:
         time.sleep(float(os.environ.get("QA_TEST_DELAY", "0")))
@@ -45,13 +46,13 @@ class Faulty(Animator):
         return self.misbehave(driving) if is_bad else driving.clone()
 
 
-def _first_frame(clip_id: str) -> Tensor:
-    """The first frame of data/clips/<clip_id>.mp4 as the fault suites decode it (see common.RESOLUTION)."""
+@functools.cache
+def _first_frame(clip_id: str, resolution: int) -> Tensor:
+    """The first frame of data/clips/<clip_id>.mp4 as a suite at `resolution` (no crop box) decodes it."""
     from qa_harness.video.io import read_image
-    from tests.faults.common import RESOLUTION
     from tests.helpers.media import CLIPS
 
-    return read_image(CLIPS / f"{clip_id}.mp4", resolution=RESOLUTION)
+    return read_image(CLIPS / f"{clip_id}.mp4", resolution=resolution)
 
 
 def _exit(driving: Tensor) -> Tensor:
@@ -79,7 +80,13 @@ def _slight_overshoot(driving: Tensor) -> Tensor:
     return out
 
 
+def _blank(driving: Tensor) -> Tensor:
+    """Flat grey frames: no face for any face metric to find (a model that lost the picture)."""
+    return torch.full_like(driving, 0.5)
+
+
 BEHAVIOURS = {
+    "blank": _blank,
     "none": Tensor.clone,
     "exits": _exit,
     "interrupts": _interrupt,

@@ -66,8 +66,9 @@ def test_output_scaled_0_255_fails_the_pair_with_its_fraction(fault_suite, refer
     assert_good_pairs_identical(out, reference, ("d20", "vrt_face5"))
 
 
+@pytest.mark.slow
 def test_slight_overshoot_is_counted_warned_and_tolerated(fault_suite, reference, tmp_path):
-    result, out, _ = _run(fault_suite, tmp_path, "overshoots")
+    result, out, uri = _run(fault_suite, tmp_path, "overshoots")
     assert result.returncode == 0, result.stderr
     assert "of the model's output values lie outside [0, 1]" in result.stderr
     clips = pd.read_parquet(out / "clips.parquet").set_index("pair_id")
@@ -77,6 +78,18 @@ def test_slight_overshoot_is_counted_warned_and_tolerated(fault_suite, reference
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["clips/output_out_of_range"] == 1
     assert_good_pairs_identical(out, reference, ("d20", "vrt_face5"))
+    # shown where a user looks, not only in the records: the terminal summary and the HTML report
+    assert (
+        "output out of range on tpsmm_driving: 0.50% of its values outside [0, 1]; clamped before scoring "
+        "(tolerance 1%)" in result.stdout
+    )
+    assert "output out of range on d20" not in result.stdout
+    html = tmp_path / "report.html"
+    report = cli("report", run_id_of(out), "--tracking-uri", uri, "--out", str(html), "--no-log")
+    assert report.returncode == 0, report.stderr
+    text = html.read_text()
+    assert "1 clip(s) with values outside [0, 1], clamped before scoring: tpsmm_driving 0.50%" in text
+    assert "<th>out of [0, 1]</th>" in text and "<td>0.50%</td>" in text
 
 
 @pytest.mark.parametrize(

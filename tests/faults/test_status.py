@@ -88,6 +88,26 @@ def test_kill_9_leaves_running_the_gate_refuses_and_resume_finishes_the_same_run
     assert_good_pairs_identical(out, reference, CLIP_IDS)
 
 
+@pytest.mark.slow
+def test_overwrite_of_a_killed_run_ends_its_mlflow_run_killed_first(fault_suite, reference, tmp_path):
+    out, uri, hold = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "never"
+    proc = start(*evaluate_args(fault_suite, out, uri, SLOW), QA_TEST_HOLD=str(hold))
+    wait_for(Path(f"{hold}.reached").exists, "a batch held in the model", proc)
+    stop(proc, signal.SIGKILL)
+    old = run_id_of(out)
+    assert mlflow_run(uri, old).info.status == "RUNNING"
+    result = cli(*evaluate_args(fault_suite, out, uri, SLOW), "--overwrite")
+    assert result.returncode == 0, result.stderr
+    new = run_id_of(out)
+    replaced = mlflow_run(uri, old)
+    assert new != old and mlflow_run(uri, new).info.status == "FINISHED"
+    assert replaced.info.status == "KILLED"  # before: RUNNING for ever, beside the run that replaced it
+    assert f"replaced by evaluate --overwrite of {out}" in replaced.data.tags["qa_harness.overwritten"]
+    assert replaced.data.tags["qa_harness.overwritten_by"] == new
+    assert replaced.info.end_time <= mlflow_run(uri, new).info.start_time  # ended before the new one started
+    assert_good_pairs_identical(out, reference, CLIP_IDS)
+
+
 def test_the_gate_refuses_a_finished_run_whose_records_lost_rows(fault_suite, tmp_path):
     out, uri = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert cli(*evaluate_args(fault_suite, out, uri)).returncode == 0
@@ -104,6 +124,7 @@ def test_the_gate_refuses_a_finished_run_whose_records_lost_rows(fault_suite, tm
     assert json.loads((out / "summary.json").read_text())["counts"]["frames/total"] == len(frames)
 
 
+@pytest.mark.slow
 def test_gate_takes_the_run_folder_as_well_as_the_run_id(reference, tmp_path):
     uri = f"sqlite:///{reference.parent / 'mlflow.db'}"
     by_folder = gate(str(reference), uri, tmp_path / "policy.yaml")
@@ -112,3 +133,10 @@ def test_gate_takes_the_run_folder_as_well_as_the_run_id(reference, tmp_path):
     (tmp_path / "empty" / "run.json").write_text('{"fingerprint": {}, "mlflow_run_id": null}')
     refused = gate(str(tmp_path / "empty"), uri, tmp_path / "policy.yaml")
     assert refused.returncode == 2 and "the run never reached MLflow" in error_line(refused)
+    # report and compare read runs the same way (in process here: the subprocess path is the gate's above)
+    from qa_harness.cli import main
+
+    html = tmp_path / "report.html"
+    assert main(["report", str(reference), "--tracking-uri", uri, "--out", str(html), "--no-log"]) == 0
+    assert run_id_of(reference) in html.read_text()
+    assert main(["compare", str(reference), run_id_of(reference), "--tracking-uri", uri, "--no-log"]) == 0
