@@ -15,8 +15,9 @@ other evidence:
 - `hand_at_mouth`: 1 when a MediaPipe Pose hand point (wrist or knuckle, visibility >= 0.8) lies
   within `HAND_REACH` eye distances of the mouth: hands over the mouth whose palms Hands cannot see
   (`hands`);
-- `mouth_object`: share of the lower face (nose to chin) whose colour is not the skin of the same
-  face's upper part (`skin`: masks, microphones, scarves); NaN on grey images and tiny faces;
+- `mouth_object`: share of the lower face (nose to chin, between the mouth corners) whose colour is
+  not the skin of the same face's upper part (`skin`: masks, microphones, scarves); NaN on grey
+  images and tiny faces;
 - `mouth`: the mouth is covered, the largest of `mouth_object`, `hand_at_mouth` and the share of lip
   points under a Hands outline: what `occlusion_mouth` bins;
 - `flat`: share of points in flat parts: a part (a brow, an eye, the outer lips: `PARTS`) is flat
