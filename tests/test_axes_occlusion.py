@@ -114,3 +114,19 @@ def test_synthetic_occluders_move_the_occlusion_tag_not_the_pose(tmp_path, tagge
         assert covered.clip_labels["occlusion"] == "partial", op
         assert np.median(covered.measures["occlusion.flat"]) > 0.1, op
         assert covered.clip_labels["yaw"] == original.clip_labels["yaw"], op
+
+
+def test_pose_runs_on_every_fifth_frame_and_its_hands_are_held_between():
+    from qa_harness.suites.axes import occlusion
+
+    axis = build_axes(["occlusion"])[0]
+    tagger = Tagger([axis])
+    frames = np.stack([np.asarray(Image.open(DATA / "photos" / "lp_d30.jpg").convert("RGB"))] * 7)
+    obs = tagger.observe(frames)
+    axis.measure(obs)  # builds the finders
+    calls = []
+    real = axis._body.points
+    axis._body.points = lambda frame: calls.append(1) or real(frame)
+    held = axis.measure(obs)["hand_at_mouth"]
+    assert len(calls) == 2 == -(-len(frames) // occlusion.POSE_EVERY)  # frames 0 and 5
+    assert np.isfinite(held).all() and (held == held[0]).all()  # same frame: the held answer is Pose's

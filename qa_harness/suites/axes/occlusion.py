@@ -14,9 +14,12 @@ other evidence:
 - `hand`: share of points inside the outline of a hand found by MediaPipe Hands;
 - `hand_at_mouth`: 1 when a MediaPipe Pose hand point (wrist or knuckle, visibility >= 0.8) lies
   within `HAND_REACH` eye distances of the mouth: hands over the mouth whose palms Hands cannot see
-  (`hands`);
-- `mouth_object`: share of the lower face (nose to chin) whose colour is not the skin of the same
-  face's upper part (`skin`: masks, microphones, scarves); NaN on grey images and tiny faces;
+  (`hands`). Pose is the dearest model here, so it runs on the first face of a chunk and then at
+  most every `POSE_EVERY`-th frame; the frames between hold its hand points (measured against their
+  own mouth): a hand over the mouth stays longer than that in a clip, and a photo always gets Pose;
+- `mouth_object`: share of the lower face (nose to chin, between the mouth corners) whose colour is
+  not the skin of the same face's upper part (`skin`: masks, microphones, scarves); NaN on grey
+  images and tiny faces;
 - `mouth`: the mouth is covered, the largest of `mouth_object`, `hand_at_mouth` and the share of lip
   points under a Hands outline: what `occlusion_mouth` bins;
 - `flat`: share of points in flat parts: a part (a brow, an eye, the outer lips: `PARTS`) is flat
@@ -53,6 +56,8 @@ LIPS = np.arange(48, 68)
 #: Eye distances from the mouth centre within which a pose hand point covers the mouth (both hands
 #: over the mouth and nose put the knuckles 0.7-0.9 eye distances below the mouth centre).
 HAND_REACH = 1.0
+#: Pose runs on every this-many-th frame, held between (0.2 s at 25 fps).
+POSE_EVERY = 5
 #: `mouth` from which the lip points count as hidden (the `occlusion_mouth` edge of the bins file).
 MOUTH_COVERED = 0.25
 
@@ -127,6 +132,7 @@ class OcclusionAxis(ConditionAxis):
         marks = obs.crop_landmarks if obs.crop_landmarks is not None else obs.landmarks
         points_all, found = marks.points.numpy(), marks.found.numpy()
         out = {m: np.full(len(found), np.nan) for m in self.measures}
+        self._pose_at, self._hand_points = -POSE_EVERY, np.zeros((0, 2))
         for i, frame in enumerate(obs.frames):
             out["missing"][i] = float(not (found[i] or obs.faces.found[i]))
             if not found[i]:
@@ -151,7 +157,9 @@ class OcclusionAxis(ConditionAxis):
 
     def _mouth(self, out, i, frame, keypoints, points, lips_under_hand) -> bool:
         """Fill the mouth measures of frame `i`; True when the mouth counts as covered."""
-        out["hand_at_mouth"][i] = hand_at_mouth(self._body.points(frame), keypoints)
+        if i - self._pose_at >= POSE_EVERY:
+            self._pose_at, self._hand_points = i, self._body.points(frame)
+        out["hand_at_mouth"][i] = hand_at_mouth(self._hand_points, keypoints)
         out["mouth_object"][i] = foreign_share(frame, keypoints, points)
         out["mouth"][i] = np.nanmax([out["mouth_object"][i], out["hand_at_mouth"][i], lips_under_hand.mean()])
         return bool(out["mouth"][i] >= MOUTH_COVERED)
