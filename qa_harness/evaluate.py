@@ -136,6 +136,7 @@ def _tracked(
         "metrics": ",".join(metric_names),
         "executor": cfg.executor,
         **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
+        **tracking.metric_option_params(metric_names, suite.metric_options),
     }
     with tracking.tracking_errors(uri):
         run_id = tracking.start_run(
