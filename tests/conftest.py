@@ -28,6 +28,7 @@ def hermetic_weight_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     empty = tmp_path_factory.mktemp("no_weights")
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(empty / "qa_harness"))
     monkeypatch.setenv("TORCH_HOME", str(empty / "torch"))
+    monkeypatch.delenv("QA_HARNESS_CACHE", raising=False)  # suite caches where `packaged.suite_cache_dir` puts them
 
 
 @pytest.fixture(scope="session")
