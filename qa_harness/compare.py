@@ -92,8 +92,7 @@ def compare_runs(
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    one_sided = np.array([t.p_value(0.0) if t else math.nan for t in tests])
-    table["p"] = np.minimum(1.0, 2 * np.minimum(one_sided, 1 - one_sided))
+    table["p"] = [_two_sided_p(t) for t in tests]
     family = correct(table["p"].to_numpy(), settings.alpha, settings.correction)
     bounds = [t.interval(lv / 2) if t else (math.nan, math.nan) for t, lv in zip(tests, family.levels, strict=True)]
     table["ci_low"], table["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
@@ -102,6 +101,18 @@ def compare_runs(
         _verdict(r, rejected) for r, rejected in zip(table.itertuples(index=False), family.rejected, strict=True)
     ]
     return table
+
+
+def _two_sided_p(test) -> float:
+    """p of "no difference". A delta of exactly 0 without spread (every clip equal to the reference, as event
+    F1 of a model that catches every event) has p 1: the one-sided p of a spread-less test is 0 or 1, and
+    1 would double to p 0, i.e. "worse"."""
+    if test is None:
+        return math.nan
+    if test.se == 0 and test.point == 0:
+        return 1.0
+    one_sided = test.p_value(0.0)
+    return min(1.0, 2 * min(one_sided, 1 - one_sided))
 
 
 def _verdict(row, rejected: bool) -> str:

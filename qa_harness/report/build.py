@@ -17,7 +17,14 @@ import pandas as pd
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.output import not_gated_lines
-from qa_harness.records import COND_PREFIX, METRIC_ERRORS, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.records import (
+    CLIP_METRIC_PREFIX,
+    COND_PREFIX,
+    METRIC_ERRORS,
+    METRIC_PREFIX,
+    condition_columns,
+    metric_columns,
+)
 from qa_harness.report.html import Html, esc, join, page, png, status, table, tag
 from qa_harness.report.worst import worst_section
 from qa_harness.runs.records import RunRecords
@@ -212,6 +219,7 @@ def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
 def _clips(candidate: RunRecords) -> Html:
     frames = candidate.frames
     metrics = metric_columns(frames)
+    clip_level = [m for m in candidate.clip_metrics() if m not in metrics]  # one value per clip (ear_mar's F1, ...)
     means = clip_means(frames)
     axes = condition_columns(frames)
     conds = clip_conditions(frames) if axes else None  # a clip's condition: its frames' most common value
@@ -232,6 +240,7 @@ def _clips(candidate: RunRecords) -> Html:
                 tags,
                 "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
                 *values,
+                *(record.get(CLIP_METRIC_PREFIX + m, np.nan) for m in clip_level),
             ]
         )
     return join(
@@ -241,8 +250,8 @@ def _clips(candidate: RunRecords) -> Html:
                 "details",
                 join(
                     [
-                        tag("summary", "show every clip with its status and per-clip means"),
-                        table(["clip", "status", "conditions", "error", *metrics], rows, text_columns=4),
+                        tag("summary", "show every clip with its status, per-clip means and clip-level scores"),
+                        table(["clip", "status", "conditions", "error", *metrics, *clip_level], rows, text_columns=4),
                     ]
                 ),
             ),
