@@ -57,7 +57,7 @@ def backend_rows(frames: torch.Tensor) -> list[str]:
     rows = []
     for name in LANDMARKS.names():
         try:
-            backend = LANDMARKS.get(name)(device=CPU)
+            backend = LANDMARKS.build(name, device=CPU)
         except WeightsUnavailableError as err:
             rows.append(f"| landmarks | {name} | unavailable: {str(err).splitlines()[0][:70]}... | |")
             continue
@@ -66,7 +66,7 @@ def backend_rows(frames: torch.Tensor) -> list[str]:
         made = Path(tmp) / openface.WEIGHTS_FILE
         torch.save(openface.OpenFaceNN4Small2().state_dict(), made)
         for name in IDENTITY.names():
-            backend = IDENTITY.get(name)(device=CPU, weights=made if name == "openface" else None)
+            backend = IDENTITY.build(name, device=CPU, weights=made if name == "openface" else None)
             note = " (random weights)" if name == "openface" else ""
             rows.append(f"| identity | {name}{note} | {throughput(backend.embed, frames)} |")
     return rows
@@ -139,7 +139,7 @@ def main() -> None:
     print("|---|---|---|---|")
     print("\n".join(backend_rows(frames)))
     clips = {name: frames_of(name, args.frames) for name in ("tpsmm_driving", "vrt_face5")}
-    landmarks, identity = LANDMARKS.get("mediapipe")(device=CPU), IDENTITY.get("dlib")(device=CPU)
+    landmarks, identity = LANDMARKS.build("mediapipe", device=CPU), IDENTITY.build("dlib", device=CPU)
     with tempfile.TemporaryDirectory() as cache:
         runs = {"cold": evaluate(Path(cache), clips, landmarks, identity)}
         runs["warm"] = evaluate(Path(cache), clips, landmarks, identity)

@@ -104,7 +104,7 @@ def face_boxes(images: list[np.ndarray]) -> list[dict[str, list[float]]]:
     from qa_harness.catalog import LANDMARKS
     from qa_harness.metrics._face_geometry import named_boxes
 
-    detector = LANDMARKS.get("mediapipe")(device=torch.device("cpu"))
+    detector = LANDMARKS.build("mediapipe", device=torch.device("cpu"))
     boxes = named_boxes(detector.detect(torch.from_numpy(np.stack(images))).points)
     return [{name: box[i].tolist() for name, box in boxes.items()} for i in range(len(images))]
 

@@ -86,7 +86,7 @@ def main() -> None:
         from qa_harness.metrics.base import MetricContext
         from qa_harness.metrics.ssim import ssim
 
-        lpips_metric = METRICS.get("lpips")(MetricContext(device=torch.device("cpu")))
+        lpips_metric = METRICS.build("lpips", MetricContext(device=torch.device("cpu")))
         reference = import_lpips().LPIPS(net="alex", verbose=False)
 
     output, target = frame_pairs(args.frames, args.size)

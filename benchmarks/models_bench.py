@@ -41,8 +41,8 @@ def measure(model: str, device: str, batch: int, frames: int, autocast: str | No
         checkpoint = Path(tmp) / "random.pth"
         torch.save({key: m.state_dict() for key, m in network.checkpoint_networks().items()}, checkpoint)
         del network
-        animator = MODELS.get(model)(checkpoint=checkpoint, device=device)
-        fast = MODELS.get(model)(checkpoint=checkpoint, device=device, autocast=autocast) if autocast else None
+        animator = MODELS.build(model, checkpoint=checkpoint, device=device)
+        fast = MODELS.build(model, checkpoint=checkpoint, device=device, autocast=autocast) if autocast else None
     clip = next(iter_frames(REPO / "data" / "clips" / "d12.mp4", resolution=animator.resolution, chunk=frames + 1))
     source, driving = clip[0], clip[1 : frames + 1]
     state = animator.prepare(source)

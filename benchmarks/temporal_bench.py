@@ -78,7 +78,7 @@ def main() -> None:
     print("| metric | standalone ms/frame wall (CPU) | shared landmarks ms/frame wall (CPU) |")
     print("|---|---|---|")
     for name, build in BUILDS.items():
-        lm = FaceAnalysis(LANDMARKS.get("mediapipe")(device=CPU), cache_dir=None, suite_version="")
+        lm = FaceAnalysis(LANDMARKS.build("mediapipe", device=CPU), cache_dir=None, suite_version="")
         alone = timed(build(lm), work)
         metric, wall, cpu = build(lm), 0.0, 0.0
         for batch in work:  # landmarks of these tensors computed first, as another face metric of the batch does

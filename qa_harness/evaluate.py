@@ -97,7 +97,7 @@ def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     metric_names = cfg.metrics or with_cross_defaults(suite.metrics or DEFAULT_METRICS, suite)
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work
-    executor = EXECUTORS.get(cfg.executor)(**cfg.executor_options)  # so does a missing optional dependency
+    executor = EXECUTORS.build(cfg.executor, **cfg.executor_options)  # so does a missing optional dependency
     device = resolve_device(cfg.device)
     checkpoint_sha = file_sha256(cfg.checkpoint) if cfg.checkpoint else ""
     out_dir = cfg.out_dir or Path("qa_runs") / f"{_slug(suite.name)}__{_slug(cfg.model)}"
@@ -136,6 +136,7 @@ def _tracked(
         "metrics": ",".join(metric_names),
         "executor": cfg.executor,
         **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
+        **tracking.metric_option_params(metric_names, suite.metric_options),
     }
     old_run = store.replaced.mlflow_run_id if store.replaced else None
     with tracking.tracking_errors(uri):

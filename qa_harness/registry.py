@@ -81,6 +81,14 @@ class Registry:
         options = self._options[name]
         return functools.partial(entry, **options) if options else entry
 
+    def options_in_effect(self, name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The keyword options a build of `name` gets: the builder's defaults, the catalog's options over
+        them, `overrides` (a suite's) over those; what a run logs so that its variant can be read back."""
+        params = inspect.signature(self.get(name)).parameters.values()
+        keyword = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        found = {p.name: p.default for p in params if p.kind in keyword and p.default is not p.empty}
+        return {**found, **(overrides or {})}
+
     def unknown_options(self, name: str, options: Mapping[str, Any]) -> list[str]:
         """The keys of `options` that the entry does not take (none when it takes `**kwargs`)."""
         params = inspect.signature(self.get(name)).parameters.values()

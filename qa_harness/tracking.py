@@ -21,7 +21,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,26 @@ def metric_key(metric: str, axis: str = ALL, value: str = ALL, stat: str = "mean
 def unscored_key(metric: str, reason: str) -> str:
     """'unscored/aed/no_face_found_in_the_output_by_the_identity_backend': frames a metric could not score."""
     return "/".join(("unscored", _UNSAFE.sub("_", metric), _UNSAFE.sub("_", reason).strip("_")[:160]))
+
+
+def metric_option_params(names: tuple[str, ...], overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The options in effect for each metric run (`Registry.options_in_effect`: builder defaults, the catalog's,
+    a suite's `metric_options`), flattened to params: `metric_options.akd.landmarks` = `mediapipe`; a nested
+    mapping adds levels. A suite's options for a metric the run does not score are not in effect: not logged."""
+    from qa_harness.catalog import METRICS
+
+    params: dict[str, Any] = {}
+
+    def flatten(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for key, item in sorted(value.items(), key=lambda kv: str(kv[0])):
+                flatten(f"{prefix}.{key}", item)
+        else:
+            params[prefix] = value
+
+    for name in names:
+        flatten(f"metric_options.{name}", METRICS.options_in_effect(name, overrides.get(name)))
+    return {key: value for key, value in params.items() if value != {}}  # a metric with no options adds nothing
 
 
 def start_run(

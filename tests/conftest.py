@@ -16,9 +16,37 @@ from tests.helpers.media import CLIPS, REPO
 SIMULATED_RUNS = {"baseline_run", "rerun", "regressed_runs", "store", "report_file"}
 
 
+#: Tests over a few seconds marked `slow` by node id (measured seconds and how to regenerate: the file's header).
+SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+
+
+def _slow_tests() -> tuple[str, ...]:
+    """The node ids of SLOW_LIST; each must name a folder, file or test function that exists (a renamed test
+    must not leave the list silently)."""
+    entries = []
+    for number, line in enumerate(SLOW_LIST.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].split()
+        if not line:
+            continue
+        entry = line[-1]
+        path, _, name = entry.partition("::")
+        where = REPO / path
+        if not where.exists() or (name and f"def {name}(" not in where.read_text()):
+            raise pytest.UsageError(f"{SLOW_LIST}:{number}: {entry!r} names no test")
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _listed(nodeid: str, entries: tuple[str, ...]) -> bool:
+    """A folder or file entry covers its tests; a function entry every parameter of that function."""
+    function = nodeid.split("[", 1)[0]
+    return any(function == e or (e.endswith(("/", ".py")) and nodeid.startswith(e)) for e in entries)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow = _slow_tests()
     for item in items:
-        if SIMULATED_RUNS & set(getattr(item, "fixturenames", ())):
+        if SIMULATED_RUNS & set(getattr(item, "fixturenames", ())) or _listed(item.nodeid, slow):
             item.add_marker(pytest.mark.slow)
 
 
@@ -28,6 +56,7 @@ def hermetic_weight_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     empty = tmp_path_factory.mktemp("no_weights")
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(empty / "qa_harness"))
     monkeypatch.setenv("TORCH_HOME", str(empty / "torch"))
+    monkeypatch.delenv("QA_HARNESS_CACHE", raising=False)  # suite caches where `packaged.suite_cache_dir` puts them
 
 
 @pytest.fixture(scope="session")

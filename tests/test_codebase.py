@@ -90,3 +90,25 @@ def test_reference_models_load_without_the_rest_of_qa_harness():
     assert "qa_harness.reference_models.mrfa.model" in out, out  # the import ran
     extra = {m for m in out if not m.startswith("qa_harness.reference_models")} - REFERENCE_MAY_IMPORT
     assert not extra, f"importing the reference models loaded {sorted(extra)}"
+
+
+#: Registries whose `build` checks what an entry makes against a base class (catalog.py).
+CHECKED_REGISTRIES = {"MODELS", "METRICS", "LANDMARKS", "IDENTITY", "AXES", "EXECUTORS", "PERTURBATIONS"}
+
+
+@pytest.mark.parametrize("folder", ["qa_harness", "tests", "benchmarks"])
+def test_registry_entries_are_built_through_the_check(folder):
+    """`LANDMARKS.get(x)(...)` calls an entry past the base-class check; `LANDMARKS.build(x, ...)` does not."""
+    found = []
+    for path in sorted((REPO / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            inner = node.func if isinstance(node, ast.Call) else None
+            if (
+                isinstance(inner, ast.Call)
+                and isinstance(inner.func, ast.Attribute)
+                and inner.func.attr == "get"
+                and isinstance(inner.func.value, ast.Name)
+                and inner.func.value.id in CHECKED_REGISTRIES
+            ):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not found, f"call {', '.join(found)} through Registry.build"

@@ -218,3 +218,27 @@ def test_an_absent_weight_file_is_warned_about_once_per_process(caplog):
             assert [m.name for m in metrics] == ["ssim"] and "alexnet-owt-7be5be79.pth" in unavailable["lpips"]
     levels = [r.levelname for r in caplog.records if "metric lpips unavailable" in r.getMessage()]
     assert levels == ["WARNING", "DEBUG", "DEBUG"]
+
+
+def test_metric_options_in_effect_are_run_params(write_suite, tmp_path, tracking_uri):
+    """Each metric's options as built (builder default, catalog variant, the suite's override) are params."""
+    suite = write_suite(
+        {
+            "name": "opts",
+            "resolution": 64,
+            "max_frames": 3,
+            "metric_options": {"akd": {"landmarks": "dlib"}, "face_nme": {"landmarks": "dlib"}},
+            "clips": [{"id": "d20", "path": "clips/d20.mp4"}],
+            "pairs": ["d20"],
+        }
+    )
+    result = _run(suite, tmp_path, tracking_uri, metrics=("l1", "akd", "lpips_vgg"))
+    params = MlflowClient(tracking_uri).get_run(result.run_id).data.params
+    logged = {k: v for k, v in params.items() if k.startswith("metric_options.")}
+    assert logged == {
+        "metric_options.akd.landmarks": "dlib",  # the suite's, over the catalog's mediapipe
+        "metric_options.akd.suffix": "",  # the builder's default
+        "metric_options.lpips_vgg.net": "vgg",  # the catalog variant's (unavailable here: no weights)
+        "metric_options.lpips_vgg.name": "lpips_vgg",
+    }  # l1 takes no options; face_nme is not scored by this run, so its suite options are not in effect
+    assert result.summary.counts["clips/failed"] == 0

@@ -54,7 +54,7 @@ def _evaluate(lm: FaceAnalysis, ident: FaceAnalysis, output: torch.Tensor, targe
 
 
 def test_second_evaluation_does_no_ground_truth_analysis(tmp_path) -> None:
-    mediapipe, dlib = LANDMARKS.get("mediapipe")(device=CPU), IDENTITY.get("dlib")(device=CPU)
+    mediapipe, dlib = LANDMARKS.build("mediapipe", device=CPU), IDENTITY.build("dlib", device=CPU)
     _, target = source_and_target()
     target = target[:8].clone()
 
@@ -96,7 +96,7 @@ def test_second_evaluation_does_no_ground_truth_analysis(tmp_path) -> None:
 
 
 def test_without_cache_dir_results_are_kept_in_memory_only(tmp_path) -> None:
-    cl = CountingLandmarks(LANDMARKS.get("mediapipe")(device=CPU))
+    cl = CountingLandmarks(LANDMARKS.build("mediapipe", device=CPU))
     lm = FaceAnalysis(cl, cache_dir=None, suite_version="")
     _, target = source_and_target()
     first = lm(target[:4].clone(), suite_content=True)

@@ -21,7 +21,7 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
 def test_landmark_metrics_on_cuda_match_cpu() -> None:
-    lm = FaceAnalysis(LANDMARKS.get("mediapipe")(device=CUDA), cache_dir=None, suite_version="")
+    lm = FaceAnalysis(LANDMARKS.build("mediapipe", device=CUDA), cache_dir=None, suite_version="")
     _, target = source_and_target()
     output = target.flip(-1)
     metrics = [akd.AKD(lm), face_regions.FaceRegions(lm), ear_mar.EarMar(lm, reference="target")]
@@ -38,6 +38,6 @@ def test_openface_on_cuda_matches_cpu(tmp_path) -> None:
     path = tmp_path / openface.WEIGHTS_FILE
     torch.save(openface.OpenFaceNN4Small2().state_dict(), path)
     _, target = source_and_target()
-    on_cpu = IDENTITY.get("openface")(device=CPU, weights=path).embed(target)
-    on_gpu = IDENTITY.get("openface")(device=CUDA, weights=path).embed(target.to(CUDA))
+    on_cpu = IDENTITY.build("openface", device=CPU, weights=path).embed(target)
+    on_gpu = IDENTITY.build("openface", device=CUDA, weights=path).embed(target.to(CUDA))
     torch.testing.assert_close(on_gpu.vectors, on_cpu.vectors, atol=1e-4, rtol=0)

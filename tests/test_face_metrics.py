@@ -20,12 +20,12 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(scope="module")
 def lm() -> FaceAnalysis:
-    return FaceAnalysis(LANDMARKS.get("mediapipe")(device=CPU), cache_dir=None, suite_version="")
+    return FaceAnalysis(LANDMARKS.build("mediapipe", device=CPU), cache_dir=None, suite_version="")
 
 
 @pytest.fixture(scope="module")
 def ident() -> FaceAnalysis:
-    return FaceAnalysis(IDENTITY.get("dlib")(device=CPU), cache_dir=None, suite_version="")
+    return FaceAnalysis(IDENTITY.build("dlib", device=CPU), cache_dir=None, suite_version="")
 
 
 def _run(metric, batch) -> dict[str, np.ndarray]:
@@ -179,6 +179,6 @@ def test_cross_protocol_metrics_need_no_reference(lm, ident) -> None:
 def test_catalog_builds_every_face_metric_with_unique_columns(tmp_path) -> None:
     ctx = MetricContext(device=CPU, cache_dir=tmp_path, suite_version="v1")
     names = ["akd", "aed", "face_regions", "face_nme", "ear_mar", "id_source", "expression_transfer"]
-    columns = [c.name for name in names for c in METRICS.get(name)(ctx).columns]
-    columns += [c.name for name in names for c in METRICS.get(name)(ctx).clip_columns]
+    columns = [c.name for name in names for c in METRICS.build(name, ctx).columns]
+    columns += [c.name for name in names for c in METRICS.build(name, ctx).clip_columns]
     assert len(columns) == len(set(columns))

@@ -41,7 +41,7 @@ def alex_backbone(alex_torch_home: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 def test_region_lpips_catches_frozen_eyes_and_matches_the_package(alex_backbone) -> None:
-    metric = METRICS.get("face_regions_lpips")(MetricContext(device=CPU))
+    metric = METRICS.build("face_regions_lpips", MetricContext(device=CPU))
     source, target = source_and_target()
     perfect = metric.frame_values(make_batch(target.clone(), target))
     assert (perfect["eye_lpips"] == 0).all() and (perfect["mouth_lpips"] == 0).all()

@@ -20,7 +20,7 @@ def test_dlib_embeddings_separate_two_people_and_flag_faceless_frames() -> None:
     At 256x256 dlib's usual 0.6 L2 threshold does not hold for two similar-looking men (d12: 0.45-0.54),
     so the test asserts the separation margin, not the threshold.
     """
-    backend = IDENTITY.get("dlib")(device=CPU)
+    backend = IDENTITY.build("dlib", device=CPU)
     _, target = source_and_target()
     same = backend.embed(torch.cat([target[::2], torch.zeros(1, 3, 256, 256)]))
     other = backend.embed(
@@ -66,7 +66,7 @@ def test_openface_loads_made_weights_and_embeds_whole_frames(weights_dir) -> Non
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 1.5)
     torch.save(net.state_dict(), weights_dir / openface.WEIGHTS_FILE)
-    backend = IDENTITY.get("openface")(device=CPU)
+    backend = IDENTITY.build("openface", device=CPU)
     frames = torch.cat([decode()[:2], torch.zeros(1, 3, 256, 256)])
     emb = backend.embed(frames)
     assert emb.found.all() and emb.vectors.shape == (3, 128)  # no detection: every frame has a vector
@@ -78,7 +78,7 @@ def test_openface_loads_made_weights_and_embeds_whole_frames(weights_dir) -> Non
 
 def test_openface_absent_or_wrong_weights_are_clear_errors(weights_dir) -> None:
     with pytest.raises(WeightsUnavailableError, match="openface.pth") as err:
-        IDENTITY.get("openface")(device=CPU)
+        IDENTITY.build("openface", device=CPU)
     assert str(weights_dir) in str(err.value) and "OpenFacePytorch" in str(err.value)
     state = openface.OpenFaceNN4Small2().state_dict()
     del state["layer25.weight"]

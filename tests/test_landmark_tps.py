@@ -24,7 +24,7 @@ def _face_l1(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_follows_a_face_that_moves(frame):
-    model = MODELS.get("landmark_tps")(device="cpu")
+    model = MODELS.build("landmark_tps", device="cpu")
     driving = torch.stack([frame, torch.roll(frame, shifts=(6, 10), dims=(1, 2))])
     out = model.animate(model.prepare(frame), driving)
     assert out.shape == driving.shape
@@ -35,7 +35,7 @@ def test_follows_a_face_that_moves(frame):
 
 
 def test_relative_mode_moves_by_the_driving_motion(frame):
-    model = MODELS.get("landmark_tps")(device="cpu", relative=True)
+    model = MODELS.build("landmark_tps", device="cpu", relative=True)
     assert model.needs_driving_first
     shifted = torch.roll(frame, shifts=(0, 10), dims=(1, 2))
     state = model.prepare(frame, driving_first=frame)
@@ -45,7 +45,7 @@ def test_relative_mode_moves_by_the_driving_motion(frame):
 
 
 def test_no_face_gives_the_source_unchanged(frame):
-    model = MODELS.get("landmark_tps")(device="cpu")
+    model = MODELS.build("landmark_tps", device="cpu")
     out = model.animate(model.prepare(frame), torch.stack([torch.zeros_like(frame), frame]))
     assert torch.equal(out[0], frame)
     blank_source = model.prepare(torch.full_like(frame, 0.5))
@@ -54,6 +54,6 @@ def test_no_face_gives_the_source_unchanged(frame):
 
 def test_weight_free_and_strict_options(tmp_path):
     with pytest.raises(ConfigError, match="takes no checkpoint"):
-        MODELS.get("landmark_tps")(checkpoint=tmp_path / "x.pth", device="cpu")
+        MODELS.build("landmark_tps", checkpoint=tmp_path / "x.pth", device="cpu")
     with pytest.raises(ConfigError, match="unknown option"):
-        MODELS.get("landmark_tps")(device="cpu", iterations=3)
+        MODELS.build("landmark_tps", device="cpu", iterations=3)

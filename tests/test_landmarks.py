@@ -34,7 +34,7 @@ def frames() -> torch.Tensor:
 
 @pytest.mark.parametrize("name", OFFLINE_BACKENDS)
 def test_backend_contract_and_faceless_frames(name: str, frames: torch.Tensor) -> None:
-    backend = LANDMARKS.get(name)(device=CPU)
+    backend = LANDMARKS.build(name, device=CPU)
     lm = backend.detect(frames)
     assert isinstance(lm, Landmarks) and backend.version
     assert lm.points.shape == (6, 68, 2) and lm.points.dtype == torch.float32
@@ -51,8 +51,8 @@ def test_mediapipe_mapping_agrees_with_dlib_68() -> None:
     define the contour differently), mean under 8 %; a swapped eye or lip index would give > 30 %.
     """
     x = decode()[::2]
-    mesh = LANDMARKS.get("mediapipe")(device=CPU).detect(x).points
-    dlib = LANDMARKS.get("dlib")(device=CPU).detect(x).points
+    mesh = LANDMARKS.build("mediapipe", device=CPU).detect(x).points
+    dlib = LANDMARKS.build("dlib", device=CPU).detect(x).points
     err = (mesh - dlib).norm(dim=-1) / inter_ocular(dlib)[:, None]
     assert err.mean() < 0.08
     assert err.mean(dim=0).max() < 0.2
@@ -76,7 +76,7 @@ def test_mediapipe_start_up_chatter_goes_to_the_debug_log() -> None:
         "                    handlers=[logging.FileHandler('log')])\n"
         "from qa_harness.catalog import LANDMARKS\n"
         "from tests.helpers.face import source_and_target\n"
-        "detector = LANDMARKS.get('mediapipe')(device=torch.device('cpu'))\n"
+        "detector = LANDMARKS.build('mediapipe', device=torch.device('cpu'))\n"
         "assert detector.detect(source_and_target()[1][:2]).found.all()\n"
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -92,7 +92,7 @@ def test_fan_absent_weights_name_both_files_and_folders(no_weights) -> None:
     from qa_harness.landmarks import fan
 
     with pytest.raises(WeightsUnavailableError) as err:
-        LANDMARKS.get("fan")(device=CPU)
+        LANDMARKS.build("fan", device=CPU)
     message = str(err.value)
     assert "s3fd-619a316812.pth" in message and fan.fan_file() in message and "2DFAN4" in message
     hub = no_weights / "torch" / "hub" / "checkpoints"
@@ -108,7 +108,7 @@ def test_fan_loads_made_weights_from_torch_hub_cache(no_weights) -> None:
     folder = no_weights / "torch" / "hub" / "checkpoints"
     folder.mkdir(parents=True)
     write_fan_weights(folder, blank_fan=True)
-    backend = LANDMARKS.get("fan")(device=CPU)
+    backend = LANDMARKS.build("fan", device=CPU)
     lm = backend.detect(decode()[:1])
     assert lm.found.tolist() == [True]
     # Only the stride-128 head fires: 512-px boxes centred on cells (64 + 128 i, 64 + 128 j); NMS keeps one.

@@ -91,7 +91,7 @@ def _reference(net: torch.nn.Module, output: torch.Tensor, target: torch.Tensor)
 
 def test_alex_matches_lpips_package(alex_reference, frame_pairs) -> None:
     output, target = frame_pairs
-    ours = METRICS.get("lpips")(CPU).distance(output, target)
+    ours = METRICS.build("lpips", CPU).distance(output, target)
     expected = _reference(alex_reference, output, target)
     torch.testing.assert_close(ours, expected, atol=ATOL, rtol=0)
     assert ours[2].abs() < 1e-7  # the identical pair
@@ -101,7 +101,7 @@ def test_alex_matches_lpips_package(alex_reference, frame_pairs) -> None:
 def test_alex_matches_on_odd_sizes_and_per_frame(alex_reference) -> None:
     generator = torch.Generator().manual_seed(2)
     output, target = torch.rand(2, 2, 3, 70, 93, generator=generator)
-    metric = METRICS.get("lpips")(CPU)
+    metric = METRICS.build("lpips", CPU)
     batched = metric.distance(output, target)
     torch.testing.assert_close(batched, _reference(alex_reference, output, target), atol=ATOL, rtol=0)
     one_by_one = torch.cat([metric.distance(o[None], t[None]) for o, t in zip(output, target, strict=True)])
@@ -117,7 +117,7 @@ def test_vgg_matches_lpips_package(weight_dirs, frame_pairs) -> None:
     weight_dirs["qa"].mkdir(exist_ok=True)
     torch.save(features, weight_dirs["qa"] / VGG16.backbone_file)
     output, target = frame_pairs
-    metric = METRICS.get("lpips_vgg")(CPU)
+    metric = METRICS.build("lpips_vgg", CPU)
     expected = _reference(reference, output, target)
     torch.testing.assert_close(metric.distance(output, target), expected, atol=ATOL, rtol=0)
     assert (expected[[0, 1, 3, 4, 5]] > 0.01).all()
@@ -147,7 +147,7 @@ def test_missing_backbone_names_file_url_and_folders(build_name, spec, tmp_path,
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(tmp_path / "qa"))
     with pytest.raises(WeightsUnavailableError) as info:
-        METRICS.get(build_name)(CPU)
+        METRICS.build(build_name, CPU)
     message = str(info.value)
     for part in (
         spec.backbone_file,
@@ -191,7 +191,7 @@ def test_not_a_state_dict_names_file(tmp_path) -> None:
 
 def test_metric_contract(alex_file, frame_pairs) -> None:
     assert "lpips" in DEFAULT_METRICS
-    metric = METRICS.get("lpips")(CPU)
+    metric = METRICS.build("lpips", CPU)
     assert [(c.name, c.higher_is_better, c.low) for c in metric.columns] == [("lpips", False, 0.0)]
     clip = Clip(id="d12", path=CLIPS / "d12.mp4", fps=25.0, frame_count=183, size=(512, 512))
     output, target = frame_pairs
@@ -211,7 +211,7 @@ def test_product_imports_neither_torchvision_nor_lpips(alex_file, weight_dirs) -
         "import sys, torch\n"
         "from qa_harness.catalog import METRICS\n"
         "from qa_harness.metrics.base import MetricContext\n"
-        "metric = METRICS.get('lpips')(MetricContext(device=torch.device('cpu')))\n"
+        "metric = METRICS.build('lpips', MetricContext(device=torch.device('cpu')))\n"
         "print(float(metric.distance(torch.zeros(1, 3, 64, 64), torch.ones(1, 3, 64, 64))[0]))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torchvision', 'lpips')))\n"
     )
@@ -237,6 +237,6 @@ def test_product_imports_neither_torchvision_nor_lpips(alex_file, weight_dirs) -
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_matches_cpu(alex_file, frame_pairs) -> None:
     output, target = frame_pairs
-    on_gpu = METRICS.get("lpips")(MetricContext(device=torch.device("cuda"))).distance(output, target)
+    on_gpu = METRICS.build("lpips", MetricContext(device=torch.device("cuda"))).distance(output, target)
     assert on_gpu.device.type == "cuda"
-    torch.testing.assert_close(on_gpu.cpu(), METRICS.get("lpips")(CPU).distance(output, target), atol=1e-4, rtol=0)
+    torch.testing.assert_close(on_gpu.cpu(), METRICS.build("lpips", CPU).distance(output, target), atol=1e-4, rtol=0)

@@ -104,6 +104,12 @@ def test_evaluate_keeps_the_pair_exits_0_and_shows_the_failure(suite, tmp_path, 
     assert frames["metric:flaky"].isna().all() and frames["metric:l1"].notna().all() and len(frames) == 16
     run = load_run(client_for(f"sqlite:///{tmp_path / 'mlflow.db'}"), RunMeta.load(out / "run.json").mlflow_run_id)
     assert run.metric_errors()["tpsmm"].startswith("flaky: frames 4-7: RuntimeError")
+    pair = run.pair("tpsmm")  # the same, typed: per-metric status and the pair's columns
+    assert pair.metric_status("flaky").startswith("frames 4-7: RuntimeError") and pair.metric_status("l1") == "ok"
+    assert (
+        pair.records.metrics["l1"].tobytes()
+        == frames.loc[frames["pair_id"] == "tpsmm", "metric:l1"].to_numpy().tobytes()
+    )
     assert "2 clip(s), those metrics NaN there: d20: flaky: frames 4-7" in build_report(run)
 
 

@@ -136,7 +136,7 @@ def test_pickled_code_is_refused_unless_trusted(tmp_path, zip_format):
 def test_missing_checkpoint_says_what_to_download_and_where(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(tmp_path / "weights"))
     with pytest.raises(WeightsUnavailableError) as info:
-        MODELS.get("mrfa")(checkpoint=None, device=torch.device("cpu"))
+        MODELS.build("mrfa", checkpoint=None, device=torch.device("cpu"))
     message = str(info.value)
     assert str(tmp_path / "weights" / "mrfa" / "vox1.pth") in message
     assert "1QpLCOmAXhQbEoaShlzXZwp6qw_q6sxgO" in message
@@ -145,14 +145,14 @@ def test_missing_checkpoint_says_what_to_download_and_where(tmp_path, monkeypatc
 def test_bad_options_name_the_config(tiny_files):
     config, ckpt = tiny_files
     with pytest.raises(ConfigError, match="iterations: must be in 0..6, got 7"):
-        MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config), iterations="7")
+        MODELS.build("mrfa", checkpoint=ckpt, device=torch.device("cpu"), config=str(config), iterations="7")
     with pytest.raises(ConfigError, match="vox2.yaml: config file not found.*celebvhq, vox1"):
-        MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config="vox2")
+        MODELS.build("mrfa", checkpoint=ckpt, device=torch.device("cpu"), config="vox2")
 
 
 def test_animator_reconstructs_real_clip(tiny_files, network):
     config, ckpt = tiny_files
-    animator = MODELS.get("mrfa")(checkpoint=ckpt, device=torch.device("cpu"), config=str(config))
+    animator = MODELS.build("mrfa", checkpoint=ckpt, device=torch.device("cpu"), config=str(config))
     assert animator.resolution == 64 and not animator.needs_driving_first
     video = clip_frames(3, 64)
     state = animator.prepare(video[0])
@@ -167,7 +167,8 @@ def test_animator_relative_mode_on_real_clip(tiny_files, network):
     """Relative motion: the driving's first frame carries no motion, so the source is reconstructed
     from its own keypoints; later frames move it."""
     config, ckpt = tiny_files
-    animator = MODELS.get("mrfa")(
+    animator = MODELS.build(
+        "mrfa",
         checkpoint=ckpt,
         device=torch.device("cpu"),
         config=str(config),
@@ -211,7 +212,7 @@ def test_bf16_autocast_stays_close_to_fp32(tiny_files):
     video = clip_frames(3, 64)
     outputs = {}
     for autocast in (None, "bf16"):
-        animator = MODELS.get("mrfa")(checkpoint=ckpt, device="cpu", config=str(config), autocast=autocast)
+        animator = MODELS.build("mrfa", checkpoint=ckpt, device="cpu", config=str(config), autocast=autocast)
         outputs[autocast] = animator.animate(animator.prepare(video[0]), video[1:])
     deviation = (outputs["bf16"] - outputs[None]).abs()
     assert outputs["bf16"].dtype == torch.float32 and torch.isfinite(outputs["bf16"]).all()

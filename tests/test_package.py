@@ -89,6 +89,13 @@ def test_installed_wheel_ships_assets_and_tags(venv, tmp_path):
     shipped_bins = yaml.safe_load((package / "assets" / "suites" / "bins.yaml").read_text())
     assert tagged["bins"] == {axis: shipped_bins[axis] for axis in ("lighting", "pose", "occlusion")}
     assert tagged["clips"][0]["tags"]["lighting"] in shipped_bins["lighting"]["lighting"]["bins"]
+    # a full demo's face cache goes to the user's cache folder, not into site-packages beside the media
+    probe = "from qa_harness.packaged import DEMO_SUITE, suite_cache_dir; print(suite_cache_dir(DEMO_SUITE))"
+    home = {k: v for k, v in ENV.items() if k not in ("QA_HARNESS_CACHE", "XDG_CACHE_HOME")} | {"HOME": str(tmp_path)}
+    done = subprocess.run(
+        [venv / "bin" / "python", "-c", probe], cwd=tmp_path, env=home, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == str(tmp_path / ".cache" / "qa_harness"), done.stderr
 
 
 def test_installed_wheel_runs_the_demo(venv, tmp_path):

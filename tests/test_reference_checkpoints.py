@@ -99,7 +99,7 @@ def test_missing_file_says_what_to_download_and_where(model, tmp_path, monkeypat
     monkeypatch.setenv("QA_HARNESS_WEIGHTS", str(tmp_path / "weights"))
     spec = _spec(model)
     with pytest.raises(WeightsUnavailableError) as err:
-        MODELS.get(model)(checkpoint=None, device=torch.device("cpu"))
+        MODELS.build(model, checkpoint=None, device=torch.device("cpu"))
     message = str(err.value)
     expected = tmp_path / "weights" / model / spec.checkpoint_file(spec.default_config)
     assert str(expected) in message and spec.hosting in message
@@ -109,7 +109,7 @@ def test_missing_file_says_what_to_download_and_where(model, tmp_path, monkeypat
 
 def test_unknown_config_name_lists_the_official_ones(model):
     with pytest.raises(ConfigError, match="official names: .*" + _spec(model).default_config):
-        MODELS.get(model)(checkpoint=None, device=torch.device("cpu"), config="vox-1024")
+        MODELS.build(model, checkpoint=None, device=torch.device("cpu"), config="vox-1024")
 
 
 def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, monkeypatch):
@@ -124,7 +124,7 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
     config = TINY_CONFIGS / f"{model}-tiny.yaml"
     outputs = {}
     for relative in (False, True):
-        animator = MODELS.get(model)(checkpoint=None, device=torch.device("cpu"), config=config, relative=relative)
+        animator = MODELS.build(model, checkpoint=None, device=torch.device("cpu"), config=config, relative=relative)
         state = animator.prepare(frames[0], driving_first=frames[0])
         whole = animator.animate(state, frames)
         chunked = torch.cat([animator.animate(state, frames[:3]), animator.animate(state, frames[3:])])
@@ -133,7 +133,7 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
         torch.testing.assert_close(chunked, whole, atol=1e-4, rtol=0)  # batch size changes conv kernels
         assert (whole[1:] - whole[:1]).abs().amax() > 1e-3, "output does not follow the driving motion"
         outputs[relative] = whole
-    bf16 = MODELS.get(model)(checkpoint=None, device=torch.device("cpu"), config=config, autocast="bf16")
+    bf16 = MODELS.build(model, checkpoint=None, device=torch.device("cpu"), config=config, autocast="bf16")
     deviation = (bf16.animate(bf16.prepare(frames[0]), frames) - outputs[False]).abs()
     # Random weights make the keypoints (and TPSMM's spline solves) far more sensitive than trained ones, so
     # this only bounds gross errors: measured mean-abs 0.0008 (FOMM), 0.005 (TPSMM), 0.0015 (MRAA) here.
@@ -142,7 +142,7 @@ def test_adapter_animates_a_real_clip_from_the_weight_cache(model, tmp_path, mon
 
 def test_unknown_option_is_a_config_error(model):
     with pytest.raises(ConfigError, match="unknown option.*iterations.*known: config"):
-        MODELS.get(model)(checkpoint=None, device="cpu", iterations=3)
+        MODELS.build(model, checkpoint=None, device="cpu", iterations=3)
 
 
 @pytest.mark.slow

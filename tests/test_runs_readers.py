@@ -104,3 +104,63 @@ def test_load_run_refuses_a_broken_summary_artifact(tmp_path):
     client.set_terminated(unsummarised, "FINISHED")
     run = load_run(client, unsummarised)  # no summary at all (an interrupted run): records, no directions
     assert np.isclose(run.frames["metric:l1"].iat[0], 0.1) and run.higher_is_better == {}
+
+
+def test_a_pair_reads_back_typed_as_the_writer_wrote_it(tmp_path):
+    """Writer -> run folder (`RunStore`, Parquet) -> `RunRecords.pair`: the same columns bit for bit, the clip
+    values, per-metric status (a reason with ': ' inside kept whole) and a failed pair without frames."""
+    from qa_harness.records import ClipOutcome, PairRecords
+    from qa_harness.runs.records import OK, RunRecords
+
+    rng = np.random.default_rng(0)
+    written = {
+        "a": PairRecords(
+            "r",
+            "s",
+            "v",
+            "a",
+            "reconstruction",
+            np.arange(4),
+            {"l1": rng.random(4), "ssim": rng.random(4)},
+            {"yaw": ("frontal",) * 4, "light": ("dim", None, "dim", None)},
+        ),
+        "b": PairRecords(
+            "r",
+            "s",
+            "v",
+            "b",
+            "cross",
+            np.arange(2, 5),
+            {"l1": np.array([0.5, np.nan, 0.25]), "ssim": rng.random(3)},
+            {"yaw": ("side",) * 3},
+        ),
+    }
+    why = "frames 4-7: RuntimeError: no face: frame 4"
+    outcomes = {
+        "a": ClipOutcome("a", "ok", 4, 1.0, clip_metrics={"blink_f1": 0.5}),
+        "b": ClipOutcome(
+            "b", "ok", 3, 1.0, clip_metrics={"blink_f1": np.nan}, metric_errors={"ear_mar": why, "akd": "x"}
+        ),
+        "c": ClipOutcome("c", "failed", 0, 0.1, error="decode: bad file"),
+    }
+    store = RunStore(tmp_path / "run")
+    store.open({}, resume=False, overwrite=False)
+    for pid, outcome in outcomes.items():
+        store.save_pair(outcome, written.get(pid))
+    frames, clips = store.gather(["a", "b", "c"], store.finished())
+    store.close()
+    run = RunRecords("r", "r", "s", "v", pd.read_parquet(tmp_path / "run" / "frames.parquet"), clips)
+    assert run.pair_ids() == ["a", "b", "c"] and [p.pair_id for p in run.pairs()] == ["a", "b", "c"]
+    for pid, original in written.items():
+        got = run.pair(pid).records
+        assert (got.pair_id, got.protocol, got.run_id) == (original.pair_id, original.protocol, original.run_id)
+        assert got.frames.dtype == np.int64 and got.frames.tolist() == original.frames.tolist()
+        assert {m: v.tobytes() for m, v in got.metrics.items()} == {m: v.tobytes() for m, v in original.metrics.items()}
+        assert got.conditions == original.conditions  # b has no `light`: the run's column is left out for it
+    a, b, c = run.pair("a"), run.pair("b"), run.pair("c")
+    assert a.clip_metrics == {"blink_f1": 0.5} and np.isnan(b.clip_metrics["blink_f1"])
+    assert a.metric_status("ear_mar") == OK and b.metric_errors == {"ear_mar": why, "akd": "x"}
+    assert b.metric_status("ear_mar") == why and b.metric_status("l1") == OK
+    assert c.records is None and c.metric_status("l1") == "pair failed: decode: bad file"
+    with pytest.raises(QaHarnessError, match="run r has no pair 'd'"):
+        run.pair("d")

@@ -26,7 +26,7 @@ N, RES = 12, 128
 
 @pytest.fixture(scope="module")
 def lm() -> FaceAnalysis:
-    return FaceAnalysis(LANDMARKS.get("mediapipe")(device=torch.device("cpu")), cache_dir=None, suite_version="")
+    return FaceAnalysis(LANDMARKS.build("mediapipe", device=torch.device("cpu")), cache_dir=None, suite_version="")
 
 
 @pytest.fixture(scope="module")

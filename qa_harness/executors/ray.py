@@ -14,9 +14,9 @@ pair is charged one attempt and requeued; the pairs queued behind it are requeue
 `max_attempts` times (it kills its worker every time) is recorded as a failed outcome. The dead actor
 is replaced by a new one. Ray's own retries would charge every queued pair for one crash.
 
-Ground-truth face analysis is read from the suite cache (`<suite dir>/.qa_cache`, see
-`Worker`): actors on one machine share it; on a cluster, the suite, its media and the cache must be
-on a filesystem every node mounts at the same path (README, "Scale-out on Ray").
+Ground-truth face analysis is read from the suite cache (`<suite dir>/.qa_cache`, or `$QA_HARNESS_CACHE`,
+see `packaged.suite_cache_dir`): actors on one machine share it; on a cluster, the suite, its media and the
+cache must be on a filesystem every node mounts at the same path (README, "Scale-out on Ray").
 
 Ray is optional (`pip install 'qa_harness[ray]'`) and imported only here.
 """
@@ -114,8 +114,8 @@ class _Slot:
     in_flight: deque = field(default_factory=deque)  # (ObjectRef, Pair)
 
 
-#: Variables that say where weights are, passed on to the workers of a private local instance.
-FORWARDED_ENV = ("QA_HARNESS_WEIGHTS", "TORCH_HOME")
+#: Variables that say where weights and caches are, passed on to the workers of a private local instance.
+FORWARDED_ENV = ("QA_HARNESS_WEIGHTS", "TORCH_HOME", "QA_HARNESS_CACHE", "XDG_CACHE_HOME")
 
 
 class RayExecutor:
@@ -152,8 +152,8 @@ class RayExecutor:
         self.max_attempts, self.in_flight, self.env = max_attempts, in_flight, dict(env or {})
 
     def _worker_env(self) -> dict[str, str]:
-        """`env`, over the driver's weight folders (`FORWARDED_ENV`) when the workers run on this machine (a
-        private local instance): workers must find the weights the driver would, not their own defaults."""
+        """`env`, over the driver's weight and cache folders (`FORWARDED_ENV`) when the workers run on this
+        machine (a private local instance): workers must find the weights and caches the driver would."""
         local = {k: os.environ[k] for k in FORWARDED_ENV if os.environ.get(k)} if self.address is None else {}
         return local | self.env
 

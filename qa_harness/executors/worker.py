@@ -21,6 +21,7 @@ from qa_harness.errors import QaHarnessError, WeightsUnavailableError
 from qa_harness.guards import PairTimeout, pair_deadline
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
+from qa_harness.packaged import suite_cache_dir
 from qa_harness.records import ClipOutcome, Pair, PairRecords
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
@@ -94,7 +95,8 @@ class Worker:
         self.device = resolve_device(spec.device)
         suite = spec.job.suite
         self.model = build_model(spec.model, checkpoint=spec.checkpoint, device=self.device, options=spec.model_options)
-        ctx = MetricContext(device=self.device, cache_dir=suite.path.parent / ".qa_cache", suite_version=suite.version)
+        cache = suite_cache_dir(suite.path)
+        ctx = MetricContext(device=self.device, cache_dir=cache, suite_version=suite.version)
         self.metrics, unavailable = build_metrics(spec.metrics, ctx, suite.metric_options)
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
         params = {key: value for m in self.metrics for key, value in m.run_params().items()}

@@ -17,7 +17,14 @@ import pandas as pd
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.output import not_gated_lines
-from qa_harness.records import COND_PREFIX, METRIC_ERRORS, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.records import (
+    CLIP_METRIC_PREFIX,
+    COND_PREFIX,
+    METRIC_ERRORS,
+    METRIC_PREFIX,
+    condition_columns,
+    metric_columns,
+)
 from qa_harness.report.html import Html, esc, join, page, png, status, table, tag
 from qa_harness.report.worst import worst_section
 from qa_harness.runs.records import RunRecords
@@ -221,12 +228,13 @@ def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
 def _clips(candidate: RunRecords) -> Html:
     frames = candidate.frames
     metrics = metric_columns(frames)
+    clip_level = [m for m in candidate.clip_metrics() if m not in metrics]  # one value per clip (ear_mar's F1, ...)
     means = clip_means(frames)
     axes = condition_columns(frames)
     conds = clip_conditions(frames) if axes else None  # a clip's condition: its frames' most common value
     clips = candidate.clips if candidate.clips is not None else pd.DataFrame({"pair_id": means.index, "status": "ok"})
     ranges = candidate.output_out_of_range()
-    headers = ["clip", "status", "conditions", "error", "out of [0, 1]", *metrics]
+    headers = ["clip", "status", "conditions", "error", "out of [0, 1]", *metrics, *clip_level]
     rows = []
     for record in clips.to_dict("records"):
         pair_id = record["pair_id"]
@@ -244,6 +252,7 @@ def _clips(candidate: RunRecords) -> Html:
                 "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
                 f"{ranges[pair_id]:.2%}" if pair_id in ranges else "",
                 *values,
+                *(record.get(CLIP_METRIC_PREFIX + m, np.nan) for m in clip_level),
             ]
         )
     return join(
@@ -253,7 +262,7 @@ def _clips(candidate: RunRecords) -> Html:
                 "details",
                 join(
                     [
-                        tag("summary", "show every clip with its status and per-clip means"),
+                        tag("summary", "show every clip with its status, per-clip means and clip-level scores"),
                         table(headers, rows, text_columns=4),
                     ]
                 ),

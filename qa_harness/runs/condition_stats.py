@@ -89,7 +89,11 @@ class ConditionTest:
         return float(stats.t.sf((self.point - limit) / self.se, self.df))
 
     def p_two_sided(self) -> float:
-        """Two-sided p of H0 `regression == 0`."""
+        """Two-sided p of H0 `regression == 0`. A delta of exactly 0 without spread (every clip equal to the
+        reference, as event F1 of a model that catches every event) has p 1: the one-sided p of a
+        spread-less test is 0 or 1, and 1 would double to p 0, i.e. "worse"."""
+        if self.se == 0 and self.point == 0:
+            return 1.0
         one = self.p_value(0.0)
         return min(1.0, 2 * min(one, 1 - one))
 

@@ -3,18 +3,70 @@
 One value for every reader, however the run was found (an MLflow run, a run folder, a test's
 simulated run): the per-frame table (`metric:<name>` and `cond:<axis>` columns), the per-pair table
 (status, error, `clip_metric:<name>` columns), and what the run's summary recorded of each metric's
-direction.
+direction. Tables serve the statistics (grouped, vectorised); `RunRecords.pair` gives one pair typed
+(`PairView`: the writer's `PairRecords` columns, its status, clip-level values and per-metric status),
+read from the same tables, so both views hold the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from qa_harness.errors import QaHarnessError
-from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_ERRORS, METRIC_PREFIX, metric_columns
+from qa_harness.records import (
+    CLIP_METRIC_PREFIX,
+    COND_PREFIX,
+    METRIC_ERRORS,
+    METRIC_PREFIX,
+    PairRecords,
+    condition_columns,
+    metric_columns,
+)
+
+#: Where the per-pair table's `metric_errors` text ("m: reason; m2: reason", `store.gather`) starts a metric.
+_NEXT_METRIC = re.compile(r"; (?=[\w.\-]+: )")
+#: `PairView.metric_status` of a metric that scored the pair.
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class PairView:
+    """One pair of a run, typed: its frame records as the writer made them (None when it has no frames, as a
+    failed pair), how it went, its clip-level values and the metrics that raised on it (metric -> reason).
+
+    `records.metrics` holds every metric column of the run (NaN where this pair was not scored);
+    `records.conditions` the axes this pair has (a column of the run that is empty for it is left out).
+    """
+
+    pair_id: str
+    status: str  # "ok" or "failed"
+    error: str
+    records: PairRecords | None
+    clip_metrics: Mapping[str, float] = field(default_factory=dict)
+    metric_errors: Mapping[str, str] = field(default_factory=dict)
+
+    def metric_status(self, metric: str) -> str:
+        """`OK`, the reason the metric raised on this pair (its values are NaN), or the pair's failure."""
+        if self.status != "ok":
+            return f"pair failed: {self.error}"
+        return self.metric_errors.get(metric, OK)
+
+
+def _labels(column: pd.Series) -> tuple[str | None, ...]:
+    return tuple(None if pd.isna(v) else str(v) for v in column)
+
+
+def parse_metric_errors(text: object) -> dict[str, str]:
+    """metric -> reason from the per-pair table's `metric_errors` text (empty/NaN: none). A reason that itself
+    holds "; <word>: " would be split there: the run's summary.json keeps the same reasons as a mapping."""
+    if not isinstance(text, str) or not text:
+        return {}
+    return dict(part.split(": ", 1) for part in _NEXT_METRIC.split(text))
 
 
 @dataclass(frozen=True)
@@ -84,6 +136,48 @@ class RunRecords:
             return {}
         fractions = self.clips.set_index("pair_id")["output_out_of_range"]
         return {str(p): float(f) for p, f in fractions.items() if f > 0}
+
+    def pair_ids(self) -> list[str]:
+        """Every pair of the run in record order (the per-pair table's, else the frame table's)."""
+        table = self.clips if self.clips is not None and "pair_id" in self.clips else self.frames
+        return [str(p) for p in dict.fromkeys(table["pair_id"])] if "pair_id" in table else []
+
+    def pair(self, pair_id: str) -> PairView:
+        """One pair typed (`PairView`); an unknown id raises, naming the run."""
+        rows = self.frames[self.frames["pair_id"] == pair_id] if "pair_id" in self.frames else self.frames.iloc[:0]
+        clip = self.clips[self.clips["pair_id"] == pair_id] if self.clips is not None else None
+        if rows.empty and (clip is None or clip.empty):
+            raise QaHarnessError(f"run {self.run_id} has no pair {pair_id!r}")
+        records = None
+        if not rows.empty:
+            first = rows.iloc[0]
+            records = PairRecords(
+                run_id=str(first["run_id"]),
+                suite=str(first.get("suite", self.suite)),
+                suite_version=str(first.get("suite_version", self.suite_version)),
+                pair_id=pair_id,
+                protocol=str(first["protocol"]),
+                frames=rows["frame"].to_numpy(dtype=np.int64),
+                metrics={m: rows[METRIC_PREFIX + m].to_numpy(dtype=np.float64) for m in metric_columns(rows)},
+                conditions={
+                    a: values for a in condition_columns(rows) if any(values := _labels(rows[COND_PREFIX + a]))
+                },
+            )
+        if clip is None or clip.empty:
+            return PairView(pair_id, "ok", "", records)
+        row = clip.iloc[0]
+        return PairView(
+            pair_id=pair_id,
+            status=str(row.get("status", "ok")),
+            error=row.get("error") if isinstance(row.get("error"), str) else "",
+            records=records,
+            clip_metrics={m: float(row[CLIP_METRIC_PREFIX + m]) for m in self.clip_metrics()},
+            metric_errors=parse_metric_errors(row.get(METRIC_ERRORS)),
+        )
+
+    def pairs(self) -> Iterator[PairView]:
+        """`pair` for every pair, in record order."""
+        return (self.pair(p) for p in self.pair_ids())
 
     def failed_clips(self) -> list[str]:
         if self.clips is None or "status" not in self.clips:

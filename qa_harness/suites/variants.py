@@ -92,10 +92,10 @@ def draw(clip_ids: list[str], variant: Variant, count: int, seed: int) -> list[s
 def perturbed(frames: np.ndarray, variant: Variant, tagger: Tagger, seed: tuple[int, ...]) -> np.ndarray:
     """The clip's frames with the perturbation applied, its occluders placed from the 68 landmarks."""
     faces = detect_faces(frames)
-    backend = tagger.backend or LANDMARKS.get(DEFAULT_LANDMARKS)(device=torch.device("cpu"))
+    backend = tagger.backend or LANDMARKS.build(DEFAULT_LANDMARKS, device=torch.device("cpu"))
     marks = backend.detect(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
     faces = faces.refined(marks.points.numpy(), marks.found.numpy()).filled()
-    return PERTURBATIONS.get(variant.op)(frames, variant.strength, PerturbContext(faces=faces, seed=seed))
+    return PERTURBATIONS.build(variant.op, frames, variant.strength, PerturbContext(faces=faces, seed=seed))
 
 
 def _rotations(tagger: Tagger, frames: np.ndarray) -> list[np.ndarray | None]:

@@ -48,7 +48,7 @@ CPU = torch.device("cpu")
 #: Which way is better, as the real metrics declare it (an evaluation run records this in summary.json).
 DIRECTIONS = {
     c.name: c.higher_is_better
-    for columns in [METRICS.get(name)(MetricContext(CPU)).columns for name in ("l1", "psnr", "ssim")]
+    for columns in [METRICS.build(name, MetricContext(CPU)).columns for name in ("l1", "psnr", "ssim")]
     + [FaceRegions.columns]
     for c in columns
 }
@@ -57,7 +57,7 @@ DIRECTIONS = {
 @functools.cache
 def landmarks() -> FaceAnalysis:
     """MediaPipe landmarks, memoised by frame content (the ground truth is analysed once per session)."""
-    return FaceAnalysis(LANDMARKS.get("mediapipe")(device=CPU), cache_dir=None, suite_version="")
+    return FaceAnalysis(LANDMARKS.build("mediapipe", device=CPU), cache_dir=None, suite_version="")
 
 
 def face_batch(output: torch.Tensor, truth: torch.Tensor) -> FrameBatch:

@@ -67,3 +67,14 @@ def test_a_frozen_face_fails_the_clip_level_rules_and_a_clean_candidate_passes()
     frozen = _statuses(_run("frozen", 2), baseline)
     assert clean == dict.fromkeys(RULES.values(), "pass")
     assert frozen == dict.fromkeys(RULES.values(), "fail")
+
+
+def test_compare_marks_frozen_worse_on_clip_level_scores_and_an_equal_score_is_no_difference() -> None:
+    """A delta of exactly 0 on every clip (no spread) is no difference; it read `worse` (p doubled from 1 to 0)."""
+    from qa_harness.compare import SAME, WORSE, CompareSettings, compare_runs
+
+    table = compare_runs([_run("truth", 0), _run("frozen", 2), _run("again", 0)], CompareSettings(conditions=("all",)))
+    verdict = table.set_index(["run_name", "metric"])["verdict"]
+    assert [verdict[("frozen", m)] for m in MEASURED] == [WORSE] * 4
+    assert [verdict[("again", m)] for m in MEASURED] == [SAME] * 4
+    assert table.loc[table["run_name"] == "again", "p"].eq(1.0).all()

@@ -104,3 +104,66 @@ def good(
     if defect_where and not defect:
         raise ValueError(f"no frame of {defect_suite} matches {defect_where!r}")
     return Good(float(blur), float(noise), float(quality), defect, float(defect_blur))
+
+
+class FrozenEyes(Animator):
+    """The ground truth with the first frame's eyes pasted over every frame's eyes (each eye's box found by
+    MediaPipe, the first frame's crop resized to it): head, mouth and face move, the eyes never blink.
+
+    A regression only clip-level scores see: a few percent of the pixels change, so pixel means barely move,
+    but the output's eye aspect ratio is flat, so `ear_mar`'s blink F1 and EAR correlation fall.
+    """
+
+    def __init__(self) -> None:
+        from qa_harness.catalog import LANDMARKS
+
+        self.landmarks = LANDMARKS.build("mediapipe", device=torch.device("cpu"))
+
+    def _eye_boxes(self, frames: Tensor) -> list[list[tuple[int, int, int, int] | None]]:
+        """Per frame, per eye: (top, bottom, left, right) pixels around the 6 eye points, padded for the lids."""
+        from qa_harness.landmarks.base import LEFT_EYE, RIGHT_EYE
+
+        found = self.landmarks.detect(frames)
+        h, w = frames.shape[-2:]
+        boxes = []
+        for points, ok in zip(found.points, found.found, strict=True):
+            per_eye = []
+            for eye in (RIGHT_EYE, LEFT_EYE):
+                if not bool(ok):
+                    per_eye.append(None)
+                    continue
+                xy = points[list(eye)]
+                x0, x1, y0, y1 = (
+                    float(xy[:, 0].min()),
+                    float(xy[:, 0].max()),
+                    float(xy[:, 1].min()),
+                    float(xy[:, 1].max()),
+                )
+                pad_x, pad_y = 0.25 * (x1 - x0), 0.6 * (x1 - x0)
+                top, bottom = max(0, int(y0 - pad_y)), min(h, int(y1 + pad_y) + 1)
+                left, right = max(0, int(x0 - pad_x)), min(w, int(x1 + pad_x) + 1)
+                per_eye.append((top, bottom, left, right) if bottom - top > 1 and right - left > 1 else None)
+            boxes.append(per_eye)
+        return boxes
+
+    def prepare(self, source: Tensor, *, driving_first: Tensor | None = None) -> tuple[Tensor, list]:
+        first = source if source.ndim == 4 else source[None]
+        return first, self._eye_boxes(first)[0]
+
+    def animate(self, state: tuple[Tensor, list], driving: Tensor) -> Tensor:
+        first, first_boxes = state
+        out = driving.clone()
+        for i, boxes in enumerate(self._eye_boxes(driving)):
+            for box, src in zip(boxes, first_boxes, strict=True):
+                if box is None or src is None:
+                    continue
+                top, bottom, left, right = box
+                crop = first[:, :, src[0] : src[1], src[2] : src[3]]
+                out[i, :, top:bottom, left:right] = F.interpolate(
+                    crop, size=(bottom - top, right - left), mode="bilinear", align_corners=False
+                )[0]
+        return out
+
+
+def frozen_eyes(*, checkpoint=None, device=None, **_: Any) -> Animator:
+    return FrozenEyes()
