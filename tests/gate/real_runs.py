@@ -3,8 +3,9 @@
 
 `build_suite`: every clip of `suites/real.yaml` (measured clip tags), the first `FRAMES` frames at
 `RES` px, with its measured per-frame tags (`suites/real.conditions.parquet`): single-clip
-conditions (yaw=moderate, lighting=bright, ...), a condition of some frames of one clip
-(pitch=tilted) and conditions of 2 to 5 clips. `shipped_gate_suite`: the shipped gating suite
+conditions (yaw=moderate, lighting=bright, ...), a condition of most frames of one clip
+(lighting_side=left: 15 of d20's 16), conditions of 3 to 5 clips, some with part of a clip
+(pitch=down: lp_d11, lp_s32 and 9 frames of d12). `shipped_gate_suite`: the shipped gating suite
 `suites/gate.yaml` itself (optionally fewer frames per clip). `defect_blur`: the extra blur that costs
 a given SSIM on the frames of one condition, so an injected regression has a known size.
 """
