@@ -138,7 +138,7 @@ def evaluate_gate(
             if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
                 message = f"no condition values for {spec.text!r} in the candidate's records"
                 unchecked.setdefault(spec.text, _unchecked(rule, spec.text, "skip", message))
-            for check in _unseen_values(policy, rule, spec, candidate.frames, vocabulary or {}):
+            for check in _unseen_values(policy, rule, spec, expanded, vocabulary or {}):
                 unchecked.setdefault(check.condition, check)
             for selector in expanded:
                 if absent := _absent(selector, candidate.frames):
@@ -172,14 +172,14 @@ def _unseen_values(
     policy: Policy,
     rule: Rule,
     spec: SelectorSpec,
-    frames: pd.DataFrame,
+    expanded: list[Selector],
     vocabulary: Mapping[str, tuple[str, ...] | None],
 ) -> list[Check]:
     """A check per vocabulary value of the tags a wildcard expanded to that no clip has."""
     status: Status = "fail" if policy.insufficient == "fail" else "skip"
     return [
         _unchecked(rule, f"{tag}={value}", status, f"no clip has {tag}={value} (0 clips, needs {rule.min_clips})")
-        for tag, value in unseen_values(spec, frames, vocabulary)
+        for tag, value in unseen_values(spec, expanded, vocabulary)
     ]
 
 

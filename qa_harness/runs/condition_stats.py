@@ -226,15 +226,16 @@ def mean_test(condition: ClipDeltas, reference: ClipDeltas, *, min_clips: int) -
     k, n = len(condition), len(reference)
     if k == 0:
         raise NotTestable("no paired frames in this condition")
-    own = _random_effects(condition, [condition], f"between {k} clips") if k >= 2 else None
-    if own is not None and (k >= min_clips and n < 2 or n == 0):
+    with_own = k >= 2 and (k >= min_clips or n == 0)  # the condition's own spread is used
+    own = _random_effects(condition, [condition], f"between {k} clips") if with_own else None
+    if own is not None and n < 2:
         return own
     groups = [reference] if n >= 2 else [g for g in (condition, reference) if len(g) >= 2]
     if not groups:
         raise NotTestable(f"{k} clip in the run, no between-clip variance to judge a change against (needs 2)")
     source = f"from {n} clips outside" if n >= 2 else f"with {n} clip(s) outside"
     borrowed = _random_effects(condition, groups, f"{k} clip(s), between-clip variance {source}")
-    return EitherTest(own, borrowed) if own is not None and k >= min_clips else borrowed
+    return borrowed if own is None else EitherTest(own, borrowed)
 
 
 def bootstrap_test(

@@ -58,7 +58,7 @@ def policy_support(suite: Suite, policy: Policy, vocabulary: Vocabulary) -> list
             expanded = spec.expand(frames)
             if not expanded:  # `lighting=*` on a suite without lighting tags
                 out.append(Support(rule.name, spec.text, 0, rule.min_clips))
-            for unseen in (f"{t}={v}" for t, v in unseen_values(spec, frames, vocabulary.values)):
+            for unseen in (f"{t}={v}" for t, v in unseen_values(spec, expanded, vocabulary.values)):
                 if unseen not in seen:
                     seen.add(unseen)
                     out.append(Support(rule.name, unseen, 0, rule.min_clips))

@@ -131,14 +131,14 @@ def observed_values(*frames: pd.DataFrame) -> dict[str, set[str]]:
     return seen
 
 
-def unseen_values(spec, frames: pd.DataFrame, values: Mapping[str, tuple[str, ...] | None]) -> list[tuple[str, str]]:
+def unseen_values(spec, expanded: Iterable, values: Mapping[str, tuple[str, ...] | None]) -> list[tuple[str, str]]:
     """(tag, value) pairs of `values` (a vocabulary's) for the tags a wildcard selector `spec` (`each`,
-    `yaw=*`) expands to on `frames` that no frame has (`unknown`, frames without a face, left out);
-    nothing for a concrete selector."""
+    `yaw=*`) expanded to (`expanded`, from `spec.expand`) that no frame has (`unknown`, frames without a
+    face, left out); nothing for a concrete selector."""
     if spec.concrete is not None:
         return []
     seen: dict[str, set[str]] = {}
-    for selector in spec.expand(frames):
+    for selector in expanded:
         seen.setdefault(selector.terms[0].axis, set()).add(selector.terms[0].value)
     return [(t, v) for t, have in seen.items() for v in values.get(t) or () if v not in have and v != UNKNOWN]
 
