@@ -58,9 +58,12 @@ def cli(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.Comple
 
 
 def start(*args: str, **extra_env: str) -> subprocess.Popen:
-    """`qa-harness ARGS` started in the background (stdout/stderr captured as text)."""
+    """`qa-harness ARGS` started in the background (stdout/stderr captured as text). SIGINT is reset to its
+    default in the child: a child inherits an ignored SIGINT (a test run in-process before may leave it so),
+    and Python then never turns SIGINT into KeyboardInterrupt."""
     return subprocess.Popen(
         [sys.executable, "-m", "qa_harness.cli", *args],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         cwd=REPO,
         env=env(**extra_env),
         stdout=subprocess.PIPE,
