@@ -30,6 +30,7 @@ from qa_harness.exitcodes import (
     sigterm_raises,
 )
 from qa_harness.gate.cli import add_gate_parser
+from qa_harness.native import native_lines_filtered
 from qa_harness.report.cli import add_report_parser
 from qa_harness.suites.cli import add_build_parser, add_synth_parser, add_tag_parser
 from qa_harness.weights_cli import add_weights_parser
@@ -338,7 +339,8 @@ def console_main() -> None:
     worker threads (decoding, thread pools) inside library calls, and interpreter shutdown then aborted in them
     (SIGABRT, "terminate called without an active exception", instead of 143). Everything the run must record
     (records, MLflow status KILLED) is written before `main` returns."""
-    code = main()
+    with native_lines_filtered():
+        code = main()
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):
         logging.shutdown()
         sys.stdout.flush()
