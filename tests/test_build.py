@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from qa_harness.errors import QaHarnessError
 from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.l1 import build as build_l1
 from qa_harness.models.baselines import identity
@@ -117,3 +118,20 @@ def test_whole_frames_are_kept_without_face_checks(raw, tmp_path):
     assert all(s["status"] == "accepted" and s["crop"] == [0, 0, 256] for s in report["d20"])
     assert [s["status"] for s in report["empty_room"]] == ["accepted", "accepted"]
     assert report["empty_room"][0]["crop"] == [0, 0, 96]
+
+
+def test_several_video_folders_make_one_suite(raw, built, tmp_path):
+    """`--videos A --videos B`: the curation of A (cached) and B together, each folder in the manifest;
+    a video name in two folders is refused (clip ids are made from names)."""
+    more = tmp_path / "more"
+    (more / "d20_again").mkdir(parents=True)
+    for frame in sorted((raw / "d20").iterdir()):
+        (more / "d20_again" / frame.name).write_bytes(frame.read_bytes())
+    out = build_suite([raw, more], built, SPEC)
+    report = yaml.safe_load(report_path(out).read_text())
+    assert set(report) == {"d20", "vrt_face5", "lp_s32", "empty_room", "d20_again"}
+    assert len(yaml.safe_load(out.read_text())["generator"]["videos"]) == 2
+    assert [s["tags"] for s in report["d20_again"]] == [s["tags"] for s in report["d20"]]
+    with pytest.raises(QaHarnessError, match="a video named 'd20' is also in"):
+        build_suite([raw, more, raw], tmp_path / "twice.yaml", SPEC)
+    build_suite(raw, built, SPEC)  # the module's suite as the other tests expect it

@@ -1,6 +1,6 @@
-"""The shipped gating suite `suites/gate.yaml`: every check of the default policy is supported but those
-of yaw=extreme, which no clip has and which validate lists (a real `suites validate --policy` run), it
-stays within the CI budget, each clip's origin is in data/SOURCES.md, and its card matches the manifest."""
+"""The shipped gating suite `suites/gate.yaml`: every check of the default policy is supported, every
+condition value with at least `min_clips` clips (a real `suites validate --policy` run), it stays within
+the CI budget, each clip's origin is in data/SOURCES.md, and its card matches the manifest."""
 
 from __future__ import annotations
 
@@ -23,26 +23,10 @@ def test_default_policy_gates_every_condition_value_of_the_gate_suite():
         text=True,
         cwd=REPO,
     )
-    # no developer video turns beyond 35 degrees (nor LivePortrait's other clips, nor AniPortrait's: p90 |yaw|
-    # at most 15): the vocabulary's yaw=extreme has no clip, and validate says so (exit 1), as gate does
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr
-    assert done.stdout.splitlines()[-1].endswith("checks supported; not supported: yaw=extreme"), done.stdout[-500:]
-    unsupported = [line.split() for line in done.stdout.splitlines()[1:-1] if "NOT SUPPORTED" in line]
-    assert {(r[0], r[1], r[2]) for r in unsupported} == {
-        (n, "yaw=extreme", "0")
-        for n in (
-            "ssim-mean",
-            "psnr-mean",
-            "l1-mean",
-            "eye-ssim-mean",
-            "mouth-ssim-mean",
-            "lpips-mean",
-            "akd-mean",
-            "landmark-jitter-mean",
-            "flicker-mean",
-            "warp-error-mean",
-        )
-    }
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    supported, total = done.stdout.splitlines()[-1].split(" checks supported")[0].split(" of ")
+    assert supported == total, done.stdout[-500:]
+    assert "NOT SUPPORTED" not in done.stdout
     manifest = yaml.safe_load(SUITE.read_text())
     counts = Counter((t, v) for c in manifest["clips"] for t, v in c["tags"].items())
     min_clips = yaml.safe_load(POLICY.read_text())["min_clips"]
@@ -53,7 +37,7 @@ def test_default_policy_gates_every_condition_value_of_the_gate_suite():
     values = {tag for tag, _ in counts}
     assert {"yaw", "pose_gap", "occlusion", "occlusion_hand", "lighting", "variant"} == values
     for needed in [("occlusion", "partial"), ("occlusion", "heavy"), ("occlusion_hand", "hand"), ("lighting", "dark"),
-                   ("pose_gap", "large"), ("yaw", "moderate")]:  # fmt: skip
+                   ("pose_gap", "large"), ("yaw", "moderate"), ("yaw", "extreme")]:  # fmt: skip
         assert counts[needed] >= min_clips, needed
 
 
@@ -62,7 +46,7 @@ def test_gate_suite_fits_the_ci_budget():
     clips = [p.driving for p in suite.pairs]
     assert all(c.problem == "" for c in clips)
     assert suite.resolution == 128 and all(c.size == (128, 128) and c.frame_count <= 24 for c in clips)
-    assert sum(suite.frames_of(p) for p in suite.pairs) <= 2400
+    assert sum(suite.frames_of(p) for p in suite.pairs) <= 2600  # 111 clips: 2485 (CI runs them at 8 frames)
     size = sum(f.stat().st_size for f in (REPO / "data" / "gate").iterdir())
     assert size < 4_000_000, size
     listed = {f.name for f in (REPO / "data" / "gate").iterdir()}
@@ -73,7 +57,10 @@ def test_every_gate_clip_comes_from_a_video_listed_in_sources():
     sources = (REPO / "data" / "SOURCES.md").read_text()
     for clip in yaml.safe_load(SUITE.read_text())["clips"]:
         video = clip["id"].split("~")[0].rsplit(".", 1)[0]
-        assert f"| real/{video}.mp4 |" in sources or f"| clips/{video}.mp4 |" in sources, video
+        rows = (f"| real/{video}.mp4 |", f"| clips/{video}.mp4 |", f"| sources/pcavs/{video}.mp4 |")
+        assert any(row in sources for row in rows) or f"| sources/pcavs/{video}/ |" in sources, video
+        if video.startswith("pcavs_"):
+            assert (REPO / "sources" / "pcavs" / (video if "517600078" in video else f"{video}.mp4")).exists(), video
 
 
 def test_card_lists_clips_per_stratum_and_value():

@@ -17,11 +17,13 @@ import logging
 import os
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
+from qa_harness.errors import QaHarnessError
 from qa_harness.records import CropBox
 from qa_harness.suites.bins import DEFAULT_BINS, load_bins
 from qa_harness.suites.card import render_card
@@ -48,8 +50,9 @@ def card_path(out: Path) -> Path:
 
 
 def _variants(per_video, videos, root: Path, tagger: Tagger, spec: BuildSpec) -> dict[str, dict]:
-    """Variant clip id -> {tags, measured, variant, of}: each made from a real clip and stored like it;
-    its tags are the real clip's but for the axis the variant changes, measured on the variant."""
+    """Variant clip id -> {tags, measured, variant, of[, reason]}: each made from a real clip and stored
+    like it; its tags are the real clip's but for the axis the variant changes, measured on the variant
+    (a variant on which that axis reads `unknown` is rejected, with the reason)."""
     real = {
         s.id: (root / media_name(s.id, spec), videos[name], CropBox(*s.crop))
         for name, segs in per_video.items()
@@ -78,6 +81,9 @@ def _variants(per_video, videos, root: Path, tagger: Tagger, spec: BuildSpec) ->
             changed = {"pose_gap"}  # one new source frame: the gap changes, the driving poses do not
         tags = {**real_tags[clip_id], **{t: v for t, v in measured.items() if t in changed}}
         out[new_id] = {"tags": tags, "measured": dict(measured), "variant": name, "of": clip_id}
+        unknown = sorted(t for t in changed if tags.get(t) == "unknown")
+        if unknown:  # as a real clip without a face: the condition it was made for cannot be told
+            out[new_id]["reason"] = f"{', '.join(unknown)} not measurable on the variant (face not found)"
     return out
 
 
@@ -132,20 +138,36 @@ def _warn_thin(out: Path, counts: dict[str, dict[str, int]], strata, spec: Build
     return warnings
 
 
-def build_suite(videos: Path, out: Path, spec: BuildSpec) -> Path:
-    """Curate every video of `videos` and write the suite manifest `out`; returns `out`."""
+def _videos_of(folders: Sequence[Path]) -> dict[str, Path]:
+    """Videos by name over every folder; one name in two folders is an error (clip ids come from names)."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for video in find_videos(folder):
+            if video.name in found:
+                raise QaHarnessError(f"{video}: a video named {video.name!r} is also in {found[video.name].parent}")
+            found[video.name] = video
+    return found
+
+
+def _relative(path: Path, out: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), out.resolve().parent)).as_posix()
+
+
+def build_suite(videos: Path | Sequence[Path], out: Path, spec: BuildSpec) -> Path:
+    """Curate every video of the folder(s) `videos` and write the suite manifest `out`; returns `out`."""
+    folders = [videos] if isinstance(videos, Path) else list(videos)
     root = spec.media.resolve() if spec.media else out.with_suffix("")
     cache = cache_path(out)
     work = cache / "clips"  # every candidate clip; the selected ones go to `root`
     tagger = Tagger(build_axes(spec.axes, bins_path=spec.bins), landmarks=spec.landmarks)
     per_video: dict[str, list[Segment]] = {}
-    found = {video.name: video for video in find_videos(videos)}
+    found = _videos_of(folders)
     for name, video in found.items():
         per_video[name] = curate_video(video, work, cache, tagger, spec)
     accepted = {s.id: s for segments in per_video.values() for s in segments if not s.reason}
     variants = _variants(per_video, found, work, tagger, spec) if spec.variants else {}
     candidates = {i: _kept(s.tags, spec, "none") for i, s in accepted.items()}
-    candidates |= {i: _kept(v["tags"], spec, v["variant"]) for i, v in variants.items()}
+    candidates |= {i: _kept(v["tags"], spec, v["variant"]) for i, v in variants.items() if "reason" not in v}
     strata = stratify(candidates, by=spec.strata, per_stratum=spec.per_stratum, seed=spec.seed)
     selected = sorted(i for stratum in strata for i in stratum.selected)
     for clip_id in selected:
@@ -160,16 +182,17 @@ def build_suite(videos: Path, out: Path, spec: BuildSpec) -> Path:
     manifest = {
         "name": out.stem,
         "description": f"Curated from {len(per_video)} videos: {len(selected)} of {len(candidates)} clips "
-        f"({len(accepted)} accepted real clips, {len(variants)} variants of them).",
+        f"({len(accepted)} accepted real clips, {len(candidates) - len(accepted)} variants of them).",
         "data_root": Path(os.path.relpath(root, out.resolve().parent)).as_posix(),
         "resolution": spec.resolution,
         "bins": {axis: bins[axis] for axis in spec.axes},
         "generator": {
             "tool": "qa_harness.suites.build",
-            "videos": Path(os.path.relpath(videos.resolve(), out.resolve().parent)).as_posix(),
+            "videos": _relative(folders[0], out) if len(folders) == 1 else [_relative(f, out) for f in folders],
             **settings,
             "strata_counts": {s.key: {"available": len(s.available), "selected": len(s.selected)} for s in strata},
             "rejected": sum(1 for segs in per_video.values() for s in segs if s.reason),
+            "rejected_variants": sum(1 for v in variants.values() if "reason" in v),
         },
         "clips": [{"id": i, "path": media_name(i, spec), "tags": candidates[i]} for i in selected],
     }
@@ -193,7 +216,10 @@ def build_suite(videos: Path, out: Path, spec: BuildSpec) -> Path:
         for video, segments in per_video.items()
     }
     if variants:
-        report["variants"] = [{"id": i, **v, "selected": i in selected} for i, v in variants.items()]
+        report["variants"] = [
+            {"id": i, "status": "rejected" if "reason" in v else "accepted", **v, "selected": i in selected}
+            for i, v in variants.items()
+        ]
     report_path(out).write_text(yaml.safe_dump(report, sort_keys=False, width=110))
     out.write_text(yaml.safe_dump(manifest, sort_keys=False, width=110))
     card_path(out).write_text(render_card(out, manifest, counts, warnings))

@@ -80,11 +80,17 @@ def add_build_parser(subparsers: argparse._SubParsersAction) -> None:
     d = BuildSpec()
     p = subparsers.add_parser(
         "build",
-        help="curate a folder of raw videos into a stratified suite",
+        help="curate folders of raw videos into a stratified suite",
         description="Detect the face through each video, cut it into clips, reject unusable ones (with the "
         "reason, in <out>.curation.yaml), crop and tag the rest, and draw a balanced suite across strata.",
     )
-    p.add_argument("--videos", type=Path, required=True, help="folder of videos or FOMM-layout frame folders")
+    p.add_argument(
+        "--videos",
+        type=Path,
+        action="append",
+        required=True,
+        help="folder of videos or FOMM-layout frame folders (repeat it to curate several folders into one suite)",
+    )
     p.add_argument("--out", type=Path, required=True, help="manifest to write; clips go in its folder")
     p.add_argument("--per-stratum", type=int, help="clips drawn per stratum (default: all)")
     p.add_argument("--seed", type=int, default=d.seed, help=f"sampling seed (default {d.seed})")

@@ -1,8 +1,8 @@
 """The default policy on the SHIPPED gating suite (`suites/gate.yaml`, its first 8 frames per clip, to keep
 CI in budget): real evaluation runs of the good plug-in model. A ~0.05 SSIM regression confined to each of
-its two thinnest condition values (5 clips each) fails that value by name and blames no condition of
-untouched frames; clean re-runs with per-clip quality noise pass; every check is gated or NOT GATED with
-its reason (yaw=extreme: no clip). `python -m benchmarks.gate_acceptance` runs the same on every gated
+its thinnest condition value (5 clips) and to the head turn MRFA is weakest on (yaw=extreme) fails that
+value by name and blames no condition of untouched frames; clean re-runs with per-clip quality noise pass;
+every condition value is gated. `python -m benchmarks.gate_acceptance` runs the same on every gated
 value, 24 frames and 20 re-runs (figures in benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from qa_harness.runs import mlflow_io as io
 from qa_harness.runs.selectors import parse_selector
 from tests.gate.real_runs import defect_blur, evaluate, shipped_gate_suite
 
-pytestmark = pytest.mark.slow  # 5 evaluation runs of 91 clips: about 1.5 minutes on 2 cores
-THINNEST = ("occlusion=heavy", "occlusion_hand=hand")
+pytestmark = pytest.mark.slow  # 5 evaluation runs of 111 clips: about 2 minutes on 2 cores
+#: the thinnest condition value, and the extreme head turns (clips of sources/pcavs)
+THINNEST = {"variant=occlusion.half": 5, "yaw=extreme": 12}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_the_thinnest_conditions_are_gated_and_the_suite_has_them(shipped):
     _, _, baseline = shipped
     frames = baseline.frames
     clips = {s: frames.loc[parse_selector(s).concrete.mask(frames), "pair_id"].nunique() for s in THINNEST}
-    assert clips == dict.fromkeys(THINNEST, 5)  # min_clips of the default policy, no more
+    assert clips == THINNEST  # occlusion.half: min_clips of the default policy, no more
 
 
 @pytest.mark.parametrize("where", THINNEST)
@@ -45,7 +46,7 @@ def test_a_005_ssim_regression_confined_to_a_thin_condition_fails_it_by_name(shi
     assert 0.035 < inside < 0.065 and abs(outside) < 0.005, (inside, outside)
     result = gate(candidate, baseline)
     check = {c.name: c for c in result.checks}[f"ssim-mean[{where}]"]
-    assert check.status == "fail" and check.n_clips == 5, check.message
+    assert check.status == "fail" and check.n_clips == THINNEST[where], check.message
     assert check.detectable < 0.05  # the table's detectable effect (80 % power) is below the loss it names
     assert wrongly_failed(result, candidate, where) == []
 
@@ -55,8 +56,7 @@ def test_clean_reruns_pass_and_every_check_is_gated_or_listed(shipped):
     for seed in (1, 2):
         result = gate(run(f"rerun {seed}", seed), baseline)
         assert result.passed, [c.name for c in result.failures]
-    reasons = {c.name: c.not_gated for c in result.not_gated}
-    assert reasons["ssim-mean[yaw=extreme]"] == "no clip has yaw=extreme (0 clips, needs 5)"
+    assert not [c.name for c in result.not_gated if c.rule == "ssim-mean"]
     gated = [c for c in result.checks if not c.not_gated and c.rule == "ssim-mean"]
     assert {c.condition for c in gated} == {"all", *(str(s) for s in parse_selector("each").expand(baseline.frames))}
     assert all(c.status == "pass" and c.detectable < 0.05 for c in gated), [(c.name, c.detectable) for c in gated]
