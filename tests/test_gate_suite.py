@@ -72,3 +72,17 @@ def test_card_lists_clips_per_stratum_and_value():
     for (tag, value), n in counts.items():
         assert f"| {tag} | {value} | {n} |" in card
     assert f"## Clips ({len(manifest['clips'])})" in card
+
+
+def test_variants_whose_condition_cannot_be_measured_are_rejected_with_the_reason():
+    """An occluder that hides the face from the tagger leaves its condition `unknown`: such a variant is
+    left out of the suite, as a real clip without a face is, and the curation report says why."""
+    report = yaml.safe_load((REPO / "suites" / "gate.curation.yaml").read_text())
+    rejected = [v for v in report["variants"] if v["status"] == "rejected"]
+    assert rejected and all(not v["selected"] for v in rejected)
+    for v in rejected:
+        unknown = sorted(t for t, value in v["tags"].items() if value == "unknown")
+        assert v["reason"] == f"{', '.join(unknown)} not measurable on the variant (face not found)", v
+    in_suite = {c["id"] for c in yaml.safe_load(SUITE.read_text())["clips"]}
+    assert not in_suite & {v["id"] for v in rejected}
+    assert all(v["tags"].get("occlusion") != "unknown" for v in report["variants"] if v["status"] == "accepted")
