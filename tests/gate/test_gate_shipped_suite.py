@@ -15,8 +15,9 @@ from qa_harness.runs.selectors import parse_selector
 from tests.gate.real_runs import defect_blur, evaluate, shipped_gate_suite
 
 pytestmark = pytest.mark.slow  # 5 evaluation runs of 111 clips: about 2 minutes on 2 cores
-#: the thinnest condition value, and the extreme head turns (clips of sources/pcavs)
-THINNEST = {"variant=occlusion.half": 5, "yaw=extreme": 12}
+#: the thinnest condition value, and the extreme head turns (sources/pcavs): clips with frames of each in
+#: the first 8 frames (12 clips are tagged yaw=extreme; one turns that far only later)
+THINNEST = {"variant=occlusion.half": 5, "yaw=extreme": 11}
 
 
 @pytest.fixture(scope="module")
