@@ -15,6 +15,7 @@ from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
 from qa_harness.suites.axes.occlusion import facing_away, keypoints_from_landmarks
+from qa_harness.suites.lips import LINE_EDGE, RED_EDGE
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
@@ -81,13 +82,34 @@ def test_a_drawn_mask_covers_the_mouth(tagger, portrait):
     assert masked.clip_labels["occlusion"] in ("partial", "heavy")
 
 
-def test_a_skin_coloured_patch_is_not_a_mask(tagger, portrait):
+def test_a_skin_coloured_patch_hides_the_lips_not_the_colour(tagger, portrait):
     frame, points, clean = portrait
+    assert clean.measures["occlusion.lips_absent"][0] == 0.0
+    assert clean.measures["occlusion.lip_line"][0] > LINE_EDGE and clean.measures["occlusion.lip_red"][0] > RED_EDGE
     band, _ = lower_face_regions(frame.shape[:2], keypoints_from_landmarks(points), points)
     skin = tuple(int(c) for c in np.median(frame[band], axis=0))  # the face's own skin colour
     patched = tagger.tag_frames(_paint_lower_face(frame, points, skin)[None])
-    assert patched.measures["occlusion.mouth_object"][0] < 0.1
-    assert patched.clip_labels["occlusion_mouth"] == "visible"
+    assert patched.measures["occlusion.mouth_object"][0] < 0.1  # the colour test cannot see it
+    # ... but the flat patch has no line between the lips and no lip colour: the lip cues can.
+    assert patched.measures["occlusion.lip_line"][0] < 0.02 and abs(patched.measures["occlusion.lip_red"][0]) < 0.02
+    assert patched.measures["occlusion.lips_absent"][0] == 1.0
+    assert patched.clip_labels["occlusion_mouth"] == "covered"
+
+
+def test_hands_over_the_face_for_under_three_frames_are_dropped():
+    axis = build_axes(["occlusion"])[0]
+    n = 12
+    measures = {m: np.zeros(n) for m in axis.measures}
+    hand = np.array([0, 0.3, 0.3, 0, 0.2, 0, 0, 0.4, 0.5, 0.5, 0.4, 0])  # runs of 2, 1 and 4 frames
+    measures.update(hand=hand, hand_lips=(hand > 0) * 0.5, mouth=(hand > 0) * 0.5, hidden=hand + 0.1)
+    measures["hidden_no_hand"] = np.full(n, 0.1)
+    kept = axis.finish(measures)
+    transient = np.isin(np.arange(n), [1, 2, 4])
+    np.testing.assert_array_equal(kept["hand"], np.where(transient, 0.0, hand))
+    np.testing.assert_array_equal(kept["hidden"], np.where(transient, 0.1, hand + 0.1))
+    np.testing.assert_array_equal(kept["mouth"], np.where(transient, 0.0, (hand > 0) * 0.5))
+    short = {m: v[:2] for m, v in measures.items()}  # a clip (or photo) shorter than a run: nothing to judge by
+    assert axis.finish(short)["hand"].tolist() == [0.0, 0.3]
 
 
 def test_a_face_cut_by_the_frame_edge_is_truncated(tagger, portrait):
