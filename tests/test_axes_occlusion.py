@@ -14,11 +14,12 @@ import yaml
 from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
-from qa_harness.suites.axes.occlusion import facing_away, keypoints_from_landmarks
+from qa_harness.suites.axes.occlusion import MOUTH_COVERED, facing_away, keypoints_from_landmarks
 from qa_harness.suites.lips import LINE_EDGE, RED_EDGE
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
+from qa_harness.video.io import iter_frames_uint8
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -94,6 +95,16 @@ def test_a_skin_coloured_patch_hides_the_lips_not_the_colour(tagger, portrait):
     assert patched.measures["occlusion.lip_line"][0] < 0.02 and abs(patched.measures["occlusion.lip_red"][0]) < 0.02
     assert patched.measures["occlusion.lips_absent"][0] == 1.0
     assert patched.clip_labels["occlusion_mouth"] == "covered"
+
+
+def test_an_open_mouth_with_clear_lips_is_not_covered(tagger):
+    # d12 (suites/real.yaml) frames 74-102: an open 'oh' mouth whose teeth and shadow the colour test
+    # read as foreign (mouth_object 0.27-0.51, tagged covered before); lip line and colour are clear.
+    frames = np.concatenate(list(iter_frames_uint8(DATA / "clips" / "d12.mp4", resolution=256, max_frames=89)))
+    tags = tagger.tag_frames(frames[80:89:4])
+    assert (tags.measures["occlusion.mouth_object"] >= MOUTH_COVERED).all()
+    assert (tags.measures["occlusion.lips_present"] == 1.0).all()
+    assert tags.frame_labels["occlusion_mouth"] == ("visible",) * 3 and tags.clip_labels["occlusion"] == "none"
 
 
 def test_hands_over_the_face_for_under_three_frames_are_dropped():

@@ -14,8 +14,10 @@ Whatever their colour, such covers lack what every visible mouth has:
   does not depend on the skin's colour or spread; NaN on grey images, where it cannot be read.
 `lips_absent` is 1 when both are missing (`lip_line < LINE_EDGE` and `lip_red < RED_EDGE`), 0 when
 either is there: neither cue alone separates (closed thin lips and beards weaken the line, pale lips
-the colour), together they do on the labelled photos. NaN without landmarks or on faces under
-`skin.MIN_EYE_DISTANCE` pixels between the eyes.
+the colour), together they do on the labelled photos. `lips_present` is 1 when both are clearly
+there (`PRESENT_LINE`, `PRESENT_RED`): then nothing covers the lips, and the colour test's foreign
+share (an open mouth's teeth, tongue and shadow) is not a cover. NaN without landmarks or on faces
+under `skin.MIN_EYE_DISTANCE` pixels between the eyes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ RING = 0.15
 #: the lowest lip_line of an unmasked face_mask face is 0.126 (a bearded man, lip_red +0.001), the
 #: AFLW2000 face with the lowest lip_line (0.080) has red lips (+0.08 or more).
 LINE_EDGE, RED_EDGE = 0.11, 0.03
+#: Both cues clear: no masked photo has lip_line >= 0.3 with lip_red above +0.008, nor lip_red >= 0.05
+#: with lip_line above 0.133; the open mouth of d12 (frames 74-102, read covered by colour at 0.27-0.51)
+#: has lip_line 0.34-0.82 and lip_red 0.09-0.13.
+PRESENT_LINE, PRESENT_RED = 0.3, 0.05
 OUTER_LIPS, INNER_LIPS = np.arange(48, 60), np.arange(60, 68)
 
 
@@ -89,11 +95,12 @@ def lip_red(frame: np.ndarray, points: np.ndarray) -> float:
     return float(np.median(red[lips]) - np.median(red[ring]))
 
 
-def lips_absent(frame: np.ndarray, points: np.ndarray | None) -> tuple[float, float, float]:
-    """(lip_line, lip_red, lips_absent) of one frame; NaN where not measurable."""
+def lip_cues(frame: np.ndarray, points: np.ndarray | None) -> tuple[float, float, float, float]:
+    """(lip_line, lip_red, lips_absent, lips_present) of one frame; NaN where not measurable."""
+    nan = float("nan")
     if points is None or _eye_axes(points)[0] < MIN_EYE_DISTANCE:
-        return float("nan"), float("nan"), float("nan")
+        return nan, nan, nan, nan
     line, red = lip_line(frame, points), lip_red(frame, points)
     if not (np.isfinite(line) and np.isfinite(red)):
-        return line, red, float("nan")
-    return line, red, float(line < LINE_EDGE and red < RED_EDGE)
+        return line, red, nan, nan
+    return line, red, float(line < LINE_EDGE and red < RED_EDGE), float(line >= PRESENT_LINE and red >= PRESENT_RED)

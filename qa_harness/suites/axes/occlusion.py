@@ -22,11 +22,12 @@ other evidence:
 - `mouth_object`: share of the lower face (nose to chin, between the mouth corners) whose colour is
   not the skin of the same face's upper part (`skin`: masks, microphones, scarves); NaN on grey
   images and tiny faces;
-- `lip_line`, `lip_red`, `lips_absent`: no dark line between the lips and no lip colour where the
-  landmarks put the mouth (`lips`: masks whose colour is within the skin's spread); `hand_lips`:
-  share of lip points under a (kept) Hands outline;
-- `mouth`: the mouth is covered, the largest of `mouth_object`, `hand_at_mouth`, `hand_lips` and
-  `lips_absent`: what `occlusion_mouth` bins;
+- `lip_line`, `lip_red`, `lips_absent`, `lips_present`: the dark line between the lips and the lip
+  colour where the landmarks put the mouth (`lips`): both missing covers the mouth (masks whose
+  colour is within the skin's spread), both clear overrules `mouth_object` (an open mouth is not a
+  foreign object); `hand_lips`: share of lip points under a (kept) Hands outline;
+- `mouth`: the mouth is covered, the largest of `mouth_object` (0 where `lips_present`),
+  `hand_at_mouth`, `hand_lips` and `lips_absent`: what `occlusion_mouth` bins;
 - `flat`: share of points in flat parts: a part (a brow, an eye, the outer lips: `PARTS`) is flat
   when at least half its points have no texture around them (luma standard deviation under
   `FLAT_CONTRAST` of its mean in a square of 0.25 eye distances, mean luma at least `FLAT_MIN_LUMA`
@@ -51,7 +52,7 @@ from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.axes.headpose import CANONICAL_68, fit_rotation
 from qa_harness.suites.axes.lighting import luma
 from qa_harness.suites.hands import BodyHands, HandFinder, inside_any
-from qa_harness.suites.lips import lips_absent
+from qa_harness.suites.lips import lip_cues
 from qa_harness.suites.skin import foreign_share
 
 #: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals:
@@ -145,6 +146,7 @@ class OcclusionAxis(ConditionAxis):
         "lip_line",
         "lip_red",
         "lips_absent",
+        "lips_present",
         "hand_lips",
         "mouth",
         "flat",
@@ -205,7 +207,8 @@ class OcclusionAxis(ConditionAxis):
 
     @staticmethod
     def _mouth_without_hand(out, i):
-        return mouth_value(out["mouth_object"][i], out["hand_at_mouth"][i], out["lips_absent"][i])
+        colour = np.where(out["lips_present"][i] == 1, 0.0, out["mouth_object"][i])
+        return mouth_value(colour, out["hand_at_mouth"][i], out["lips_absent"][i])
 
     def _mouth(self, out, i, frame, keypoints, points, lips_under_hand) -> None:
         """Fill the mouth measures of frame `i`."""
@@ -213,7 +216,7 @@ class OcclusionAxis(ConditionAxis):
             self._pose_at, self._hand_points = i, self._body.points(frame)
         out["hand_at_mouth"][i] = hand_at_mouth(self._hand_points, keypoints)
         out["mouth_object"][i] = foreign_share(frame, keypoints, points)
-        out["lip_line"][i], out["lip_red"][i], out["lips_absent"][i] = lips_absent(frame, points)
+        cues = lip_cues(frame, points)
+        out["lip_line"][i], out["lip_red"][i], out["lips_absent"][i], out["lips_present"][i] = cues
         out["hand_lips"][i] = lips_under_hand.mean()
-        parts = (out[m][i] for m in ("mouth_object", "hand_at_mouth", "hand_lips", "lips_absent"))
-        out["mouth"][i] = mouth_value(*parts)
+        out["mouth"][i] = mouth_value(self._mouth_without_hand(out, i), out["hand_lips"][i])
