@@ -15,7 +15,7 @@ from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
 from qa_harness.suites.axes.occlusion import MOUTH_COVERED, facing_away, keypoints_from_landmarks
-from qa_harness.suites.lips import LINE_EDGE, RED_EDGE
+from qa_harness.suites.lips import LINE_EDGE, RED_EDGE, lip_cues
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
@@ -105,6 +105,26 @@ def test_an_open_mouth_with_clear_lips_is_not_covered(tagger):
     assert (tags.measures["occlusion.mouth_object"] >= MOUTH_COVERED).all()
     assert (tags.measures["occlusion.lips_present"] == 1.0).all()
     assert tags.frame_labels["occlusion_mouth"] == ("visible",) * 3 and tags.clip_labels["occlusion"] == "none"
+
+
+def test_teeth_between_the_lips_count_as_a_lip_line():
+    # A smile showing teeth on dark skin (xportrait_driving in the gating suite): the line between the
+    # lips is bright, not dark, and the lips are no redder than the skin: drawn here as a white bar.
+    frame = np.full((128, 128, 3), (95, 60, 45), np.uint8)
+    frame[60:64, 44:84] = (235, 235, 225)
+    points = np.zeros((68, 2))
+    points[36:42], points[42:48] = (44, 30), (84, 30)  # eyes 40 px apart
+    points[48:60] = [
+        (44, 62),
+        *[(44 + 5 * k, 58) for k in range(1, 8)],
+        (84, 62),
+        *[(74 - 10 * k, 66) for k in range(3)],
+    ]
+    points[60:68] = [(46, 62), (54, 61), (64, 61), (74, 61), (82, 62), (74, 63), (64, 63), (54, 63)]
+    line, red, absent, _ = lip_cues(frame, points)
+    assert line > 0.5 and abs(red) < 0.02 and absent == 0.0
+    frame[60:64, 44:84] = (95, 60, 45)  # the same mouth covered by a flat skin-coloured cover
+    assert lip_cues(frame, points)[2] == 1.0
 
 
 def test_hands_over_the_face_for_under_three_frames_are_dropped():

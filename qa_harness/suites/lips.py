@@ -3,12 +3,14 @@
 The colour test (`skin`) misses masks whose colour lies within the spread of the face's own skin
 (white respirators on brown or pale skin, a grey-green mask under a fringe: benchmarks/RESULTS.md).
 Whatever their colour, such covers lack what every visible mouth has:
-- `lip_line`: a dark line where the lips meet (or the dark opening of an open mouth). Luma profiles
-  across the mouth (along the face's vertical, `PROFILE_HALF` eye distances either side of the
-  inner-lip midline, at 13 points between the mouth corners) are read after a slight blur; each
-  profile's depth is how far its darkest point within `VALLEY_HALF` of the midline lies below the
-  brightest points beyond, relative to them. `lip_line` is the median depth over the profiles: 0 on
-  a smooth cover, 0.13-0.8 on the faces seen (RESULTS.md);
+- `lip_line`: a dark line where the lips meet (or the dark opening of an open mouth), or bright teeth
+  between them. Luma profiles across the mouth (along the face's vertical, `PROFILE_HALF` eye
+  distances either side of the inner-lip midline, at 13 points between the mouth corners) are read
+  after a slight blur; each profile's depth is how far its darkest point within `VALLEY_HALF` of the
+  midline lies below the brightest points beyond, its height how far its brightest point there lies
+  above them, both relative to them. `lip_line` is the larger of the median depth and the median
+  height: about 0 on a smooth cover (no mask's height exceeds 0.01), 0.13-0.97 on the faces seen
+  (RESULTS.md; the height is what a smile showing teeth on dark skin has: xportrait_driving);
 - `lip_red`: the lips' median `log R/G` minus that of a ring of skin around them (`RING` eye
   distances wide): lips are redder than the skin beside them, a cover is one material. Local, so it
   does not depend on the skin's colour or spread; NaN on grey images, where it cannot be read.
@@ -49,7 +51,7 @@ def _eye_axes(points: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def lip_line(frame: np.ndarray, points: np.ndarray) -> float:
-    """Median relative depth of the dark line between the lips (see the module docstring)."""
+    """Contrast of the line between the lips, dark or (teeth) bright (see the module docstring)."""
     iod, down = _eye_axes(points)
     midline = np.vstack([points[48], (points[61:64] + points[[67, 66, 65]]) / 2, points[54]])
     centres = np.concatenate(
@@ -67,8 +69,11 @@ def lip_line(frame: np.ndarray, points: np.ndarray) -> float:
     at = (samples - [x0, y0]).astype(np.float32)
     profiles = cv2.remap(y, at[..., 0], at[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     near = np.abs(offsets) <= VALLEY_HALF * iod
-    ends = (profiles[:, offsets < -VALLEY_HALF * iod].max(1) + profiles[:, offsets > VALLEY_HALF * iod].max(1)) / 2
-    return float(np.median((ends - profiles[:, near].min(1)) / np.maximum(ends, 1.0)))
+    above, below = profiles[:, offsets < -VALLEY_HALF * iod].max(1), profiles[:, offsets > VALLEY_HALF * iod].max(1)
+    ends = np.maximum((above + below) / 2, 1.0)
+    depth = np.median(((above + below) / 2 - profiles[:, near].min(1)) / ends)
+    height = np.median((profiles[:, near].max(1) - np.maximum(above, below)) / ends)
+    return float(max(depth, height))
 
 
 def lip_red(frame: np.ndarray, points: np.ndarray) -> float:
