@@ -14,10 +14,12 @@ import yaml
 from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
-from qa_harness.suites.axes.occlusion import facing_away, keypoints_from_landmarks
+from qa_harness.suites.axes.occlusion import MOUTH_COVERED, facing_away, keypoints_from_landmarks
+from qa_harness.suites.lips import LINE_EDGE, RED_EDGE, lip_cues
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
+from qa_harness.video.io import iter_frames_uint8
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -81,13 +83,64 @@ def test_a_drawn_mask_covers_the_mouth(tagger, portrait):
     assert masked.clip_labels["occlusion"] in ("partial", "heavy")
 
 
-def test_a_skin_coloured_patch_is_not_a_mask(tagger, portrait):
+def test_a_skin_coloured_patch_hides_the_lips_not_the_colour(tagger, portrait):
     frame, points, clean = portrait
+    assert clean.measures["occlusion.lips_absent"][0] == 0.0
+    assert clean.measures["occlusion.lip_line"][0] > LINE_EDGE and clean.measures["occlusion.lip_red"][0] > RED_EDGE
     band, _ = lower_face_regions(frame.shape[:2], keypoints_from_landmarks(points), points)
     skin = tuple(int(c) for c in np.median(frame[band], axis=0))  # the face's own skin colour
     patched = tagger.tag_frames(_paint_lower_face(frame, points, skin)[None])
-    assert patched.measures["occlusion.mouth_object"][0] < 0.1
-    assert patched.clip_labels["occlusion_mouth"] == "visible"
+    assert patched.measures["occlusion.mouth_object"][0] < 0.1  # the colour test cannot see it
+    # ... but the flat patch has no line between the lips and no lip colour: the lip cues can.
+    assert patched.measures["occlusion.lip_line"][0] < 0.02 and abs(patched.measures["occlusion.lip_red"][0]) < 0.02
+    assert patched.measures["occlusion.lips_absent"][0] == 1.0
+    assert patched.clip_labels["occlusion_mouth"] == "covered"
+
+
+def test_an_open_mouth_with_clear_lips_is_not_covered(tagger):
+    # d12 (suites/real.yaml) frames 74-102: an open 'oh' mouth whose teeth and shadow the colour test
+    # read as foreign (mouth_object 0.27-0.51, tagged covered before); lip line and colour are clear.
+    frames = np.concatenate(list(iter_frames_uint8(DATA / "clips" / "d12.mp4", resolution=256, max_frames=89)))
+    tags = tagger.tag_frames(frames[80:89:4])
+    assert (tags.measures["occlusion.mouth_object"] >= MOUTH_COVERED).all()
+    assert (tags.measures["occlusion.lips_present"] == 1.0).all()
+    assert tags.frame_labels["occlusion_mouth"] == ("visible",) * 3 and tags.clip_labels["occlusion"] == "none"
+
+
+def test_teeth_between_the_lips_count_as_a_lip_line():
+    # A smile showing teeth on dark skin (xportrait_driving in the gating suite): the line between the
+    # lips is bright, not dark, and the lips are no redder than the skin: drawn here as a white bar.
+    frame = np.full((128, 128, 3), (95, 60, 45), np.uint8)
+    frame[60:64, 44:84] = (235, 235, 225)
+    points = np.zeros((68, 2))
+    points[36:42], points[42:48] = (44, 30), (84, 30)  # eyes 40 px apart
+    points[48:60] = [
+        (44, 62),
+        *[(44 + 5 * k, 58) for k in range(1, 8)],
+        (84, 62),
+        *[(74 - 10 * k, 66) for k in range(3)],
+    ]
+    points[60:68] = [(46, 62), (54, 61), (64, 61), (74, 61), (82, 62), (74, 63), (64, 63), (54, 63)]
+    line, red, absent, _ = lip_cues(frame, points)
+    assert line > 0.5 and abs(red) < 0.02 and absent == 0.0
+    frame[60:64, 44:84] = (95, 60, 45)  # the same mouth covered by a flat skin-coloured cover
+    assert lip_cues(frame, points)[2] == 1.0
+
+
+def test_hands_over_the_face_for_under_three_frames_are_dropped():
+    axis = build_axes(["occlusion"])[0]
+    n = 12
+    measures = {m: np.zeros(n) for m in axis.measures}
+    hand = np.array([0, 0.3, 0.3, 0, 0.2, 0, 0, 0.4, 0.5, 0.5, 0.4, 0])  # runs of 2, 1 and 4 frames
+    measures.update(hand=hand, hand_lips=(hand > 0) * 0.5, mouth=(hand > 0) * 0.5, hidden=hand + 0.1)
+    measures["hidden_no_hand"] = np.full(n, 0.1)
+    kept = axis.finish(measures)
+    transient = np.isin(np.arange(n), [1, 2, 4])
+    np.testing.assert_array_equal(kept["hand"], np.where(transient, 0.0, hand))
+    np.testing.assert_array_equal(kept["hidden"], np.where(transient, 0.1, hand + 0.1))
+    np.testing.assert_array_equal(kept["mouth"], np.where(transient, 0.0, (hand > 0) * 0.5))
+    short = {m: v[:2] for m, v in measures.items()}  # a clip (or photo) shorter than a run: nothing to judge by
+    assert axis.finish(short)["hand"].tolist() == [0.0, 0.3]
 
 
 def test_a_face_cut_by_the_frame_edge_is_truncated(tagger, portrait):

@@ -11,7 +11,9 @@ other evidence:
   the pose axis): each point of the generic face (`headpose.CANONICAL_68`) gets the outward normal of
   an ellipsoid head around it (`HEAD_CENTRE`), and is hidden when that normal, turned by the head
   pose, points away from the camera (the far cheek and jaw of a turned head);
-- `hand`: share of points inside the outline of a hand found by MediaPipe Hands;
+- `hand`: share of points inside the outline of a hand found by MediaPipe Hands, counted only in runs
+  of at least `HAND_MIN_RUN` consecutive frames with a hand over the face (in clips that long):
+  Hands' false hands on real clips last 1-2 frames (`finish`);
 - `hand_at_mouth`: 1 when a MediaPipe Pose hand point (wrist or knuckle, visibility >= 0.8) lies
   within `HAND_REACH` eye distances of the mouth: hands over the mouth whose palms Hands cannot see
   (`hands`). Pose is the dearest model here, so it runs on the first face of a chunk and then at
@@ -20,8 +22,12 @@ other evidence:
 - `mouth_object`: share of the lower face (nose to chin, between the mouth corners) whose colour is
   not the skin of the same face's upper part (`skin`: masks, microphones, scarves); NaN on grey
   images and tiny faces;
-- `mouth`: the mouth is covered, the largest of `mouth_object`, `hand_at_mouth` and the share of lip
-  points under a Hands outline: what `occlusion_mouth` bins;
+- `lip_line`, `lip_red`, `lips_absent`, `lips_present`: the dark line between the lips and the lip
+  colour where the landmarks put the mouth (`lips`): both missing covers the mouth (masks whose
+  colour is within the skin's spread), both clear overrules `mouth_object` (an open mouth is not a
+  foreign object); `hand_lips`: share of lip points under a (kept) Hands outline;
+- `mouth`: the mouth is covered, the largest of `mouth_object` (0 where `lips_present`),
+  `hand_at_mouth`, `hand_lips` and `lips_absent`: what `occlusion_mouth` bins;
 - `flat`: share of points in flat parts: a part (a brow, an eye, the outer lips: `PARTS`) is flat
   when at least half its points have no texture around them (luma standard deviation under
   `FLAT_CONTRAST` of its mean in a square of 0.25 eye distances, mean luma at least `FLAT_MIN_LUMA`
@@ -30,6 +36,8 @@ other evidence:
 - `hidden`: share of points with something over them or outside the frame (under a hand, flat,
   outside, and the 20 lip points when `mouth` >= `MOUTH_COVERED`): what the `occlusion` bins use.
   Self-occlusion is left out: a turned head has nothing over it, and the yaw tag already bins it.
+  `hidden_no_hand` is the same share without the Hands outlines (what `hidden` becomes on frames
+  whose hand `finish` drops);
 Frames where the detector found a face but the landmarks did not (even on the face crop, `recrop`)
 get only `mouth_object` and `hand_at_mouth`, from the detector's keypoints; the rest is NaN there.
 No offline detector for hair or glasses frames works here, so those count only when they flatten a
@@ -44,6 +52,7 @@ from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.axes.headpose import CANONICAL_68, fit_rotation
 from qa_harness.suites.axes.lighting import luma
 from qa_harness.suites.hands import BodyHands, HandFinder, inside_any
+from qa_harness.suites.lips import lip_cues
 from qa_harness.suites.skin import foreign_share
 
 #: Centre (mm, generic-face axes) of the ellipsoid whose normals stand in for the face's normals:
@@ -60,6 +69,26 @@ HAND_REACH = 1.0
 POSE_EVERY = 5
 #: `mouth` from which the lip points count as hidden (the `occlusion_mouth` edge of the bins file).
 MOUTH_COVERED = 0.25
+#: Consecutive frames a Hands hand must stay over the face to count. The false hands on real clips
+#: (suites/real.yaml: vrt_face5 frames 94-95, lp_s32 frames 31, 35, 44-45) last 1-2 frames; the
+#: hands of the gating suite's clips (real and `occlusion.hand` variants) stay 3-7 frames.
+HAND_MIN_RUN = 3
+
+
+def in_runs(flags: np.ndarray, length: int) -> np.ndarray:
+    """(N,) bool: True where `flags` is True within a run of at least `length` consecutive Trues."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    keep = np.zeros(len(flags), bool)
+    for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        keep[start:end] = end - start >= length
+    return keep
+
+
+def mouth_value(*shares: np.ndarray) -> np.ndarray:
+    """`mouth`: the largest of its measured parts (NaN where none is measured)."""
+    stacked = np.array(shares, dtype=float)
+    best = np.where(np.isnan(stacked), -np.inf, stacked).max(0)
+    return np.where(np.isinf(best), np.nan, best)
 
 
 def facing_away(rotation: np.ndarray) -> np.ndarray:
@@ -114,9 +143,15 @@ class OcclusionAxis(ConditionAxis):
         "hand",
         "hand_at_mouth",
         "mouth_object",
+        "lip_line",
+        "lip_red",
+        "lips_absent",
+        "lips_present",
+        "hand_lips",
         "mouth",
         "flat",
         "hidden",
+        "hidden_no_hand",
     )
     needs_landmarks = True
 
@@ -145,21 +180,43 @@ class OcclusionAxis(ConditionAxis):
             outside = (points[:, 0] < 0) | (points[:, 0] >= width) | (points[:, 1] < 0) | (points[:, 1] >= height)
             under_hand = inside_any(points, self._hands.outlines(frame))
             flat = flat_points(luma(frame), points)
-            covered = self._mouth(out, i, frame, keypoints_from_landmarks(points), points, under_hand[LIPS])
+            self._mouth(out, i, frame, keypoints_from_landmarks(points), points, under_hand[LIPS])
             out["truncated"][i] = outside.mean()
             out["self_occluded"][i] = away.mean()
             out["hand"][i] = under_hand.mean()
             out["flat"][i] = flat.mean()
-            hidden = outside | under_hand | flat
-            hidden[LIPS] |= covered
-            out["hidden"][i] = hidden.mean()
+            without_hand = outside | flat
+            without_hand[LIPS] |= bool(self._mouth_without_hand(out, i) >= MOUTH_COVERED)
+            hidden = without_hand | under_hand
+            hidden[LIPS] |= bool(out["mouth"][i] >= MOUTH_COVERED)
+            out["hidden"][i], out["hidden_no_hand"][i] = hidden.mean(), without_hand.mean()
         return out
 
-    def _mouth(self, out, i, frame, keypoints, points, lips_under_hand) -> bool:
-        """Fill the mouth measures of frame `i`; True when the mouth counts as covered."""
+    def finish(self, measures):
+        """Drop Hands outlines over the face that last under `HAND_MIN_RUN` frames (whole clip)."""
+        out = dict(measures)
+        hand = np.nan_to_num(out["hand"]) > 0
+        if len(hand) < HAND_MIN_RUN:
+            return out
+        drop = hand & ~in_runs(hand, HAND_MIN_RUN)
+        out["hand"] = np.where(drop, 0.0, out["hand"])
+        out["hand_lips"] = np.where(drop, 0.0, out["hand_lips"])
+        out["mouth"] = np.where(drop, self._mouth_without_hand(out, slice(None)), out["mouth"])
+        out["hidden"] = np.where(drop, out["hidden_no_hand"], out["hidden"])
+        return out
+
+    @staticmethod
+    def _mouth_without_hand(out, i):
+        colour = np.where(out["lips_present"][i] == 1, 0.0, out["mouth_object"][i])
+        return mouth_value(colour, out["hand_at_mouth"][i], out["lips_absent"][i])
+
+    def _mouth(self, out, i, frame, keypoints, points, lips_under_hand) -> None:
+        """Fill the mouth measures of frame `i`."""
         if i - self._pose_at >= POSE_EVERY:
             self._pose_at, self._hand_points = i, self._body.points(frame)
         out["hand_at_mouth"][i] = hand_at_mouth(self._hand_points, keypoints)
         out["mouth_object"][i] = foreign_share(frame, keypoints, points)
-        out["mouth"][i] = np.nanmax([out["mouth_object"][i], out["hand_at_mouth"][i], lips_under_hand.mean()])
-        return bool(out["mouth"][i] >= MOUTH_COVERED)
+        cues = lip_cues(frame, points)
+        out["lip_line"][i], out["lip_red"][i], out["lips_absent"][i], out["lips_present"][i] = cues
+        out["hand_lips"][i] = lips_under_hand.mean()
+        out["mouth"][i] = mouth_value(self._mouth_without_hand(out, i), out["hand_lips"][i])
