@@ -141,6 +141,9 @@ def test_hands_over_the_face_for_under_three_frames_are_dropped():
     np.testing.assert_array_equal(kept["mouth"], np.where(transient, 0.0, (hand > 0) * 0.5))
     short = {m: v[:2] for m, v in measures.items()}  # a clip (or photo) shorter than a run: nothing to judge by
     assert axis.finish(short)["hand"].tolist() == [0.0, 0.3]
+    # every 2nd frame measured: a run of 2 measured frames spans 3 or more; every 4th (curation): all kept
+    np.testing.assert_array_equal(axis.finish(measures, stride=2)["hand"], np.where(hand == 0.2, 0.0, hand))
+    np.testing.assert_array_equal(axis.finish(measures, stride=4)["hand"], hand)
 
 
 def test_a_face_cut_by_the_frame_edge_is_truncated(tagger, portrait):

@@ -14,7 +14,8 @@ Per video (.mp4/.mov/.mkv/.avi/.webm, or a folder of frames in the FOMM dataset 
 4. tag each written segment with the condition axes (`tagging.Tagger`);
 5. draw a balanced suite across the strata of the chosen tags (`strata.stratify`).
 Work per video is cached under `.qa_cache/<out stem>.build/` beside the manifest, keyed by the video's
-content hash and every setting that changes the result, so a rebuild with nothing changed only re-reads the cache.
+content hash, every setting that changes the result and the tagger's code (`TAGGER_CODE`), so a rebuild
+with nothing changed only re-reads the cache.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from qa_harness.suites.hashing import file_sha256, media_sha256
 from qa_harness.suites.media import centre_square, crop_resize, encode_h264, iter_arrays, write_frames
 from qa_harness.suites.tagging import Tagger
 from qa_harness.video.io import frame_files, probe
+
+SUITES = Path(__file__).resolve().parent
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
@@ -195,11 +198,21 @@ def _write(video: Path, segments: list[Segment], root: Path, spec: BuildSpec) ->
             write_clip(np.concatenate(parts[seg.id]), root, seg.id, spec, fps=fps)
 
 
+#: The code that makes a clip's tags: the tagger, its axes and the detectors they use. A change to any of
+#: it makes cached curation stale (a tagger fix must reach the next build, not be served from the cache).
+TAGGER_CODE = (
+    *sorted((SUITES / "axes").rglob("*.py")),
+    *(SUITES / f"{name}.py" for name in ("tagging", "facebox", "recrop", "hands", "skin", "lips", "curate")),
+    *sorted((SUITES.parent / "landmarks").glob("*.py")),
+)
+
+
 def _settings_key(spec: BuildSpec) -> str:
     bins = Path(spec.bins or DEFAULT_BINS)
     drawing = ("media", "strata", "per_stratum", "seed", "bins", "min_clips", "tags", "variants", "variants_per_op")
     fields = {k: v for k, v in asdict(spec).items() if k not in drawing}
-    text = json.dumps(fields, sort_keys=True, default=str) + file_sha256(bins)
+    code = "".join(file_sha256(path) for path in TAGGER_CODE)
+    text = json.dumps(fields, sort_keys=True, default=str) + file_sha256(bins) + code
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

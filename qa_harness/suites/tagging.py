@@ -66,10 +66,11 @@ class Tagger:
             cropped = landmarks_in_crops(self.backend, frames, faces, landmarks)
         return Observation(frames=frames, faces=faces, landmarks=landmarks, crop_landmarks=cropped)
 
-    def _label(self, per_chunk: list[list[dict[str, np.ndarray]]]) -> ClipTags:
+    def _label(self, per_chunk: list[list[dict[str, np.ndarray]]], stride: int = 1) -> ClipTags:
         merged: dict[str, dict] = {"frame_labels": {}, "clip_labels": {}, "clip_values": {}, "measures": {}}
         for k, axis in enumerate(self.axes):
-            measures = axis.finish({m: np.concatenate([c[k][m] for c in per_chunk]) for m in axis.measures})
+            chunks = {m: np.concatenate([c[k][m] for c in per_chunk]) for m in axis.measures}
+            measures = axis.finish(chunks, stride=stride)
             result = axis.label(measures)
             merged["frame_labels"].update(result.frame_labels)
             merged["clip_labels"].update(result.clip_labels)
@@ -111,4 +112,4 @@ class Tagger:
         for frames in chunks:
             obs = self.observe(frames)
             per_chunk.append([a.measure(obs) for a in self.axes])
-        return self._label(per_chunk)
+        return self._label(per_chunk, stride)

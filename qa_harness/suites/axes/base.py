@@ -75,8 +75,9 @@ class ConditionAxis(ABC):
     def measure(self, obs: Observation) -> dict[str, np.ndarray]:
         """Measurement name -> (N,) float64 per frame (NaN where undefined, e.g. no face)."""
 
-    def finish(self, measures: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Measurements that need the whole clip, from the per-chunk ones (default: none)."""
+    def finish(self, measures: Mapping[str, np.ndarray], *, stride: int = 1) -> dict[str, np.ndarray]:
+        """Measurements that need the whole clip, from the per-chunk ones (default: none); `stride`: the
+        measured frames are every `stride`-th of the clip (a rule over consecutive frames scales by it)."""
         return dict(measures)
 
     def label(self, measures: Mapping[str, np.ndarray]) -> AxisTags:

@@ -192,13 +192,16 @@ class OcclusionAxis(ConditionAxis):
             out["hidden"][i], out["hidden_no_hand"][i] = hidden.mean(), without_hand.mean()
         return out
 
-    def finish(self, measures):
-        """Drop Hands outlines over the face that last under `HAND_MIN_RUN` frames (whole clip)."""
+    def finish(self, measures, *, stride: int = 1):
+        """Drop Hands outlines over the face that last under `HAND_MIN_RUN` frames of the clip (whole clip;
+        measured every `stride`-th frame, a run of one measured frame at stride 3 or more already spans
+        that many frames: nothing is dropped then, as in curation, which checks every 4th frame)."""
         out = dict(measures)
         hand = np.nan_to_num(out["hand"]) > 0
-        if len(hand) < HAND_MIN_RUN:
+        run = -(-HAND_MIN_RUN // stride)
+        if run <= 1 or len(hand) < run:
             return out
-        drop = hand & ~in_runs(hand, HAND_MIN_RUN)
+        drop = hand & ~in_runs(hand, run)
         out["hand"] = np.where(drop, 0.0, out["hand"])
         out["hand_lips"] = np.where(drop, 0.0, out["hand_lips"])
         out["mouth"] = np.where(drop, self._mouth_without_hand(out, slice(None)), out["mouth"])

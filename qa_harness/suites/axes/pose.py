@@ -50,7 +50,7 @@ class PoseAxis(ConditionAxis):
         out["pose_gap"] = np.full(len(points), np.nan)  # needs the whole clip: see `finish`
         return out
 
-    def finish(self, measures: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def finish(self, measures: Mapping[str, np.ndarray], *, stride: int = 1) -> dict[str, np.ndarray]:
         """Fill `pose_gap` once the whole clip is measured (its reference is the first face)."""
         out = dict(measures)
         angles = np.stack([measures["yaw"], measures["pitch"], measures["roll"]], axis=1)
