@@ -2,9 +2,9 @@
 
 Why a cache: ground-truth, driving and source frames are the same for every model evaluated on a suite, and
 face analysis is the slow part (tens of frames/s on a CPU). Results for suite content are stored under
-`<ctx.cache_dir>/face/<kind>-<backend>-<backend version>/<suite version>/<content hash>.npz`; the content
-hash covers the exact frames the backend would see, so a changed clip, crop or resolution misses the
-cache and a changed detector (name/version) lands in another folder. With no cache_dir the store is in
+`<ctx.cache_dir>/face/<kind>-<backend>-<backend version>/<suite version>/<content hash>.npz` (`_suite_cache`);
+the content hash covers the exact frames the backend would see, so a changed clip, crop or resolution
+misses the cache and a changed detector (name/version) lands in another folder. With no cache_dir the store is in
 memory (one process). Model outputs are never stored; several metrics asking about the same output batch
 share one backend call (a memo of the last few tensors, keyed by identity).
 
@@ -15,21 +15,17 @@ batch's device so that metric arithmetic stays batched there.
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-import logging
 from collections import deque
 from pathlib import Path
 
-import numpy as np
 from torch import Tensor
 
-from qa_harness.atomic import write_atomic
 from qa_harness.identity.base import Embeddings, IdentityBackend
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks
+from qa_harness.metrics._suite_cache import SuiteCache, content_hash
 from qa_harness.metrics.base import MetricContext
 
-log = logging.getLogger(__name__)
+__all__ = ["FaceAnalysis", "content_hash", "identity_analysis", "landmark_analysis", "no_face"]
 
 Result = Landmarks | Embeddings
 
@@ -40,15 +36,6 @@ NO_FACE = "no face found in the {frame} by the {kind} backend"
 def no_face(frame: str, kind: str) -> str:
     """The reason text for a frame (output, ground truth, driving, source) without a face for a backend kind."""
     return NO_FACE.format(frame=frame, kind=kind)
-
-
-def content_hash(frames: Tensor) -> str:
-    """blake2b of the frames' shape, dtype and bytes (CPU copy); 32 hex digits."""
-    data = frames.detach().cpu().contiguous()
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{tuple(data.shape)}|{data.dtype}".encode())
-    digest.update(data.numpy().tobytes())
-    return digest.hexdigest()
 
 
 class FaceAnalysis:
@@ -62,13 +49,8 @@ class FaceAnalysis:
             self.kind, self._run, self._load = "landmarks", backend.detect, Landmarks.from_numpy
         else:
             self.kind, self._run, self._load = "identity", backend.embed, Embeddings.from_numpy
-        self.folder = (
-            Path(cache_dir)
-            / "face"
-            / f"{self.kind}-{backend.name}-{backend.version}"
-            / (suite_version or "unversioned")
-            if cache_dir is not None
-            else None
+        self.store = SuiteCache(
+            cache_dir, area="face", tag=f"{self.kind}-{backend.name}-{backend.version}", suite_version=suite_version
         )
         self._memory: dict[str, Result] = {}
         #: output, target, driving and source of the current batch
@@ -91,24 +73,14 @@ class FaceAnalysis:
         key = content_hash(frames)
         if key in self._memory:
             return self._memory[key]
-        path = self.folder / f"{key}.npz" if self.folder is not None else None
-        if path is not None and path.is_file():
-            with np.load(path) as stored:
-                result = self._load(**{name: stored[name] for name in stored.files})
+        stored = self.store.load(key)
+        if stored is not None:
+            result = self._load(**stored)
         else:
             result = self._run(frames)
-            if path is not None:
-                _write_npz(path, result.to_numpy())
+            self.store.store(key, result.to_numpy())
         self._memory[key] = result
         return result
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_atomic(path, buffer.getvalue())
-    log.debug("face cache: wrote %s", path)
 
 
 @functools.cache
