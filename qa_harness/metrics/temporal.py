@@ -32,8 +32,9 @@ over pixels where the flow is forward-backward consistent (Sundaram et al. 2010)
 is the ground truth's, the output's temporal change is measured along the true motion (Lai et al.,
 ECCV 2018, warping error), and subtracting the ground truth's own residual makes it exactly 0 for the
 ground truth. *Cost*: the flow is the ground truth's, so it is computed once per suite and cached on
-disk with the face analysis (`GroundTruthFlow`); a warm run only warps. *Failure modes*: where the flow is wrong the mask removes most, not all, pixels; a
-static blur of a moving picture changes its residual a little (measured below 1/5 of 1 px jitter).
+disk with the face analysis (`GroundTruthFlow`); a warm run only warps. *Failure modes*: where the flow
+is wrong the mask removes most, not all, pixels; a static blur of a moving picture changes its residual
+a little (measured below 1/5 of 1 px jitter).
 """
 
 from __future__ import annotations
