@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from qa_harness.landmarks.base import Landmarks
+
 
 @dataclass(frozen=True, slots=True)
 class Embeddings:
@@ -53,5 +55,9 @@ class IdentityBackend(ABC):
     dim: int
 
     @abstractmethod
-    def embed(self, frames: Tensor) -> Embeddings:
-        """(N, 3, H, W) float RGB in [0, 1] -> Embeddings (on the CPU)."""
+    def embed(self, frames: Tensor, faces: Landmarks | None = None) -> Embeddings:
+        """(N, 3, H, W) float RGB in [0, 1] -> Embeddings (on the CPU).
+
+        `faces`: the frames' landmarks when another backend already found the faces; a backend that crops
+        the face uses them instead of its own detector (no face there: no embedding). Whole-frame backends
+        ignore them."""

@@ -39,22 +39,40 @@ def no_face(frame: str, kind: str) -> str:
 
 
 class FaceAnalysis:
-    """One backend (landmarks or identity) behind the suite-content cache and the output memo."""
+    """One backend (landmarks or identity) behind the suite-content cache and the output memo.
+
+    `faces` (identity only): the landmark analysis whose faces the identity backend embeds instead of
+    detecting its own (`IdentityBackend.embed(frames, faces)`), so one detection per frame serves every
+    face metric of a batch; the cache folder then names that landmark backend too.
+    """
 
     def __init__(
-        self, backend: LandmarkBackend | IdentityBackend, *, cache_dir: Path | None, suite_version: str
+        self,
+        backend: LandmarkBackend | IdentityBackend,
+        *,
+        cache_dir: Path | None,
+        suite_version: str,
+        faces: FaceAnalysis | None = None,
     ) -> None:
-        self.backend = backend
+        self.backend, self.faces = backend, faces
         if isinstance(backend, LandmarkBackend):
-            self.kind, self._run, self._load = "landmarks", backend.detect, Landmarks.from_numpy
+            self.kind, self._load = "landmarks", Landmarks.from_numpy
         else:
-            self.kind, self._run, self._load = "identity", backend.embed, Embeddings.from_numpy
-        self.store = SuiteCache(
-            cache_dir, area="face", tag=f"{self.kind}-{backend.name}-{backend.version}", suite_version=suite_version
-        )
+            self.kind, self._load = "identity", Embeddings.from_numpy
+        tag = f"{self.kind}-{backend.name}-{backend.version}"
+        if faces is not None:
+            tag += f"-on-{faces.backend.name}-{faces.backend.version}"
+        self.store = SuiteCache(cache_dir, area="face", tag=tag, suite_version=suite_version)
         self._memory: dict[str, Result] = {}
         #: output, target, driving and source of the current batch
         self._recent: deque[tuple[Tensor, Result]] = deque(maxlen=4)
+
+    def _run(self, frames: Tensor, *, suite_content: bool) -> Result:
+        if isinstance(self.backend, LandmarkBackend):
+            return self.backend.detect(frames)
+        if self.faces is None:
+            return self.backend.embed(frames)
+        return self.backend.embed(frames, self.faces(frames, suite_content=suite_content))
 
     def __call__(self, frames: Tensor, *, suite_content: bool) -> Result:
         """Landmarks or Embeddings of `frames`, on the frames' device.
@@ -65,7 +83,7 @@ class FaceAnalysis:
         for seen, result in self._recent:
             if seen is frames:
                 return result
-        result = (self._cached(frames) if suite_content else self._run(frames)).to(frames.device)
+        result = (self._cached(frames) if suite_content else self._run(frames, suite_content=False)).to(frames.device)
         self._recent.append((frames, result))
         return result
 
@@ -77,7 +95,7 @@ class FaceAnalysis:
         if stored is not None:
             result = self._load(**stored)
         else:
-            result = self._run(frames)
+            result = self._run(frames, suite_content=True)
             self.store.store(key, result.to_numpy())
         self._memory[key] = result
         return result
@@ -93,9 +111,11 @@ def landmark_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
 
 
 @functools.cache
-def identity_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
-    """The shared analysis for an identity backend by registry name (one per context and name)."""
+def identity_analysis(ctx: MetricContext, backend: str, landmarks: str | None = None) -> FaceAnalysis:
+    """The shared analysis for an identity backend by registry name (one per context and names); with
+    `landmarks`, it embeds the faces that landmark backend's shared analysis found (no detector of its own)."""
     from qa_harness.catalog import IDENTITY
 
     built = IDENTITY.build(backend, device=ctx.device)
-    return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)
+    faces = landmark_analysis(ctx, landmarks) if landmarks is not None else None
+    return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version, faces=faces)
