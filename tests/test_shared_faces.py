@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from qa_harness.catalog import IDENTITY, LANDMARKS
+from qa_harness.executors.worker import build_metrics
 from qa_harness.metrics import aed, akd
 from qa_harness.metrics._face_analysis import FaceAnalysis, no_face
-from qa_harness.metrics.base import UNSCORED
+from qa_harness.metrics.base import UNSCORED, MetricContext
 from qa_harness.suites.manifest import load_suite
 from qa_harness.video.io import iter_frames
 from tests.helpers.face import make_batch
@@ -65,3 +66,18 @@ def test_aed_on_shared_landmarks_matches_dlib_own_detection_within_tolerance() -
     assert gaps.max() <= 0.01, gaps
     assert min(m for m, _ in means) > 0.005  # the held source frame is not the ground truth: AED is not 0
     assert shared.reasons == (no_face("output", "landmark"), no_face("ground truth", "landmark"))
+
+
+def test_default_face_metrics_share_one_landmark_analysis() -> None:
+    """As the runner builds them: aed, id_source and every landmark metric use one analysis object (one
+    detection per output batch, via its memo); `landmarks: null` brings back dlib's own detector."""
+    ctx = MetricContext(device=CPU)
+    names = ("akd", "aed", "id_source", "face_regions", "ear_mar", "landmark_jitter", "flicker")
+    metrics, unavailable = build_metrics(names, ctx, {})
+    assert not unavailable
+    by_name = {m.name: m for m in metrics}
+    shared = by_name["akd"].landmarks
+    assert by_name["aed"].identity.faces is shared and by_name["id_source"].identity.faces is shared
+    assert all(by_name[n].landmarks is shared for n in ("face_regions", "ear_mar", "landmark_jitter", "flicker"))
+    (own,), _ = build_metrics(("aed",), ctx, {"aed": {"landmarks": None}})
+    assert own.identity.faces is None and own.reasons[0] == no_face("output", "identity")
