@@ -53,6 +53,8 @@ class IdentityBackend(ABC):
     name: str
     version: str
     dim: int
+    #: How `embed` uses given `faces` (e.g. the box fitted around the landmarks); keys the cache with them.
+    faces_version: str = ""
 
     @abstractmethod
     def embed(self, frames: Tensor, faces: Landmarks | None = None) -> Embeddings:

@@ -46,6 +46,7 @@ def box_from_landmarks(points: np.ndarray):
 class DlibResNet(IdentityBackend):
     name = "dlib"
     dim = DIM
+    faces_version = f"box{BOX_SIDE}-{BOX_RAISE}"
 
     def __init__(self) -> None:
         dlib = require_package("dlib")

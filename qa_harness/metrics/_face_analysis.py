@@ -61,7 +61,7 @@ class FaceAnalysis:
             self.kind, self._load = "identity", Embeddings.from_numpy
         tag = f"{self.kind}-{backend.name}-{backend.version}"
         if faces is not None:
-            tag += f"-on-{faces.backend.name}-{faces.backend.version}"
+            tag += f"-{backend.faces_version}-on-{faces.backend.name}-{faces.backend.version}"
         self.store = SuiteCache(cache_dir, area="face", tag=tag, suite_version=suite_version)
         self._memory: dict[str, Result] = {}
         #: output, target, driving and source of the current batch
