@@ -48,7 +48,7 @@ METRICS.add("lpips", "qa_harness.metrics.lpips:build", net="alex", name="lpips")
 METRICS.add("lpips_vgg", "qa_harness.metrics.lpips:build", net="vgg", name="lpips_vgg")
 METRICS.add("akd", "qa_harness.metrics.akd:build", landmarks=DEFAULT_LANDMARKS)  # + mkr, face_found_output
 METRICS.add("akd_fan", "qa_harness.metrics.akd:build", landmarks="fan", suffix="_fan")  # papers' FAN; needs weights
-METRICS.add("aed", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY)
+METRICS.add("aed", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY, landmarks=DEFAULT_LANDMARKS)
 METRICS.add("aed_openface", "qa_harness.metrics.aed:build", identity="openface", name="aed_openface")  # openface.pth
 METRICS.add("face_regions", "qa_harness.metrics.face_regions:build", landmarks=DEFAULT_LANDMARKS)
 METRICS.add("face_regions_lpips", "qa_harness.metrics.face_regions_lpips:build", landmarks=DEFAULT_LANDMARKS)
@@ -56,7 +56,12 @@ METRICS.add("face_nme", "qa_harness.metrics.face_nme:build", landmarks=DEFAULT_L
 METRICS.add("ear_mar", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS)  # + blink/mouth event F1
 # cross protocol: identity kept from the source; expression transferred from the driver
 METRICS.add(
-    "id_source", "qa_harness.metrics.aed:build", identity=DEFAULT_IDENTITY, name="id_source", reference="source"
+    "id_source",
+    "qa_harness.metrics.aed:build",
+    identity=DEFAULT_IDENTITY,
+    landmarks=DEFAULT_LANDMARKS,
+    name="id_source",
+    reference="source",
 )
 METRICS.add("expression_transfer", "qa_harness.metrics.ear_mar:build", landmarks=DEFAULT_LANDMARKS, reference="driving")
 # temporal consistency: the output's frame-to-frame change against the ground truth's (cross: the driving's)

@@ -148,3 +148,37 @@ def test_cross_variants_need_no_ground_truth(lm, target) -> None:
     flicker = temporal.Flicker(lm, reference="none")
     still = score(flicker, target[:1].expand(N, -1, -1, -1).clone(), None, driving=target)[0]
     assert (still[1:] == 0).all() and np.nanmean(score(flicker, _jitter(target), None, driving=target)[0]) > 0.1
+
+
+def test_warm_warp_error_computes_no_ground_truth_flow_and_matches_cold_bit_for_bit(target, tmp_path, monkeypatch):
+    """The ground truth's flow is suite content: a second run (fresh objects over the same cache folder, as a
+    second `evaluate` process) computes none of it, for another model too, and gives the cold values exactly.
+    Flow calls are counted at OpenCV's Farneback (the real one runs)."""
+    calls = []
+    real_flow = temporal._flow
+    monkeypatch.setattr(temporal, "_flow", lambda a, b: calls.append(1) or real_flow(a, b))
+
+    def run(output: torch.Tensor, truth: torch.Tensor = target) -> tuple[np.ndarray, temporal.GroundTruthFlow]:
+        flow = temporal.GroundTruthFlow(tmp_path, "suite-v1")
+        return score(temporal.WarpError(flow), output, truth)[0], flow
+
+    model_a, model_b = _jitter(target), _blur(target)
+    uncached = score(temporal.WarpError(), model_a, target)[0]  # no cache_dir: nothing stored
+    assert not list(tmp_path.iterdir()) and len(calls) == 2 * (N - 1)
+    calls.clear()
+    cold, flow = run(model_a)
+    assert flow.computed == N - 1 and len(calls) == 2 * (N - 1)  # backward and forward per frame pair
+    assert {p.relative_to(tmp_path).parts[:3] for p in tmp_path.rglob("*.npz")} == {
+        ("flow", temporal.FLOW_TAG, "suite-v1")
+    }
+    calls.clear()
+    warm, flow = run(model_a)
+    warm_b, flow_b = run(model_b)
+    assert calls == [] and flow.computed == flow_b.computed == 0
+    np.testing.assert_array_equal(warm, cold)
+    np.testing.assert_array_equal(cold, uncached)
+    assert np.nanmean(warm_b) < np.nanmean(warm) / 3  # the other model got its own score from the same flows
+
+    changed = target.clone()
+    changed[5, 0, 0, 0] = 1 - changed[5, 0, 0, 0]  # one pixel of one ground-truth frame: those batches miss
+    assert run(model_a, changed)[1].computed > 0

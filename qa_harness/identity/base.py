@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from qa_harness.landmarks.base import Landmarks
+
 
 @dataclass(frozen=True, slots=True)
 class Embeddings:
@@ -51,7 +53,13 @@ class IdentityBackend(ABC):
     name: str
     version: str
     dim: int
+    #: How `embed` uses given `faces` (e.g. the box fitted around the landmarks); keys the cache with them.
+    faces_version: str = ""
 
     @abstractmethod
-    def embed(self, frames: Tensor) -> Embeddings:
-        """(N, 3, H, W) float RGB in [0, 1] -> Embeddings (on the CPU)."""
+    def embed(self, frames: Tensor, faces: Landmarks | None = None) -> Embeddings:
+        """(N, 3, H, W) float RGB in [0, 1] -> Embeddings (on the CPU).
+
+        `faces`: the frames' landmarks when another backend already found the faces; a backend that crops
+        the face uses them instead of its own detector (no face there: no embedding). Whole-frame backends
+        ignore them."""

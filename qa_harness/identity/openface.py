@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qa_harness.identity.base import Embeddings, IdentityBackend
+from qa_harness.landmarks.base import Landmarks
 from qa_harness.weights import file_digest, find_weight_file, load_state_dict, load_strict
 
 WEIGHTS_FILE = "openface.pth"
@@ -150,7 +151,8 @@ class OpenFace(IdentityBackend):
         self._net, self._device = net, device
 
     @torch.inference_mode()
-    def embed(self, frames: Tensor) -> Embeddings:
+    def embed(self, frames: Tensor, faces: Landmarks | None = None) -> Embeddings:
+        """The whole frame, as the papers' AED: `faces` are not used."""
         vectors = self._net(preprocess(frames.to(self._device))).cpu()
         return Embeddings(vectors, torch.ones(len(vectors), dtype=torch.bool))
 

@@ -2,9 +2,9 @@
 
 Why a cache: ground-truth, driving and source frames are the same for every model evaluated on a suite, and
 face analysis is the slow part (tens of frames/s on a CPU). Results for suite content are stored under
-`<ctx.cache_dir>/face/<kind>-<backend>-<backend version>/<suite version>/<content hash>.npz`; the content
-hash covers the exact frames the backend would see, so a changed clip, crop or resolution misses the
-cache and a changed detector (name/version) lands in another folder. With no cache_dir the store is in
+`<ctx.cache_dir>/face/<kind>-<backend>-<backend version>/<suite version>/<content hash>.npz` (`_suite_cache`);
+the content hash covers the exact frames the backend would see, so a changed clip, crop or resolution
+misses the cache and a changed detector (name/version) lands in another folder. With no cache_dir the store is in
 memory (one process). Model outputs are never stored; several metrics asking about the same output batch
 share one backend call (a memo of the last few tensors, keyed by identity).
 
@@ -15,21 +15,17 @@ batch's device so that metric arithmetic stays batched there.
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-import logging
 from collections import deque
 from pathlib import Path
 
-import numpy as np
 from torch import Tensor
 
-from qa_harness.atomic import write_atomic
 from qa_harness.identity.base import Embeddings, IdentityBackend
 from qa_harness.landmarks.base import LandmarkBackend, Landmarks
+from qa_harness.metrics._suite_cache import SuiteCache, content_hash
 from qa_harness.metrics.base import MetricContext
 
-log = logging.getLogger(__name__)
+__all__ = ["FaceAnalysis", "content_hash", "identity_analysis", "landmark_analysis", "no_face"]
 
 Result = Landmarks | Embeddings
 
@@ -42,37 +38,41 @@ def no_face(frame: str, kind: str) -> str:
     return NO_FACE.format(frame=frame, kind=kind)
 
 
-def content_hash(frames: Tensor) -> str:
-    """blake2b of the frames' shape, dtype and bytes (CPU copy); 32 hex digits."""
-    data = frames.detach().cpu().contiguous()
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{tuple(data.shape)}|{data.dtype}".encode())
-    digest.update(data.numpy().tobytes())
-    return digest.hexdigest()
-
-
 class FaceAnalysis:
-    """One backend (landmarks or identity) behind the suite-content cache and the output memo."""
+    """One backend (landmarks or identity) behind the suite-content cache and the output memo.
+
+    `faces` (identity only): the landmark analysis whose faces the identity backend embeds instead of
+    detecting its own (`IdentityBackend.embed(frames, faces)`), so one detection per frame serves every
+    face metric of a batch; the cache folder then names that landmark backend too.
+    """
 
     def __init__(
-        self, backend: LandmarkBackend | IdentityBackend, *, cache_dir: Path | None, suite_version: str
+        self,
+        backend: LandmarkBackend | IdentityBackend,
+        *,
+        cache_dir: Path | None,
+        suite_version: str,
+        faces: FaceAnalysis | None = None,
     ) -> None:
-        self.backend = backend
+        self.backend, self.faces = backend, faces
         if isinstance(backend, LandmarkBackend):
-            self.kind, self._run, self._load = "landmarks", backend.detect, Landmarks.from_numpy
+            self.kind, self._load = "landmarks", Landmarks.from_numpy
         else:
-            self.kind, self._run, self._load = "identity", backend.embed, Embeddings.from_numpy
-        self.folder = (
-            Path(cache_dir)
-            / "face"
-            / f"{self.kind}-{backend.name}-{backend.version}"
-            / (suite_version or "unversioned")
-            if cache_dir is not None
-            else None
-        )
+            self.kind, self._load = "identity", Embeddings.from_numpy
+        tag = f"{self.kind}-{backend.name}-{backend.version}"
+        if faces is not None:
+            tag += f"-{backend.faces_version}-on-{faces.backend.name}-{faces.backend.version}"
+        self.store = SuiteCache(cache_dir, area="face", tag=tag, suite_version=suite_version)
         self._memory: dict[str, Result] = {}
         #: output, target, driving and source of the current batch
         self._recent: deque[tuple[Tensor, Result]] = deque(maxlen=4)
+
+    def _run(self, frames: Tensor, *, suite_content: bool) -> Result:
+        if isinstance(self.backend, LandmarkBackend):
+            return self.backend.detect(frames)
+        if self.faces is None:
+            return self.backend.embed(frames)
+        return self.backend.embed(frames, self.faces(frames, suite_content=suite_content))
 
     def __call__(self, frames: Tensor, *, suite_content: bool) -> Result:
         """Landmarks or Embeddings of `frames`, on the frames' device.
@@ -83,7 +83,7 @@ class FaceAnalysis:
         for seen, result in self._recent:
             if seen is frames:
                 return result
-        result = (self._cached(frames) if suite_content else self._run(frames)).to(frames.device)
+        result = (self._cached(frames) if suite_content else self._run(frames, suite_content=False)).to(frames.device)
         self._recent.append((frames, result))
         return result
 
@@ -91,24 +91,14 @@ class FaceAnalysis:
         key = content_hash(frames)
         if key in self._memory:
             return self._memory[key]
-        path = self.folder / f"{key}.npz" if self.folder is not None else None
-        if path is not None and path.is_file():
-            with np.load(path) as stored:
-                result = self._load(**{name: stored[name] for name in stored.files})
+        stored = self.store.load(key)
+        if stored is not None:
+            result = self._load(**stored)
         else:
-            result = self._run(frames)
-            if path is not None:
-                _write_npz(path, result.to_numpy())
+            result = self._run(frames, suite_content=True)
+            self.store.store(key, result.to_numpy())
         self._memory[key] = result
         return result
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_atomic(path, buffer.getvalue())
-    log.debug("face cache: wrote %s", path)
 
 
 @functools.cache
@@ -121,9 +111,11 @@ def landmark_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
 
 
 @functools.cache
-def identity_analysis(ctx: MetricContext, backend: str) -> FaceAnalysis:
-    """The shared analysis for an identity backend by registry name (one per context and name)."""
+def identity_analysis(ctx: MetricContext, backend: str, landmarks: str | None = None) -> FaceAnalysis:
+    """The shared analysis for an identity backend by registry name (one per context and names); with
+    `landmarks`, it embeds the faces that landmark backend's shared analysis found (no detector of its own)."""
     from qa_harness.catalog import IDENTITY
 
     built = IDENTITY.build(backend, device=ctx.device)
-    return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version)
+    faces = landmark_analysis(ctx, landmarks) if landmarks is not None else None
+    return FaceAnalysis(built, cache_dir=ctx.cache_dir, suite_version=ctx.suite_version, faces=faces)

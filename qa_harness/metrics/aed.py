@@ -5,17 +5,20 @@ identity embeddings of the generated and the ground-truth frame; AED is its mean
 OpenFace nn4.small2 on the whole frame (`aed_openface`, needs `openface.pth`); the default `aed` uses
 dlib's ResNet descriptor on the aligned face (offline here; both embeddings are unit-scale, but numbers
 are comparable between models evaluated here, not with published tables). NaN where either frame has no
-detectable face (dlib); `akd`'s `face_found_output` and `mkr` report those frames.
+detectable face; by default (`landmarks=` in the catalog) dlib embeds the face the shared landmark
+analysis found, so AED has a value exactly where `akd` has landmarks (`face_found_output`, `mkr`).
 
 `id_source` (cross protocol, no ground truth): the same distance to the source image, i.e. how much of
 the source identity the animation keeps.
 
 Metric card. *Range* [0, 4] (squared distance of unit vectors), lower is better; dlib's same-person
 threshold is 0.36 (0.6 L2). *Reference*: the ground truth against itself is 0 and the same person
-stays under 0.36 (tests). *Unscored* frames are counted by reason: the identity backend found no face
-in the output or in the reference - its own detector, so a frame can have landmarks (`akd`) and no
-embedding. *Failure modes*: small or dim faces lose the detection; the embedding is trained for
-recognition, so expression changes move it a little.
+stays under 0.36 (tests); on the demo clips the shared-landmark box stays within 0.005 of the per-clip
+mean AED and 0.02 per frame of dlib's own HOG detection (`tests/test_shared_faces.py`,
+`benchmarks/shared_face_bench.py`). *Unscored* frames are counted by reason: no face in the output or in
+the reference, found by the landmark backend (shared) or, without `landmarks`, by the identity backend's
+own detector. *Failure modes*: small or dim faces lose the
+detection; the embedding is trained for recognition, so expression changes move it a little.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ class IdentityDistance(Metric):
         self.needs_reference = reference == "target"
         self.columns = (Column(name, higher_is_better=False, low=0.0, high=4.0),)
         ref = "ground truth" if self.needs_reference else "source"
-        self.reasons = (no_face("output", "identity"), no_face(ref, "identity"))
+        kind = "identity" if identity.faces is None else "landmark"  # whose detector decides a face is there
+        self.reasons = (no_face("output", kind), no_face(ref, kind))
 
     def _reference_frames(self, batch: FrameBatch) -> Tensor:
         if self.reference == "source":
@@ -53,8 +57,15 @@ class IdentityDistance(Metric):
 
 
 def build(
-    ctx: MetricContext, *, identity: str, name: str = "aed", reference: Literal["target", "source"] = "target"
+    ctx: MetricContext,
+    *,
+    identity: str,
+    landmarks: str | None = None,
+    name: str = "aed",
+    reference: Literal["target", "source"] = "target",
 ) -> IdentityDistance:
     """`identity`: an IDENTITY backend (`aed_openface` binds the papers' network: WeightsUnavailableError when
-    `openface.pth` is absent); `reference="source"` is `id_source`, the cross-protocol distance to the source."""
-    return IdentityDistance(identity_analysis(ctx, identity), name=name, reference=reference)
+    `openface.pth` is absent); `landmarks`: embed the faces this LANDMARKS backend found for the other face
+    metrics (dlib: no HOG detection of its own), None: the identity backend's own detector;
+    `reference="source"` is `id_source`, the cross-protocol distance to the source."""
+    return IdentityDistance(identity_analysis(ctx, identity, landmarks), name=name, reference=reference)

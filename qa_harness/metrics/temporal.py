@@ -31,12 +31,15 @@ score is the mean absolute difference of their warping residuals (O_t - W(O_{t-1
 over pixels where the flow is forward-backward consistent (Sundaram et al. 2010), x 255. As the flow
 is the ground truth's, the output's temporal change is measured along the true motion (Lai et al.,
 ECCV 2018, warping error), and subtracting the ground truth's own residual makes it exactly 0 for the
-ground truth. *Failure modes*: where the flow is wrong the mask removes most, not all, pixels; a
-static blur of a moving picture changes its residual a little (measured below 1/5 of 1 px jitter).
+ground truth. *Cost*: the flow is the ground truth's, so it is computed once per suite and cached on
+disk with the face analysis (`GroundTruthFlow`); a warm run only warps. *Failure modes*: where the flow
+is wrong the mask removes most, not all, pixels; a static blur of a moving picture changes its residual
+a little (measured below 1/5 of 1 px jitter).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -46,6 +49,7 @@ from torch import Tensor
 
 from qa_harness.metrics._face_analysis import FaceAnalysis, landmark_analysis
 from qa_harness.metrics._face_geometry import crop_boxes, inter_ocular
+from qa_harness.metrics._suite_cache import SuiteCache, content_hash
 from qa_harness.metrics._temporal import History
 from qa_harness.metrics.base import UNSCORED, Column, FrameBatch, Metric, MetricContext, reason_codes
 
@@ -58,6 +62,13 @@ FACE_CROP = 32
 #: Farneback settings (OpenCV's documented example values) and the consistency test's constants.
 FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 CONSISTENCY = (0.01, 0.5)
+#: Bump when the flow or mask computation changes; with the settings and OpenCV's version it names the
+#: ground-truth flow cache folder, so a change never reads stale flows.
+FLOW_CODE_VERSION = 1
+FLOW_TAG = (
+    f"farneback-{content_hash(np.frombuffer(repr((FARNEBACK, CONSISTENCY)).encode(), np.uint8))[:12]}"
+    f"-opencv{cv2.__version__}-v{FLOW_CODE_VERSION}"
+)
 
 
 def _batch_part(values: Tensor, n_full: int, held: int, lag: int) -> Tensor:
@@ -175,10 +186,36 @@ def _consistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return gap < alpha * (np.square(backward).sum(-1) + np.square(ahead).sum(-1)) + beta
 
 
-def warping_residual_gap(output: np.ndarray, target: np.ndarray, luma: np.ndarray) -> float:
-    """The warp_error of one frame pair: output/target (2, H, W, 3) float32 frames t-1, t; luma (2, H, W) uint8."""
-    backward, forward = _flow(luma[1], luma[0]), _flow(luma[0], luma[1])
-    mask = _consistent(backward, forward)
+class GroundTruthFlow:
+    """Backward flow and consistency mask of consecutive ground-truth frames, cached like the face analysis.
+
+    The ground truth is suite content, so its flow (most of warp_error's cost) is the same for every model:
+    it is stored under `<cache_dir>/flow/<FLOW_TAG>/<suite version>/<luma hash>.npz` (`_suite_cache`) and a
+    warm run computes none (`computed` counts the frame pairs this instance computed). Without a cache_dir
+    nothing is kept: flows are ~0.5 MB a frame at 256 px, so an in-memory store would grow with the suite.
+    """
+
+    def __init__(self, cache_dir: Path | None = None, suite_version: str = "") -> None:
+        self.store = SuiteCache(cache_dir, area="flow", tag=FLOW_TAG, suite_version=suite_version)
+        self.computed = 0
+
+    def __call__(self, luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, H, W) uint8 luma -> flows t -> t-1 (n-1, H, W, 2) float32 and masks (n-1, H, W) bool, t = 1..n-1."""
+        key = content_hash(luma)
+        stored = self.store.load(key)
+        if stored is not None:
+            return stored["backward"], stored["mask"]
+        backward = np.stack([_flow(luma[t], luma[t - 1]) for t in range(1, len(luma))])
+        forward = np.stack([_flow(luma[t - 1], luma[t]) for t in range(1, len(luma))])
+        mask = np.stack([_consistent(b, f) for b, f in zip(backward, forward, strict=True)])
+        self.computed += len(backward)
+        self.store.store(key, {"backward": backward, "mask": mask})
+        return backward, mask
+
+
+def warping_residual_gap(output: np.ndarray, target: np.ndarray, backward: np.ndarray, mask: np.ndarray) -> float:
+    """The warp_error of one frame pair: output/target (2, H, W, 3) float32 frames t-1, t; the ground truth's
+    flow t -> t-1 (H, W, 2) and its consistency mask (H, W)."""
     if not mask.any():
         return float("nan")
     gap = (output[1] - _warp(output[0], backward)) - (target[1] - _warp(target[0], backward))
@@ -191,8 +228,9 @@ class WarpError(Metric):
     columns = (Column("warp_error", higher_is_better=False, low=0.0, high=255.0),)
     reasons = (FIRST_FRAMES, "no pixel with a consistent ground-truth flow")
 
-    def __init__(self) -> None:
+    def __init__(self, flow: GroundTruthFlow | None = None) -> None:
         self.history = History(1)
+        self.flow = flow if flow is not None else GroundTruthFlow()
 
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:
         if batch.target is None:
@@ -204,15 +242,16 @@ class WarpError(Metric):
         }
         full, held = self.history.extend(batch, frames)
         out, ref, luma = (full[k].numpy() for k in ("out", "ref", "luma"))
-        values = torch.tensor(
-            [
-                warping_residual_gap(out[t - 1 : t + 1], ref[t - 1 : t + 1], luma[t - 1 : t + 1])
-                for t in range(max(held, 1), len(out))
-            ],
-            dtype=torch.float32,
-        )
         full_values = torch.full((len(out),), float("nan"))
-        full_values[max(held, 1) :] = values
+        if len(out) > 1:
+            backward, mask = self.flow(luma)  # pairs (t-1, t) for t = 1..n-1; the kept frame, if any, is t = 0
+            full_values[1:] = torch.tensor(
+                [
+                    warping_residual_gap(out[t - 1 : t + 1], ref[t - 1 : t + 1], backward[t - 1], mask[t - 1])
+                    for t in range(1, len(out))
+                ],
+                dtype=torch.float32,
+            )
         codes = reason_codes(torch.arange(len(out)) < 1, torch.isnan(full_values))[held:]
         return {self.name: full_values[held:], UNSCORED: codes}
 
@@ -230,4 +269,5 @@ def build_flicker(ctx: MetricContext, *, landmarks: str, reference: Literal["tar
 
 
 def build_warp(ctx: MetricContext) -> WarpError:
-    return WarpError()
+    """The ground truth's flow is cached beside the suite's face analysis (`ctx.cache_dir`)."""
+    return WarpError(GroundTruthFlow(ctx.cache_dir, ctx.suite_version))

@@ -16,7 +16,7 @@ from tests.faults.common import cli, evaluate_args, mlflow_run, run_id_of, write
 
 pytest.importorskip("dlib", reason="the identity metric needs the 'face' extra (pip install -e '.[face]')")
 
-NO_FACE_OUT = "no face found in the output by the identity backend"
+NO_FACE_OUT = "no face found in the output by the landmark backend"  # aed embeds the shared landmarks' faces
 
 
 @pytest.mark.slow
@@ -40,7 +40,7 @@ def test_a_pair_whose_every_value_is_nan_fails_with_its_reasons(tmp_path):
     assert f"metric aed: 3 frames not scored: {NO_FACE_OUT}" in result.stdout
     run = mlflow_run(uri, run_id_of(out))
     assert run.info.status == "FINISHED" and run.data.tags["qa_harness.failed_clips"] == "1"
-    assert run.data.metrics["unscored/aed/no_face_found_in_the_output_by_the_identity_backend"] == 3
+    assert run.data.metrics["unscored/aed/no_face_found_in_the_output_by_the_landmark_backend"] == 3
     html = tmp_path / "report.html"
     report = cli("report", run.info.run_id, "--tracking-uri", uri, "--out", str(html), "--no-log")
     assert report.returncode == 0, report.stderr
