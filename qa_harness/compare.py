@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from qa_harness.gate.output import md_cell
-from qa_harness.runs.condition_stats import NotTestable, clip_deltas, correct, holm, mean_test, run_deltas
+from qa_harness.runs.condition_stats import NotTestable, PairedDeltas, correct, holm
 from qa_harness.runs.records import RunRecords, check_same_suite
 from qa_harness.runs.selectors import Selector, parse_selector
 from qa_harness.runs.stats import clip_values
@@ -57,18 +57,17 @@ def compare_runs(
     names = display_names(runs)
     metrics = settings.metrics or tuple(reference.scored_metrics())
     specs = [parse_selector(text) for text in settings.conditions]
-    selectors = list(dict.fromkeys(s for spec in specs for s in spec.expand(reference.frames)))
+    selectors = list(dict.fromkeys(s for spec in specs for s in reference.expand(spec)))
     rows, tests = [], []
     for run in others:
         for metric in metrics:
             if not (run.has_metric(metric) and reference.has_metric(metric)):
                 continue
-            deltas = run_deltas(run, reference, metric, higher_is_better=False)
-            everything = clip_deltas(deltas)
+            deltas = PairedDeltas.of(run, reference, metric, higher_is_better=False)
             for selector in selectors:
-                condition = clip_deltas(deltas[selector.mask(deltas)])
+                condition = deltas.condition(selector)
                 try:
-                    test = mean_test(condition, everything.drop(condition.mean.index), min_clips=settings.min_clips)
+                    test = deltas.mean_test(condition, min_clips=settings.min_clips)
                 except NotTestable:
                     test = None
                 rows.append(

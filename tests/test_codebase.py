@@ -112,3 +112,49 @@ def test_registry_entries_are_built_through_the_check(folder):
             ):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert not found, f"call {', '.join(found)} through Registry.build"
+
+
+#: The stages that read runs (gate, compare, report): they take every number through `qa_harness.runs`.
+READING_STAGES = sorted(
+    [*(REPO / "qa_harness" / "gate").glob("*.py"), *(REPO / "qa_harness").glob("compare*.py")]
+    + [*(REPO / "qa_harness" / "report").glob("*.py")]
+)
+#: Names that hold a `RunRecords` in those stages (`run.clips` is its per-pair table; a row's `clips` is a count).
+RUN_NAMES = {"run", "candidate", "baseline", "reference"}
+
+
+def _raw_reads(path: Path) -> list[str]:
+    """Where a stage reads a run's tables itself: their files, their column layout, `.frames`, a run's `.clips`."""
+    text = path.read_text()
+    found = [f"{n + 1}: names a parquet file" for n, line in enumerate(text.splitlines()) if "parquet" in line]
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and node.module == "qa_harness.records":
+            found.append(f"{node.lineno}: imports the records table layout (qa_harness.records)")
+        elif isinstance(node, ast.Attribute) and (
+            node.attr == "frames"
+            or (node.attr == "clips" and isinstance(node.value, ast.Name) and node.value.id in RUN_NAMES)
+        ):
+            found.append(f"{node.lineno}: reads .{node.attr} of a run")
+    return found
+
+
+@pytest.mark.parametrize("path", READING_STAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_stages_read_runs_through_the_runs_layer(path):
+    """Gate, compare and report are peers on `qa_harness.runs`: per-clip values, conditions, rankings and
+    intervals come from there (one rule each), never from a stage's own reading of the frames tables."""
+    assert path.exists() and READING_STAGES  # the globs found the stages
+    found = _raw_reads(path)
+    assert not found, f"{path.relative_to(REPO)}: " + "; ".join(found) + " (read it through qa_harness.runs)"
+
+
+def test_the_raw_read_check_catches_each_kind_of_read(tmp_path):
+    """The check above can fail: each kind of raw read in a module is found."""
+    sample = tmp_path / "stage.py"
+    sample.write_text(
+        "from qa_harness.records import METRIC_PREFIX\n"
+        "x = run.frames\n"
+        "y = candidate.clips\n"
+        "z = row.clips\n"
+        "p = 'records/frames.parquet'\n"
+    )
+    assert sorted(int(f.split(":")[0]) for f in _raw_reads(sample)) == [1, 2, 3, 5]  # not row.clips

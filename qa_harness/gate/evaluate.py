@@ -25,21 +25,18 @@ import numpy as np
 import pandas as pd
 
 from qa_harness.gate.policy import Policy, Rule
-from qa_harness.records import COND_PREFIX
 from qa_harness.runs.condition_stats import (
     ConditionTest,
     EitherTest,
     NotTestable,
+    PairedDeltas,
     bootstrap_test,
-    clip_deltas,
     correct,
-    mean_test,
-    run_deltas,
 )
-from qa_harness.runs.records import RunRecords
-from qa_harness.runs.selectors import Selector, SelectorSpec, condition_axes
+from qa_harness.runs.records import RunRecords, observed_conditions
+from qa_harness.runs.selectors import Selector, SelectorSpec
 from qa_harness.runs.stats import AGGREGATORS, clip_values, paired_values, worst_clips
-from qa_harness.suites.vocabulary import check_policy, default_vocabulary, observed_values, unseen_values
+from qa_harness.suites.vocabulary import check_policy, default_vocabulary, unseen_values
 
 Status = Literal["pass", "fail", "skip"]
 FAILED_CLIPS_RULE = "failed-clips"
@@ -134,19 +131,23 @@ def evaluate_gate(
         selectors: list[Selector] = []
         unchecked: dict[str, Check] = {}  # condition -> why it is not checked (the first reason found)
         for spec in rule.conditions:
-            expanded = spec.expand(candidate.frames)
+            expanded = candidate.expand(spec)
             if not expanded:  # e.g. `lighting=*` on a suite without a lighting axis: say so, do not hide it
                 message = f"no condition values for {spec.text!r} in the candidate's records"
                 unchecked.setdefault(spec.text, _unchecked(rule, spec.text, "skip", message))
             for check in _unseen_values(policy, rule, spec, expanded, vocabulary or {}):
                 unchecked.setdefault(check.condition, check)
             for selector in expanded:
-                if absent := _absent(selector, candidate.frames):
+                if absent := candidate.absent(selector):
                     unchecked.setdefault(str(selector), _unchecked(rule, str(selector), "skip", absent))
                 elif selector not in selectors:
                     selectors.append(selector)
         checks += unchecked.values()
-        deltas = _Deltas(rule, candidate, baseline) if _relative(rule, baseline) else None
+        deltas = (
+            PairedDeltas.of(candidate, baseline, rule.metric, bool(rule.higher_is_better))
+            if _relative(rule, baseline)
+            else None
+        )
         pending += [_check(policy, rule, selector, candidate, baseline, deltas) for selector in selectors]
     checks += _decide(policy, pending)
     return GateResult(policy.name, candidate.run_id, baseline.run_id if baseline else None, tuple(checks))
@@ -158,8 +159,8 @@ def evaluate_policy_file(
     """`evaluate_gate` as the CLI runs it: selectors naming a condition outside the vocabulary (the bins plus
     the runs' own tag values) are refused first (`ConfigError` at file:line), and wildcards list the
     vocabulary's values no clip has."""
-    runs = [r.frames for r in (candidate, baseline) if r is not None]
-    vocabulary = default_vocabulary().extended(observed_values(*runs), "the runs' records")
+    seen = observed_conditions(*(r for r in (candidate, baseline) if r is not None))
+    vocabulary = default_vocabulary().extended(seen, "the runs' records")
     check_policy(path, policy.rules, vocabulary)
     return evaluate_gate(policy, candidate, baseline, vocabulary.values)
 
@@ -181,22 +182,6 @@ def _unseen_values(
         _unchecked(rule, f"{tag}={value}", status, f"no clip has {tag}={value} (0 clips, needs {rule.min_clips})")
         for tag, value in unseen_values(spec, expanded, vocabulary)
     ]
-
-
-def _absent(selector: Selector, frames: pd.DataFrame) -> str:
-    """Why no frame can match `selector` (an axis or value the records do not have, e.g. a typo), or ""."""
-    for term in selector.terms:
-        column = COND_PREFIX + term.axis
-        known = condition_axes(frames) if column not in frames else sorted(set(frames[column].dropna().astype(str)))
-        wanted = term.axis if column not in frames else term.value
-        if wanted in known:
-            continue
-        close = difflib.get_close_matches(wanted, known, n=3)
-        what = f"axis {term.axis!r}" if column not in frames else f"value {term.axis}={term.value!r}"
-        return f"{what} is not in the candidate's records (known: {', '.join(known) or 'none'})" + (
-            f"; did you mean {', '.join(close)}?" if close else ""
-        )
-    return ""
 
 
 def _unchecked(rule: Rule, condition: str, status: Status, message: str) -> Check:
@@ -246,21 +231,13 @@ class _Pending:
     base: pd.Series | None
 
 
-class _Deltas:
-    """Paired regressions of one rule's metric (`run_deltas`) and their whole-clip summaries, computed once."""
-
-    def __init__(self, rule: Rule, candidate: RunRecords, baseline: RunRecords) -> None:
-        self.frames = run_deltas(candidate, baseline, rule.metric, bool(rule.higher_is_better))
-        self.clips = clip_deltas(self.frames)
-
-
 def _check(
     policy: Policy,
     rule: Rule,
     selector: Selector,
     candidate: RunRecords,
     baseline: RunRecords | None,
-    deltas: _Deltas | None,
+    deltas: PairedDeltas | None,
 ) -> _Pending:
     base = dict(
         rule=rule.name,
@@ -321,20 +298,23 @@ def _check(
 
 
 def _test(
-    policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base: pd.Series, deltas: _Deltas
+    policy: Policy, rule: Rule, selector: Selector, cand: pd.Series, base: pd.Series, deltas: PairedDeltas
 ) -> ConditionTest | EitherTest:
     """The condition's regression test: random effects for the mean, a clip bootstrap for the others."""
-    frames = deltas.frames[selector.mask(deltas.frames)]
     if rule.aggregate == "mean":
-        condition = clip_deltas(frames)
-        return mean_test(condition, deltas.clips.drop(condition.mean.index), min_clips=rule.min_clips)
+        return deltas.mean_test(deltas.condition(selector), min_clips=rule.min_clips)
     c, b, _ = paired_values(cand, base)
     if len(c) < rule.min_clips:
         raise NotTestable(f"{len(c)} clip(s), {rule.aggregate} over clips needs min_clips={rule.min_clips}")
     sign = -1.0 if rule.higher_is_better else 1.0
     s = policy.statistics
     return bootstrap_test(
-        sign * c, sign * b, _oriented(rule.aggregate, sign), resamples=s.resamples, seed=s.seed, n_frames=len(frames)
+        sign * c,
+        sign * b,
+        _oriented(rule.aggregate, sign),
+        resamples=s.resamples,
+        seed=s.seed,
+        n_frames=len(deltas.frames_in(selector)),
     )
 
 
@@ -384,8 +364,6 @@ def _decide(policy: Policy, pending: list[_Pending]) -> list[Check]:
 def _worst_clips(cand: pd.Series, base: pd.Series | None, check: Check, k: int = 3) -> tuple[str, ...]:
     """`pair_id (value)` of the `k` clips that weigh most (`runs.stats.worst_clips`), of those beyond the
     check's limit when its relative part failed (a clip of the condition that did not regress is not named)."""
-    if base is not None and check.max_regression is not None:
-        regression = (base - cand if check.higher_is_better else cand - base).dropna()
-        if (regression > check.max_regression).any():
-            cand = cand[regression[regression > check.max_regression].index]
-    return tuple(f"{p} ({cand[p]:.4g})" for p in worst_clips(cand, base, bool(check.higher_is_better), k).ranked)
+    beyond = check.max_regression if base is not None else None
+    ranking = worst_clips(cand, base, bool(check.higher_is_better), k, beyond=beyond)
+    return tuple(f"{p} ({cand[p]:.4g})" for p in ranking.ranked)

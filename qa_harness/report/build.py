@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
 from qa_harness.gate.output import not_gated_lines
-from qa_harness.records import (
-    CLIP_METRIC_PREFIX,
-    COND_PREFIX,
-    METRIC_ERRORS,
-    METRIC_PREFIX,
-    condition_columns,
-    metric_columns,
-)
 from qa_harness.report.html import Html, esc, join, page, png, status, table, tag
 from qa_harness.report.worst import worst_section
 from qa_harness.runs.records import RunRecords
-from qa_harness.runs.stats import clip_conditions, clip_means, clip_values
+from qa_harness.runs.stats import clip_rows, clip_values
 from qa_harness.runs.table import ALL, condition_label, condition_table
 from qa_harness.thumbs import ThumbSource
 
@@ -226,35 +217,22 @@ def _distributions(candidate: RunRecords, baseline: RunRecords | None) -> Html:
 
 
 def _clips(candidate: RunRecords) -> Html:
-    frames = candidate.frames
-    metrics = metric_columns(frames)
+    metrics = candidate.frame_metrics()
     clip_level = [m for m in candidate.clip_metrics() if m not in metrics]  # one value per clip (ear_mar's F1, ...)
-    means = clip_means(frames)
-    axes = condition_columns(frames)
-    conds = clip_conditions(frames) if axes else None  # a clip's condition: its frames' most common value
-    clips = candidate.clips if candidate.clips is not None else pd.DataFrame({"pair_id": means.index, "status": "ok"})
     ranges = candidate.output_out_of_range()
     headers = ["clip", "status", "conditions", "error", "out of [0, 1]", *metrics, *clip_level]
-    rows = []
-    for record in clips.to_dict("records"):
-        pair_id = record["pair_id"]
-        tags = (
-            ", ".join(f"{a}={conds.at[pair_id, COND_PREFIX + a]}" for a in axes)
-            if (conds is not None and pair_id in conds.index)
-            else ""
-        )
-        values = [means.at[pair_id, METRIC_PREFIX + m] if pair_id in means.index else np.nan for m in metrics]
-        rows.append(
-            [
-                pair_id,
-                status("pass" if record["status"] == "ok" else "fail"),
-                tags,
-                "; ".join(e for e in (record.get("error"), record.get(METRIC_ERRORS)) if isinstance(e, str) and e),
-                f"{ranges[pair_id]:.2%}" if pair_id in ranges else "",
-                *values,
-                *(record.get(CLIP_METRIC_PREFIX + m, np.nan) for m in clip_level),
-            ]
-        )
+    rows = [
+        [
+            row.pair_id,
+            status("pass" if row.status == "ok" else "fail"),
+            ", ".join(f"{a}={v}" for a, v in row.conditions.items()),  # a clip's condition: its frames' most common
+            row.errors,
+            f"{ranges[row.pair_id]:.2%}" if row.pair_id in ranges else "",
+            *row.frame_means.values(),
+            *row.clip_values.values(),
+        ]
+        for row in clip_rows(candidate)
+    ]
     return join(
         [
             tag("h2", f"All clips ({len(rows)})"),

@@ -14,11 +14,10 @@ import pandas as pd
 
 from qa_harness import plots
 from qa_harness.gate.evaluate import Check, GateResult
-from qa_harness.records import METRIC_PREFIX
 from qa_harness.report.html import Html, img, join, png, tag
 from qa_harness.runs.records import RunRecords
 from qa_harness.runs.selectors import parse_selector
-from qa_harness.runs.stats import clip_values, worst_clips
+from qa_harness.runs.stats import clip_regression, clip_values, frame_values, worst_clips
 from qa_harness.runs.table import ALL
 from qa_harness.thumbs import ThumbSource, available_frames, data_uri, region_images, strip_images
 
@@ -50,15 +49,12 @@ def _clip_hits(
             continue
         selector = parse_selector(check.condition).concrete
         values = clip_values(candidate, check.metric, selector)
-        badness = -values if check.higher_is_better else values
         if baseline is not None and baseline.has_metric(check.metric) and check.max_regression is not None:
-            base = clip_values(baseline, check.metric, selector)
-            regression = (badness - (-base if check.higher_is_better else base)).dropna()
+            regression = clip_regression(values, clip_values(baseline, check.metric, selector), check.higher_is_better)
             chosen = regression[regression > check.max_regression]
-        else:  # absolute threshold: the worst values, by how far past the threshold
-            bound = check.threshold or 0.0
-            regression = badness - (-bound if check.higher_is_better else bound)
-            chosen = regression.sort_values(ascending=False, kind="stable")[:k]
+        else:  # absolute threshold: the `k` worst values, by how far past the threshold
+            worst = worst_clips(values, None, check.higher_is_better, k).ranked
+            chosen = clip_regression(values, check.threshold or 0.0, check.higher_is_better)[list(worst)]
         spread = float(clip_values(reference, check.metric).std(ddof=1)) if reference.has_metric(check.metric) else 0
         scale = spread if np.isfinite(spread) and spread > 0 else (check.max_regression or 1.0)
         for pair_id, value in chosen.items():
@@ -139,8 +135,7 @@ def _clip_entry(
         return parts + [
             tag("p", f"{metric} is a clip-level metric: no per-frame values to pick frames by", class_="note")
         ]
-    frames = candidate.frames[(candidate.frames["pair_id"] == pair_id) & selector.mask(candidate.frames)]
-    per_frame = frames.set_index("frame")[METRIC_PREFIX + metric].sort_index()
+    per_frame = frame_values(candidate, pair_id, metric, selector)
     curve = plots.curves(
         [(f"{pair_id}", per_frame.index.to_numpy(), per_frame.to_numpy(float))], metric=metric, higher_is_better=higher
     )

@@ -42,6 +42,7 @@ from scipy import stats
 
 from qa_harness.records import CLIP_METRIC_PREFIX, METRIC_PREFIX
 from qa_harness.runs.records import RunRecords
+from qa_harness.runs.selectors import Selector
 from qa_harness.runs.stats import clip_level_table
 
 #: Segments per clip for the within-clip variance (fewer when a clip has fewer than 2 frames a segment).
@@ -174,6 +175,32 @@ def run_deltas(candidate: RunRecords, baseline: RunRecords, metric: str, higher_
         cand, base = (clip_level_table(r).reset_index().assign(frame=0) for r in (candidate, baseline))
         return paired_deltas(cand, base, CLIP_METRIC_PREFIX + metric, higher_is_better)
     return paired_deltas(candidate.frames, baseline.frames, METRIC_PREFIX + metric, higher_is_better)
+
+
+@dataclass(frozen=True)
+class PairedDeltas:
+    """The paired regressions of one metric of two runs (`run_deltas`) and their whole-run clip summaries,
+    computed once, then cut by condition: what the gate's rules and compare's cells test alike."""
+
+    frames: pd.DataFrame
+    clips: ClipDeltas
+
+    @classmethod
+    def of(cls, candidate: RunRecords, baseline: RunRecords, metric: str, higher_is_better: bool) -> PairedDeltas:
+        frames = run_deltas(candidate, baseline, metric, higher_is_better)
+        return cls(frames, clip_deltas(frames))
+
+    def frames_in(self, selector: Selector) -> pd.DataFrame:
+        """The paired frames (rows of `frames`) under `selector`."""
+        return self.frames[selector.mask(self.frames)]
+
+    def condition(self, selector: Selector) -> ClipDeltas:
+        """Per-clip summaries of the paired frames under `selector`."""
+        return clip_deltas(self.frames_in(selector))
+
+    def mean_test(self, condition: ClipDeltas, *, min_clips: int) -> ConditionTest | EitherTest:
+        """`mean_test` of `condition` (from `condition`) against the run's clips outside it."""
+        return mean_test(condition, self.clips.drop(condition.mean.index), min_clips=min_clips)
 
 
 def _within(values: np.ndarray) -> float:

@@ -27,6 +27,7 @@ from qa_harness.records import (
     condition_columns,
     metric_columns,
 )
+from qa_harness.runs.selectors import Selector, SelectorSpec, absent, condition_values
 
 #: Where the per-pair table's `metric_errors` text ("m: reason; m2: reason", `store.gather`) starts a metric.
 _NEXT_METRIC = re.compile(r"; (?=[\w.\-]+: )")
@@ -137,6 +138,14 @@ class RunRecords:
         fractions = self.clips.set_index("pair_id")["output_out_of_range"]
         return {str(p): float(f) for p, f in fractions.items() if f > 0}
 
+    def expand(self, spec: SelectorSpec) -> list[Selector]:
+        """The concrete selectors `spec` means on this run (`each`, `yaw=*`: the values its frames have)."""
+        return spec.expand(self.frames)
+
+    def absent(self, selector: Selector) -> str:
+        """Why no frame of this run can match `selector` (an axis or value it does not have), or ""."""
+        return absent(selector, self.frames)
+
     def pair_ids(self) -> list[str]:
         """Every pair of the run in record order (the per-pair table's, else the frame table's)."""
         table = self.clips if self.clips is not None and "pair_id" in self.clips else self.frames
@@ -183,6 +192,11 @@ class RunRecords:
         if self.clips is None or "status" not in self.clips:
             return []
         return sorted(self.clips.loc[self.clips["status"] != "ok", "pair_id"].astype(str))
+
+
+def observed_conditions(*runs: RunRecords) -> dict[str, set[str]]:
+    """Axis -> the condition values the frames of `runs` have (over all of them)."""
+    return condition_values(*(run.frames for run in runs))
 
 
 def check_same_suite(candidate: RunRecords, baseline: RunRecords, *, allow_mismatch: bool) -> None:

@@ -9,6 +9,7 @@ matches no `=` term and every `!=` term.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -84,6 +85,33 @@ class SelectorSpec:
 
 def condition_axes(frames: pd.DataFrame) -> list[str]:
     return sorted(condition_columns(frames))
+
+
+def condition_values(*frames: pd.DataFrame) -> dict[str, set[str]]:
+    """Axis -> values present in wide records tables (`cond:<axis>` columns), over all of them."""
+    seen: dict[str, set[str]] = {}
+    for table in frames:
+        for column in table.columns:
+            if column.startswith(COND_PREFIX):
+                values = {v for v in table[column].dropna().unique() if isinstance(v, str)}
+                seen.setdefault(column[len(COND_PREFIX) :], set()).update(values)
+    return seen
+
+
+def absent(selector: Selector, frames: pd.DataFrame) -> str:
+    """Why no frame can match `selector` (an axis or value the records do not have, e.g. a typo), or ""."""
+    for term in selector.terms:
+        column = COND_PREFIX + term.axis
+        known = condition_axes(frames) if column not in frames else sorted(set(frames[column].dropna().astype(str)))
+        wanted = term.axis if column not in frames else term.value
+        if wanted in known:
+            continue
+        close = difflib.get_close_matches(wanted, known, n=3)
+        what = f"axis {term.axis!r}" if column not in frames else f"value {term.axis}={term.value!r}"
+        return f"{what} is not in the candidate's records (known: {', '.join(known) or 'none'})" + (
+            f"; did you mean {', '.join(close)}?" if close else ""
+        )
+    return ""
 
 
 def parse_selector(text: str) -> SelectorSpec:

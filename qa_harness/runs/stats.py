@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from qa_harness.records import CLIP_METRIC_PREFIX, COND_PREFIX, METRIC_PREFIX, condition_columns, metric_columns
+from qa_harness.records import (
+    CLIP_METRIC_PREFIX,
+    COND_PREFIX,
+    METRIC_ERRORS,
+    METRIC_PREFIX,
+    condition_columns,
+    metric_columns,
+)
 from qa_harness.runs.records import RunRecords
 from qa_harness.runs.selectors import Selector
 
@@ -168,6 +175,14 @@ def paired_bootstrap(
     )
 
 
+def clip_regression(candidate: pd.Series, against: pd.Series | float, higher_is_better: bool) -> pd.Series:
+    """pair_id -> how much worse each clip's candidate value is than `against` (positive = worse): a
+    baseline's clip values (paired clips only: a clip without a value on either side is left out, never
+    filled in) or one bound (an absolute threshold)."""
+    badness = -candidate if higher_is_better else candidate
+    return (badness - (-against if higher_is_better else against)).dropna()
+
+
 @dataclass(frozen=True, slots=True)
 class WorstClips:
     """Clips ranked worst first; `unpaired`: clips with a candidate value but none in the baseline, which a
@@ -177,14 +192,67 @@ class WorstClips:
     unpaired: tuple[str, ...] = ()
 
 
-def worst_clips(candidate: pd.Series, baseline: pd.Series | None, higher_is_better: bool, k: int) -> WorstClips:
-    """The `k` clips with the largest regression against the baseline (paired clips only), or without a
-    baseline the `k` worst values; ties keep pair-id order."""
+def worst_clips(
+    candidate: pd.Series, baseline: pd.Series | None, higher_is_better: bool, k: int, *, beyond: float | None = None
+) -> WorstClips:
+    """The `k` clips with the largest regression against the baseline (`clip_regression`), or without a
+    baseline the `k` worst values; ties keep pair-id order. `beyond` (a regression limit, with a baseline):
+    only the clips that regress past it, when any does (a clip that did not regress is not named)."""
     badness = -candidate if higher_is_better else candidate
     unpaired: tuple[str, ...] = ()
     if baseline is not None:
-        regression = badness - (-baseline if higher_is_better else baseline)
-        unpaired = tuple(sorted(str(p) for p in candidate.index.difference(baseline.index)))
-        badness = regression.reindex(candidate.index).dropna()
+        badness = clip_regression(candidate, baseline, higher_is_better)
+        if beyond is not None and (badness > beyond).any():
+            badness = badness[badness > beyond]
+        else:
+            unpaired = tuple(sorted(str(p) for p in candidate.index.difference(baseline.index)))
     ordered = badness.sort_index().sort_values(ascending=False, kind="stable")
     return WorstClips(tuple(ordered.index[:k]), unpaired)
+
+
+def frame_values(run: RunRecords, pair_id: str, metric: str, selector: Selector = EVERY_FRAME) -> pd.Series:
+    """frame -> one clip's values of a frame-level `metric` on its frames under `selector`, in frame order."""
+    rows = run.frames[(run.frames["pair_id"] == pair_id) & selector.mask(run.frames)]
+    return rows.set_index("frame")[METRIC_PREFIX + metric].sort_index()
+
+
+@dataclass(frozen=True, slots=True)
+class ClipRow:
+    """One pair as a per-clip listing shows it: how it went, its condition on each axis (`clip_conditions`,
+    None where its frames have none; axes left out when no frame of the run has one), its errors (the pair's
+    and its metrics'), its mean of each frame-level metric (NaN without frames) and its clip-level values."""
+
+    pair_id: str
+    status: str
+    conditions: dict[str, str | None]
+    errors: str
+    frame_means: dict[str, float]
+    clip_values: dict[str, float]
+
+
+def clip_rows(run: RunRecords) -> list[ClipRow]:
+    """A `ClipRow` per pair, in per-pair table order (without one: the frame table's clips, all "ok")."""
+    metrics = run.frame_metrics()
+    clip_level = [m for m in run.clip_metrics() if m not in metrics]
+    means = clip_means(run.frames)
+    axes = condition_columns(run.frames)
+    conds = clip_conditions(run.frames) if axes else None
+    clips = run.clips if run.clips is not None else pd.DataFrame({"pair_id": means.index, "status": "ok"})
+    rows = []
+    for record in clips.to_dict("records"):
+        pair_id = record["pair_id"]
+        known = conds is not None and pair_id in conds.index
+        errors = (record.get("error"), record.get(METRIC_ERRORS))
+        rows.append(
+            ClipRow(
+                pair_id=pair_id,
+                status=record["status"],
+                conditions={a: conds.at[pair_id, COND_PREFIX + a] for a in axes} if known else {},
+                errors="; ".join(e for e in errors if isinstance(e, str) and e),
+                frame_means={
+                    m: means.at[pair_id, METRIC_PREFIX + m] if pair_id in means.index else np.nan for m in metrics
+                },
+                clip_values={m: record.get(CLIP_METRIC_PREFIX + m, np.nan) for m in clip_level},
+            )
+        )
+    return rows

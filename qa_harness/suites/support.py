@@ -17,7 +17,8 @@ import pandas as pd
 
 from qa_harness.gate.policy import Policy
 from qa_harness.records import COND_PREFIX, Suite
-from qa_harness.suites.vocabulary import Vocabulary, check_policy, observed_values, unseen_values
+from qa_harness.runs.selectors import condition_values
+from qa_harness.suites.vocabulary import Vocabulary, check_policy, unseen_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ def policy_support(suite: Suite, policy: Policy, vocabulary: Vocabulary) -> list
     """Every rule x concrete condition of `policy` on `suite`, with its clip count; raises ConfigError
     when a selector names a condition or value the suite's vocabulary does not have."""
     frames = condition_frames(suite)
-    vocabulary = vocabulary.extended(observed_values(frames), "the suite's tags")
+    vocabulary = vocabulary.extended(condition_values(frames), "the suite's tags")
     check_policy(policy.path, policy.rules, vocabulary)
     out = []
     for rule in policy.rules:

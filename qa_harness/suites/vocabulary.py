@@ -18,10 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from qa_harness.errors import ConfigError
-from qa_harness.records import COND_PREFIX
 from qa_harness.suites.bins import DEFAULT_BINS, UNKNOWN, TagBins, load_bins, parse_bins
 from qa_harness.yamlfile import describe, load_yaml
 
@@ -118,17 +115,6 @@ def check_policy(policy_path: Path, rules: Iterable, vocabulary: Vocabulary) -> 
             "",
             "selectors name conditions the suite cannot produce:\n  " + "\n  ".join(": ".join(p) for p in problems),
         )
-
-
-def observed_values(*frames: pd.DataFrame) -> dict[str, set[str]]:
-    """Tag -> values present in wide records tables (`cond:<tag>` columns)."""
-    seen: dict[str, set[str]] = {}
-    for table in frames:
-        for column in table.columns:
-            if column.startswith(COND_PREFIX):
-                values = {v for v in table[column].dropna().unique() if isinstance(v, str)}
-                seen.setdefault(column[len(COND_PREFIX) :], set()).update(values)
-    return seen
 
 
 def unseen_values(spec, expanded: Iterable, values: Mapping[str, tuple[str, ...] | None]) -> list[tuple[str, str]]:
