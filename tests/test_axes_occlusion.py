@@ -14,7 +14,12 @@ import yaml
 from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
-from qa_harness.suites.axes.occlusion import MOUTH_COVERED, facing_away, keypoints_from_landmarks
+from qa_harness.suites.axes.occlusion import (
+    MOUTH_COVERED,
+    facing_away,
+    keypoints_from_landmarks,
+    mouth_without_hand,
+)
 from qa_harness.suites.lips import LINE_EDGE, RED_EDGE, lip_cues
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
@@ -125,6 +130,12 @@ def test_teeth_between_the_lips_count_as_a_lip_line():
     assert line > 0.5 and abs(red) < 0.02 and absent == 0.0
     frame[60:64, 44:84] = (95, 60, 45)  # the same mouth covered by a flat skin-coloured cover
     assert lip_cues(frame, points)[2] == 1.0
+
+
+def test_clear_lips_overrule_only_a_partial_colour_share():
+    measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.array([1.0, 1, 0, 1])}
+    measures["mouth_object"] = np.array([0.5, 0.9, 0.5, np.nan])  # open mouth; patterned mask; no lips seen
+    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None)), [0.0, 0.9, 0.5, 0.0])
 
 
 def test_hands_over_the_face_for_under_three_frames_are_dropped():
