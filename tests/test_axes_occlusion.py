@@ -15,11 +15,13 @@ from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
 from qa_harness.suites.axes.occlusion import (
+    MIN_PALM,
     MOUTH_COVERED,
     facing_away,
     keypoints_from_landmarks,
     mouth_without_hand,
 )
+from qa_harness.suites.hands import HandFinder
 from qa_harness.suites.lips import LINE_EDGE, RED_EDGE, lip_cues
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
@@ -47,6 +49,17 @@ def test_hand_on_the_face_is_found_and_clean_portrait_is_not(tagger):
     assert hand.clip_labels["occlusion"] in ("partial", "heavy")
     clean = tagger.tag_clip(DATA / "photos" / "ddfa2_jianzhu.jpg")
     assert clean.clip_labels["occlusion"] == "none" and clean.clip_labels["occlusion_hand"] == "none"
+
+
+def test_hands_smaller_than_a_palm_of_the_face_are_left_out(tagger):
+    # lp_d30 rests her hand against her face: its palm is longer than MIN_PALM eye distances; the same
+    # hand asked to be longer than the whole frame is left out.
+    frame = np.asarray(Image.open(DATA / "photos" / "lp_d30.jpg").convert("RGB"))
+    points = tagger.observe(frame[None]).landmarks.points.numpy()[0]
+    iod = float(np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0)))
+    finder = HandFinder()
+    assert finder.outlines(frame, min_palm=MIN_PALM * iod)
+    assert finder.outlines(frame, min_palm=float(max(frame.shape))) == []
 
 
 def test_profile_hides_its_far_side_without_calling_it_occluded(tagger):
