@@ -14,7 +14,14 @@ import yaml
 from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
-from qa_harness.suites.axes.occlusion import MOUTH_COVERED, facing_away, keypoints_from_landmarks
+from qa_harness.suites.axes.occlusion import (
+    MIN_PALM,
+    MOUTH_COVERED,
+    facing_away,
+    keypoints_from_landmarks,
+    mouth_without_hand,
+)
+from qa_harness.suites.hands import HandFinder
 from qa_harness.suites.lips import LINE_EDGE, RED_EDGE, lip_cues
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
@@ -42,6 +49,17 @@ def test_hand_on_the_face_is_found_and_clean_portrait_is_not(tagger):
     assert hand.clip_labels["occlusion"] in ("partial", "heavy")
     clean = tagger.tag_clip(DATA / "photos" / "ddfa2_jianzhu.jpg")
     assert clean.clip_labels["occlusion"] == "none" and clean.clip_labels["occlusion_hand"] == "none"
+
+
+def test_hands_smaller_than_a_palm_of_the_face_are_left_out(tagger):
+    # lp_d30 rests her hand against her face: its palm is longer than MIN_PALM eye distances; the same
+    # hand asked to be longer than the whole frame is left out.
+    frame = np.asarray(Image.open(DATA / "photos" / "lp_d30.jpg").convert("RGB"))
+    points = tagger.observe(frame[None]).landmarks.points.numpy()[0]
+    iod = float(np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0)))
+    finder = HandFinder()
+    assert finder.outlines(frame, min_palm=MIN_PALM * iod)
+    assert finder.outlines(frame, min_palm=float(max(frame.shape))) == []
 
 
 def test_profile_hides_its_far_side_without_calling_it_occluded(tagger):
@@ -125,6 +143,12 @@ def test_teeth_between_the_lips_count_as_a_lip_line():
     assert line > 0.5 and abs(red) < 0.02 and absent == 0.0
     frame[60:64, 44:84] = (95, 60, 45)  # the same mouth covered by a flat skin-coloured cover
     assert lip_cues(frame, points)[2] == 1.0
+
+
+def test_clear_lips_overrule_only_a_partial_colour_share():
+    measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.array([1.0, 1, 0, 1])}
+    measures["mouth_object"] = np.array([0.5, 0.9, 0.5, np.nan])  # open mouth; patterned mask; no lips seen
+    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None)), [0.0, 0.9, 0.5, 0.0])
 
 
 def test_hands_over_the_face_for_under_three_frames_are_dropped():

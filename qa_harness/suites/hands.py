@@ -31,14 +31,17 @@ class HandFinder:
                 static_image_mode=True, max_num_hands=2, min_detection_confidence=min_confidence
             )
 
-    def outlines(self, frame: np.ndarray) -> list[np.ndarray]:
-        """uint8 (H, W, 3) RGB -> one (K, 2) float32 convex polygon in pixels per hand found."""
+    def outlines(self, frame: np.ndarray, *, min_palm: float = 0.0) -> list[np.ndarray]:
+        """uint8 (H, W, 3) RGB -> one (K, 2) float32 convex polygon in pixels per hand found whose palm
+        (wrist to middle-finger knuckle) is at least `min_palm` pixels long."""
         height, width = frame.shape[:2]
         with native_stderr_to_debug_log():  # the graph's first runs write start-up lines to fd 2
             result = self._hands.process(np.ascontiguousarray(frame))
         polygons = []
         for hand in result.multi_hand_landmarks or ():
             points = np.array([(p.x * width, p.y * height) for p in hand.landmark], dtype=np.float32)
+            if np.linalg.norm(points[9] - points[0]) < min_palm:
+                continue
             hull = cv2.convexHull(points)[:, 0]
             centre = hull.mean(axis=0)
             polygons.append((centre + GROW * (hull - centre)).astype(np.float32))
