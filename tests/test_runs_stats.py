@@ -16,7 +16,6 @@ from qa_harness.runs.stats import (
     clip_rows,
     clip_values,
     frame_values,
-    paired_bootstrap,
     worst_clips,
 )
 from tests.helpers.runs import records
@@ -38,13 +37,6 @@ def test_bootstrap_edge_cases():
     assert np.isnan(bootstrap(np.array([0.3, np.nan]), seed=0).high)  # NaN values are not clips
     same = bootstrap(np.full(5, 0.25), seed=0)
     assert (same.point, same.low, same.high) == (0.25, 0.25, 0.25)
-
-
-def test_paired_and_single_run_intervals_come_from_one_engine():
-    """Against an all-zero baseline, the paired CI of the mean difference is the single-run CI of the mean."""
-    values = np.random.default_rng(1).uniform(size=12)
-    one, paired = bootstrap(values, seed=7), paired_bootstrap(values, np.zeros(12), "mean", seed=7)
-    assert (paired.low, paired.high) == pytest.approx((one.low, one.high), rel=1e-12)
 
 
 def test_a_clip_condition_is_the_most_common_value_of_its_frames():

@@ -9,9 +9,9 @@ outweigh ten short ones. One rule gives a clip's value under a selector:
   where a clip's condition on an axis is the most common value among its frames (`clip_conditions`).
 
 A clip without a value (no matching frame, only NaN frames, a failed pair) has none: it is left out
-of every statistic and ranking, never filled in; two runs are paired on the clips both have. Intervals
-come from one engine (`scipy.stats.bootstrap` over clips), for one run (`bootstrap`) and for the
-difference of two runs resampled jointly (`paired_bootstrap`).
+of every statistic and ranking, never filled in; two runs are paired on the clips both have. A run's
+interval over clips is `bootstrap` (`scipy.stats.bootstrap`); paired tests of two runs are in
+`condition_stats`.
 """
 
 from __future__ import annotations
@@ -143,36 +143,6 @@ def bootstrap(
     if np.all(values == values[0]):
         return Interval(point, point, point)
     return _interval((values,), agg, point, method=method, confidence=confidence, resamples=resamples, seed=seed)
-
-
-def paired_bootstrap(
-    candidate: np.ndarray,
-    baseline: np.ndarray,
-    aggregate: str,
-    *,
-    method: str = "percentile",
-    confidence: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-) -> Interval:
-    """CI of aggregate(candidate) - aggregate(baseline), resampling clips jointly (paired).
-
-    For the mean this is the CI of the mean per-clip delta. A degenerate sample (all deltas equal,
-    where the interval cannot be estimated) gives the point value as both ends.
-    """
-    agg = AGGREGATORS[aggregate]
-    point = float(agg(candidate) - agg(baseline))
-    if len(candidate) < 2 or np.all(candidate - baseline == (candidate - baseline)[0]):
-        return Interval(point, point, point)
-    return _interval(
-        (candidate, baseline),
-        lambda c, b, axis=-1: agg(c, axis=axis) - agg(b, axis=axis),
-        point,
-        method=method,
-        confidence=confidence,
-        resamples=resamples,
-        seed=seed,
-    )
 
 
 def clip_regression(candidate: pd.Series, against: pd.Series | float, higher_is_better: bool) -> pd.Series:
