@@ -1,4 +1,4 @@
-"""`qa-harness suites build`: curate a folder of raw videos into a stratified, versioned suite.
+"""`qa-harness suites build`: curate folders of raw videos into a stratified, versioned suite.
 
 Writes `<out>.yaml` (the manifest: clips with their tags, the bins used, and a `generator` block
 with the seed, the strata and their counts and every curation setting), the selected clips (PNG
