@@ -38,6 +38,8 @@ NATIVE_LINE = re.compile(
     rb"|INFO: Created TensorFlow Lite"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called)"
 )
+#: Set once `native_lines_filtered` has taken fd 2 over for the process.
+_process_filter_on = threading.Event()
 #: How long the end of the executable waits for the pipe to drain.
 DRAIN_SECONDS = 2.0
 
@@ -47,7 +49,11 @@ def native_stderr_to_debug_log(source: str = "mediapipe") -> Iterator[None]:
     """Send what is written to file descriptor 2 meanwhile to the debug log (`-vv` shows it).
 
     Used only around native calls (a graph's construction and its `process` calls), never around code
-    that may have something to tell the user."""
+    that may have something to tell the user. Under `native_lines_filtered` (the executable) the pipe
+    already does this, so the window costs nothing there (no temporary file per frame)."""
+    if _process_filter_on.is_set():
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
@@ -110,6 +116,7 @@ def native_lines_filtered() -> Iterator[None]:
     os.close(write_end)
     pump = _Pump(pipe, terminal)
     pump.start()
+    _process_filter_on.set()
     try:
         yield
     finally:
