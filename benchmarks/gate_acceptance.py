@@ -18,6 +18,7 @@ false alarm, and every check is gated or listed NOT GATED. About 35 s per run on
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -34,8 +35,17 @@ POLICY = ROOT / "gates" / "default.yaml"
 QUALITY = 0.5  # per-pair blur spread of the good model: per-clip SSIM moves by up to ~0.02 between runs
 
 
-def gate(candidate: RunRecords, baseline: RunRecords) -> GateResult:
-    return evaluate_policy_file(POLICY, load_policy(POLICY), candidate, baseline)
+def gate(candidate: RunRecords, baseline: RunRecords, policy: Path = POLICY) -> GateResult:
+    return evaluate_policy_file(policy, load_policy(policy), candidate, baseline)
+
+
+def saved_run(client, name: str, seed: int) -> str | None:
+    """The id of a finished run called `name` made with `seed` in the store (`--reuse`), else None."""
+    found = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string=f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'",
+    )
+    return next((r.info.run_id for r in found if r.data.params.get("seed") == str(seed)), None)
 
 
 def ssim_drop(candidate: RunRecords, baseline: RunRecords, where: str) -> tuple[float, float]:
@@ -58,15 +68,18 @@ def wrongly_failed(result: GateResult, candidate: RunRecords, where: str) -> lis
     return out
 
 
-def confined(run, suite: Path, baseline: RunRecords, values: list[str], drop: float) -> bool:
+def confined(run, gate, suite: Path, baseline: RunRecords, values: dict[str, int], drop: float) -> bool:
+    """Per value (-> its candidate's seed), a regression confined to it: caught by name, blamed nowhere else?"""
     print(f"\n## A regression of ~{drop} SSIM confined to one condition value\n")
     columns = ("condition", "clips", "sigma", "SSIM lost inside", "outside", "ssim-mean check", "detectable", "p adj")
     print("| " + " | ".join((*columns, "blamed elsewhere")) + " |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     good = True
-    for seed, where in enumerate(values, start=100):
-        sigma = defect_blur(suite, where, drop)
-        candidate = run(f"defect {where}", seed, defect_where=where, defect_blur=sigma)
+    for where, seed in values.items():
+        candidate = run(
+            f"defect {where}", seed, defect_where=where, defect_blur=lambda where=where: defect_blur(suite, where, drop)
+        )
+        sigma = float(candidate.params["model_option.defect_blur"])
         result = gate(candidate, baseline)
         check = {c.name: c for c in result.checks}[f"ssim-mean[{where}]"]
         inside, outside = ssim_drop(candidate, baseline, where)
@@ -80,7 +93,7 @@ def confined(run, suite: Path, baseline: RunRecords, values: list[str], drop: fl
     return good
 
 
-def reruns(run, reference: RunRecords, count: int) -> bool:
+def reruns(run, gate, reference: RunRecords, count: int) -> bool:
     print(f"\n## {count} clean re-runs (per-clip quality noise) against a reference run\n")
     alarms = []
     for seed in range(2, count + 2):
@@ -101,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default: the suite's)")
     parser.add_argument("--only", default="", help="comma-separated condition values (default: every gated one)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the runs (default: a temporary one)")
+    parser.add_argument("--policy", type=Path, default=POLICY, help=f"policy file (default: {POLICY.name})")
+    parser.add_argument(
+        "--reuse", action="store_true", help="gate the runs already in --out (same name and seed) instead of re-running"
+    )
     args = parser.parse_args(argv)
     folder = args.out or Path(tempfile.mkdtemp(prefix="gate_acceptance_"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,16 +125,23 @@ def main(argv: list[str] | None = None) -> int:
     client, started = io.client_for(uri), time.perf_counter()
 
     def run(name: str, seed: int, **options) -> RunRecords:
-        return io.load_run(client, evaluate(suite, uri, folder, seed=seed, name=name, quality=QUALITY, **options))
+        """A run of the good model; options given as callables are computed only when it is not reused."""
+        saved = saved_run(client, name, seed) if args.reuse else None
+        if saved is None:
+            options = {k: v() if callable(v) else v for k, v in options.items()}
+            saved = evaluate(suite, uri, folder, seed=seed, name=name, quality=QUALITY, **options)
+        return io.load_run(client, saved)
 
     baseline = run("baseline", 0)
-    values = [str(s) for s in parse_selector("each").expand(baseline.frames)]
-    values = [v for v in values if v in args.only.split(",")] if args.only else values
-    print(f"# Gating suite acceptance: {suite.name} ({baseline.frames['pair_id'].nunique()} clips), {POLICY.name}")
-    caught = confined(run, suite, baseline, values, args.drop)
+    every = [str(s) for s in parse_selector("each").expand(baseline.frames)]
+    seeds = {v: seed for seed, v in enumerate(every, start=100)}  # a value's seed does not depend on --only
+    values = {v: s for v, s in seeds.items() if v in args.only.split(",")} if args.only else seeds
+    print(f"# Gating suite acceptance: {suite.name} ({baseline.frames['pair_id'].nunique()} clips), {args.policy}")
+    check = functools.partial(gate, policy=args.policy)
+    caught = confined(run, check, suite, baseline, values, args.drop)
     reference = run("reference", 1)
-    quiet = reruns(run, reference, args.reruns) if args.reruns else True
-    not_gated = gate(reference, baseline).not_gated
+    quiet = reruns(run, check, reference, args.reruns) if args.reruns else True
+    not_gated = check(reference, baseline).not_gated
     print(f"\n## Not gated ({len(not_gated)} checks)\n")
     for check in not_gated:
         print(f"- {check.name}: {check.not_gated}")

@@ -6,7 +6,8 @@ per-clip delta (run - reference), its standard error from segments within clips 
 between clips (borrowed from the clips outside the condition, Simes-combined with its own spread
 when it has `min_clips` clips), a
 two-sided t-test. The p-values of the whole family (all runs x metrics x conditions) are corrected
-(Benjamini-Hochberg by default, as the gate; or Holm), and each interval is reported at the level
+(Benjamini-Hochberg by default: a comparison names every cell that differs, at a false discovery
+rate; or Holm, family-wise as the gate), and each interval is reported at the level
 the correction used, so a cell is `better` or `worse` exactly when its corrected p is below alpha
 and its interval excludes zero; otherwise `no detectable difference` (or `too few clips` where no
 test is possible, e.g. one clip in the whole run). Runs of one name get their run id in their name.
@@ -37,7 +38,9 @@ class CompareSettings:
     conditions: tuple[str, ...] = ("all", "each")
     metrics: tuple[str, ...] = ()  # empty: every metric the reference run has
     alpha: float = 0.05
-    correction: str = "bh"  # bh | holm, over every cell of the call
+    #: over every cell of the call: bh (false discovery rate: a table where many cells differ keeps its power)
+    #: | holm (family-wise, as the gate)
+    correction: str = "bh"
     min_clips: int = 5  # fewer clips in a condition: the spread between clips is borrowed from the others
 
 

@@ -12,8 +12,9 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="compare runs: which per-condition differences are real",
-        description="Compare evaluation runs with the first one: paired per-clip deltas, bootstrap CIs, "
-        "Wilcoxon signed-rank p-values Holm-corrected over all cells, and a quality-vs-cost Pareto plot.",
+        description="Compare evaluation runs with the first one: per metric and condition, the paired mean "
+        "per-clip delta with the gate's test (frames paired, segments within clips, the spread between clips), "
+        "p-values corrected over all cells (Benjamini-Hochberg by default), and a quality-vs-cost Pareto plot.",
     )
     p.add_argument(
         "runs",
@@ -27,7 +28,15 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
         "the Pareto plot then shows the headline ones)",
     )
     p.add_argument("--conditions", default="all,each", help="comma-separated selectors (default all,each)")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (default 0.05)")
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="error rate of the whole table, after --correction (default 0.05)"
+    )
+    p.add_argument(
+        "--correction",
+        choices=("holm", "bh"),  # runs.condition_stats.CORRECTIONS, not imported here (it pulls in scipy)
+        default="bh",
+        help="bh: false discovery rate (default; more cells called when many differ); holm: family-wise, as the gate",
+    )
     p.add_argument("--label-param", help="run param shown on the Pareto plot, e.g. model_option.iterations")
     p.add_argument("--out", help="also write cells.csv, summary.md and pareto.png to this folder")
     p.add_argument("--allow-suite-mismatch", action="store_true")
@@ -62,6 +71,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
         conditions=tuple(c.strip() for c in args.conditions.split(",") if c.strip()),
         metrics=tuple(m.strip() for m in args.metrics.split(",")) if args.metrics else (),
         alpha=args.alpha,
+        correction=args.correction,
     )
     table = compare_runs(runs, settings, allow_suite_mismatch=args.allow_suite_mismatch)
     names = display_names(runs)

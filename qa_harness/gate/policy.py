@@ -9,7 +9,7 @@ the key and its line. Which way is better for a metric comes from the candidate 
 record their directions); `higher_is_better` overrides it.
 
     version: 1
-    statistics: {confidence: 0.95, correction: bh, resamples: 2000, seed: 0}
+    statistics: {confidence: 0.95, correction: holm, resamples: 2000, seed: 0}
     min_clips: 5              # fewer: the mean borrows between-clip variance; other aggregates are not gated
     insufficient: skip        # a check the data cannot support: skip (listed NOT GATED) | fail
     max_failed_clips: 0       # candidate clips that failed to run
@@ -52,6 +52,11 @@ _RULE_KEYS = {
 }
 
 
+#: holm: family-wise, so no condition is blamed falsely (beyond the stated rate) even while others regress;
+#: bh: false discovery rate, more power to name many regressed conditions, a false blame among them allowed.
+DEFAULT_CORRECTION = "holm"
+
+
 @dataclass(frozen=True, slots=True)
 class Statistics:
     """How relative checks decide (see `runs.condition_stats`): `confidence` is family-wise (one-sided error
@@ -63,7 +68,7 @@ class Statistics:
     confidence: float = 0.95
     resamples: int = 2000
     seed: int = 0
-    correction: str = "bh"  # bh (false discovery rate; family-wise under no regression) | holm (family-wise)
+    correction: str = DEFAULT_CORRECTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +165,7 @@ def load_policy(path: Path | str) -> Policy:
         confidence=confidence,
         resamples=stats.count("resamples", 2000, minimum=100),
         seed=stats.count("seed", 0, minimum=0),
-        correction=stats.choice("correction", CORRECTIONS, "bh"),
+        correction=stats.choice("correction", CORRECTIONS, DEFAULT_CORRECTION),
     )
     min_clips = top.count("min_clips", 5, minimum=2)
     rules_data = top.get("rules", list, required=True)

@@ -6,6 +6,7 @@ import dataclasses
 import io
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from qa_harness.cli import main
@@ -94,3 +95,8 @@ def test_compare_command_logs_table_markdown_and_pareto(store, tmp_path, capsys)
     image = Image.open(io.BytesIO((tmp_path / "pareto.png").read_bytes()))
     assert image.size[0] > 300 and image.size[1] > 300
     assert main(["compare", ids["baseline"], "--tracking-uri", uri]) == 2
+    args = ["compare", ids["baseline"], ids["blur"], "--tracking-uri", uri, "--no-log", "--correction", "holm"]
+    assert main([*args, "--out", str(tmp_path / "holm")]) == 0
+    cells = pd.read_csv(tmp_path / "holm" / "cells.csv")
+    np.testing.assert_allclose(cells["p_adjusted"], holm(cells["p"]), rtol=1e-9)
+    assert (cells["verdict"] == WORSE).sum() >= 3  # the blur is still called worse family-wise

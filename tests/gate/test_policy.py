@@ -8,6 +8,7 @@ import pytest
 
 from qa_harness.errors import ConfigError
 from qa_harness.gate.policy import load_policy
+from qa_harness.runs.condition_stats import correct
 from qa_harness.runs.selectors import Selector, Term, parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,18 @@ def test_default_policy_loads_and_leaves_directions_to_the_runs():
     assert all(r.higher_is_better is None for r in policy.rules)  # read from the candidate run
     assert policy.statistics.resamples == 2000 and policy.statistics.confidence == 0.95
     assert [s.text for s in by_name["ssim-mean"].conditions] == ["all", "each"]
+
+
+def test_the_gate_is_family_wise_by_default_so_real_failures_do_not_lower_the_bar_for_other_checks(tmp_path):
+    (tmp_path / "p.yaml").write_text(GOOD_RULE)
+    assert load_policy(tmp_path / "p.yaml").statistics.correction == "holm"
+    assert load_policy(ROOT / "gates" / "default.yaml").statistics.correction == "holm"
+    # five checks of a regressed condition and one of untouched frames at p 0.001 among 100: BH's bar for
+    # the sixth is 2.5 % x 6 / 100 = 0.0015, so it would fail (the false blame of psnr-mean[lighting=bright]
+    # in benchmarks/RESULTS.md); Holm's is 2.5 % / 95
+    p = [1e-6] * 5 + [0.001] + [0.5] * 94
+    assert correct(p, 0.025, "bh").rejected[5] and not correct(p, 0.025, "holm").rejected[5]
+    assert correct(p, 0.025, "holm").rejected[:5].all()
 
 
 R = " (rule 'ssim-mean')"
