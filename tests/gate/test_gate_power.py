@@ -195,14 +195,19 @@ def test_misspelled_metric_fails_with_a_suggestion(tmp_path, rerun, baseline_run
 )
 def test_frozen_eyes_or_mouth_fail_on_that_region(policy, regressed_runs, baseline_run, name, region, other):
     """Eyes (mouth) of each pair's first frame kept in every frame: the region rule fails by name, in every
-    condition but occlusion=glasses, with a regression many times the whole-frame one; the other region's
-    rule passes. occlusion=glasses is 8 segments of one video; the freeze hits the 40 other clips unevenly,
-    which inflates the spread pooled with them (raw p 0.03), and the glasses clips' own spread (raw p
-    0.008-0.017) passes the Simes combination only at half the level (see runs/condition_stats.py)."""
+    condition but occlusion=glasses and pose=extreme, with a regression many times the whole-frame one; the
+    other region's rule passes. occlusion=glasses is 8 segments of one video, pose=extreme 16 of two: the
+    freeze hits the videos unevenly, which inflates the spread of the clips outside and their own, so
+    their raw p (0.004-0.034) does not survive the gate's family-wise (Holm) correction over ~25 tested
+    checks; BH passed them, at the price of blaming untouched conditions once others fail
+    (benchmarks/RESULTS.md, gating suite acceptance)."""
     result = evaluate_gate(policy, regressed_runs[name], baseline_run)
     failed = {(c.metric, c.condition) for c in result.failures}
-    conditions = {c.condition for c in result.checks if c.rule == f"{region}-ssim-mean"} - {"occlusion=glasses"}
-    assert {(f"{region}_ssim", c) for c in conditions} <= failed and len(conditions) >= 8
+    weak = {"occlusion=glasses", "pose=extreme"}
+    conditions = {c.condition for c in result.checks if c.rule == f"{region}-ssim-mean"} - weak
+    assert {(f"{region}_ssim", c) for c in conditions} <= failed and len(conditions) >= 7
+    raw = {c.condition: c.p_value for c in result.checks if c.rule == f"{region}-ssim-mean" and c.condition in weak}
+    assert len(raw) == 2 and max(raw.values()) < 0.05, raw  # the evidence is there, short of family-wise
     assert not any(metric == f"{other}_ssim" for metric, _ in failed)
     by_name = {c.name: c for c in result.checks}
     assert by_name[f"{region}-ssim-mean[all]"].regression > 10 * by_name["ssim-mean[all]"].regression > 0
