@@ -45,7 +45,7 @@ def faces(per_clip: int) -> tuple[list[np.ndarray], list]:
     for clip in sorted(CLIPS.glob("*.mp4")):
         frames = torch.cat(list(iter_frames(clip, resolution=256, chunk=64, max_frames=5 * per_clip)))[::5]
         images.extend(to_uint8_images(frames))
-    hits, shapes = finder._shapes(np.stack(images), None)
+    hits, shapes = finder.face_shapes(np.stack(images), None)
     return [images[i] for i in hits], shapes
 
 

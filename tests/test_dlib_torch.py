@@ -37,7 +37,7 @@ def test_port_matches_dlib_descriptors_on_real_crops(port) -> None:
     native = IDENTITY.build("dlib_native", device=CPU)
     frames = torch.cat([decode()[[0, 8]], decode(CLIPS / "vrt_face5.mp4", (0, 60))])
     images = to_uint8_images(frames)
-    hits, shapes = native._shapes(images, None)  # dlib's HOG face and 5-point shape, as the backend uses
+    hits, shapes = native.face_shapes(images, None)  # dlib's HOG face and 5-point shape, as the backend uses
     assert hits == [0, 1, 2, 3]
     want = native.descriptors(list(images), shapes)
     got = port.descriptors(list(images), shapes)

@@ -69,7 +69,7 @@ class DlibResNet(IdentityBackend):
         else:
             self._dlib_net = dlib.face_recognition_model_v1(str(weights))
 
-    def _shapes(self, images: np.ndarray, faces: Landmarks | None) -> tuple[list[int], list]:
+    def face_shapes(self, images: np.ndarray, faces: Landmarks | None) -> tuple[list[int], list]:
         """Indices of the frames with a face and their 5-point shapes."""
         hits, shapes = [], []
         for i, image in enumerate(images):
@@ -101,7 +101,7 @@ class DlibResNet(IdentityBackend):
         images = to_uint8_images(frames)
         vectors = np.full((len(images), DIM), np.nan, dtype=np.float32)
         found = np.zeros(len(images), dtype=bool)
-        hits, shapes = self._shapes(images, faces)
+        hits, shapes = self.face_shapes(images, faces)
         if hits:
             vectors[hits] = self.descriptors([images[i] for i in hits], shapes)
             found[hits] = True
