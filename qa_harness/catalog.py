@@ -34,7 +34,8 @@ LANDMARKS.add("fan", "qa_harness.landmarks.fan:build")
 DEFAULT_LANDMARKS = "mediapipe"
 
 IDENTITY = Registry("identity backend", "qa_harness.identity.base:IdentityBackend")  # build(*, device, weights=None)
-IDENTITY.add("dlib", "qa_harness.identity.dlib_resnet:build")
+IDENTITY.add("dlib", "qa_harness.identity.dlib_resnet:build")  # dlib's ResNet ported to torch (metric device)
+IDENTITY.add("dlib_native", "qa_harness.identity.dlib_resnet:build", engine="dlib")  # dlib's own, CPU
 IDENTITY.add("openface", "qa_harness.identity.openface:build")
 #: Works offline here; `openface` is the papers' AED network when `openface.pth` is supplied.
 DEFAULT_IDENTITY = "dlib"

@@ -41,3 +41,12 @@ def test_openface_on_cuda_matches_cpu(tmp_path) -> None:
     on_cpu = IDENTITY.build("openface", device=CPU, weights=path).embed(target)
     on_gpu = IDENTITY.build("openface", device=CUDA, weights=path).embed(target.to(CUDA))
     torch.testing.assert_close(on_gpu.vectors, on_cpu.vectors, atol=1e-4, rtol=0)
+
+
+def test_dlib_port_on_cuda_matches_dlib() -> None:
+    """The torch port of dlib's ResNet on the GPU (TF32 off) gives dlib's own CPU descriptors within 1e-4."""
+    _, target = source_and_target()
+    native = IDENTITY.build("dlib_native", device=CPU)
+    on_gpu = IDENTITY.build("dlib", device=CUDA)
+    assert next(on_gpu._net.parameters()).device.type == "cuda"
+    torch.testing.assert_close(on_gpu.embed(target).vectors, native.embed(target).vectors, atol=1e-4, rtol=0)

@@ -3,10 +3,12 @@
 As the papers compute it (pose-evaluation `cmp.py`): per frame the squared L2 distance between the
 identity embeddings of the generated and the ground-truth frame; AED is its mean. The papers' network is
 OpenFace nn4.small2 on the whole frame (`aed_openface`, needs `openface.pth`); the default `aed` uses
-dlib's ResNet descriptor on the aligned face (offline here; both embeddings are unit-scale, but numbers
-are comparable between models evaluated here, not with published tables). NaN where either frame has no
-detectable face; by default (`landmarks=` in the catalog) dlib embeds the face the shared landmark
-analysis found, so AED has a value exactly where `akd` has landmarks (`face_found_output`, `mkr`).
+dlib's ResNet descriptor on the aligned face (its torch port, batched on the metric device, within 1e-6 of
+dlib's own; `metric_options: {aed: {identity: dlib_native}}` runs dlib's; offline here; both embeddings
+are unit-scale, but numbers are comparable between models evaluated here, not with published tables).
+NaN where either frame has no detectable face; by default (`landmarks=` in the catalog) dlib embeds the
+face the shared landmark analysis found, so AED has a value exactly where `akd` has landmarks
+(`face_found_output`, `mkr`).
 
 `id_source` (cross protocol, no ground truth): the same distance to the source image, i.e. how much of
 the source identity the animation keeps.
