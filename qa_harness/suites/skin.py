@@ -86,27 +86,38 @@ def lower_face_regions(
     return band, lower.astype(bool)
 
 
-def foreign_share(frame: np.ndarray, keypoints: np.ndarray, points: np.ndarray | None = None) -> float:
-    """Share of lower-face pixels whose colour is not the upper face's skin (NaN if not measurable)."""
+def foreign_pixels(
+    frame: np.ndarray, keypoints: np.ndarray, region: np.ndarray, points: np.ndarray | None = None
+) -> np.ndarray | None:
+    """(K,) bool: which pixels of bool (H, W) mask `region` are not the skin of the face's reference
+    band (the test of the module docstring); None where the skin cannot be learnt (grey image, tiny
+    face, upper face dark) or `region` holds under 16 pixels."""
     _, _, _, iod = _eye_frame(keypoints)
     if not np.isfinite(iod) or iod < MIN_EYE_DISTANCE:
-        return float("nan")
+        return None
     band, lower = lower_face_regions(frame.shape[:2], keypoints, points)
-    if band.sum() < 16 or lower.sum() < 16:
-        return float("nan")
+    if band.sum() < 16 or region.sum() < 16:
+        return None
     rgb = frame.astype(np.int16)
     face = band | lower
     if np.abs(rgb[face] - rgb[face][:, 1:2]).max(axis=1).mean() < GREY_LEVELS:
-        return float("nan")
+        return None
     y = frame.astype(np.float32) @ REC601
     lit = y >= max(DARK * np.percentile(y[band], 90), MIN_LUMA)
     skin_band = band & lit
     if skin_band.sum() < max(16, MIN_SKIN * band.sum()):
-        return float("nan")
+        return None
     chroma = log_chroma(frame)
     skin = chroma[skin_band]
     median = np.median(skin, axis=0)
     spread = np.maximum(1.4826 * np.median(np.abs(skin - median), axis=0), MIN_SPREAD)
-    z = (chroma[lower] - median) / spread
+    z = (chroma[region] - median) / spread
     foreign = (z[:, 0] < -FOREIGN_Z) | (np.abs(z[:, 1]) > FOREIGN_Z)
-    return float((foreign | (y[lower] > BRIGHT * np.percentile(y[skin_band], 75))).mean())
+    return foreign | (y[region] > BRIGHT * np.percentile(y[skin_band], 75))
+
+
+def foreign_share(frame: np.ndarray, keypoints: np.ndarray, points: np.ndarray | None = None) -> float:
+    """Share of lower-face pixels whose colour is not the upper face's skin (NaN if not measurable)."""
+    _, lower = lower_face_regions(frame.shape[:2], keypoints, points)
+    foreign = foreign_pixels(frame, keypoints, lower, points)
+    return float("nan") if foreign is None else float(foreign.mean())
