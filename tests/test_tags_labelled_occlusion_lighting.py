@@ -1,8 +1,8 @@
 """Occlusion and lighting tags against the labelled photos of ../shared/data/labels (the benchmark's
 own evaluation, `benchmarks/tagbench`); skipped where that research data is absent (users' clones).
 
-Targets of the tag-accuracy issue: masked mouth precision and recall >= 0.9 (0.96 and 0.92 here:
-the colour test and the lip cues of `suites/lips.py`; RESULTS.md), both hands over the
+Targets of the tag-accuracy issue: masked mouth precision and recall >= 0.9 (0.96 and 0.96 here:
+the colour test, the lip cues of `suites/lips.py`, the bordered face retry; RESULTS.md), both hands over the
 mouth tagged covered, no face with nothing over it tagged occluded, side light agreeing with the light
 direction on >= 90 % of Yale B images lit from >= 25 degrees aside.
 """
@@ -32,8 +32,8 @@ def occluded():
 def test_masked_mouths_are_found_with_few_false_alarms(occluded):
     det = occluded.masks
     assert det.tp + det.fn == 25 and det.tn + det.fp == 25
-    assert det.precision.value >= 0.95  # 23 of 24 (the false alarm is a hand over the nose)
-    assert det.recall.value >= 0.9  # 23 of 25: 0_0_18 (a fringe, lip_line 0.21) and one face not found
+    assert det.precision.value >= 0.95  # 24 of 25 (the false alarm is a hand over the nose)
+    assert det.recall.value >= 0.95  # 24 of 25: 0_0_18 (a fringe, lip_line 0.21); 0_0_6 found in a border
 
 
 @needs_occlusion
