@@ -15,6 +15,7 @@ from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
 from qa_harness.suites.axes.occlusion import (
+    HELD_EDGE,
     MIN_PALM,
     MOUTH_COVERED,
     facing_away,
@@ -148,7 +149,17 @@ def test_teeth_between_the_lips_count_as_a_lip_line():
 def test_clear_lips_overrule_only_a_partial_colour_share():
     measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.array([1.0, 1, 0, 1])}
     measures["mouth_object"] = np.array([0.5, 0.9, 0.5, np.nan])  # open mouth; patterned mask; no lips seen
+    measures["held_object"] = np.zeros(4)
     np.testing.assert_array_equal(mouth_without_hand(measures, slice(None)), [0.0, 0.9, 0.5, 0.0])
+
+
+def test_an_object_held_at_the_mouth_covers_it_from_the_edge_on():
+    """`held_object` is a share of a corridor: from `HELD_EDGE` it covers the mouth whole (1.0), under it
+    it adds nothing; NaN (no skin to compare with) adds nothing either."""
+    held = np.array([HELD_EDGE - 0.01, HELD_EDGE, 0.9, np.nan])
+    measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.zeros(4)}
+    measures.update(mouth_object=np.full(4, 0.1), held_object=held)
+    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None)), [0.1, 1.0, 1.0, 0.1])
 
 
 def test_hands_over_the_face_for_under_three_frames_are_dropped():
@@ -205,8 +216,8 @@ def test_pose_runs_on_every_fifth_frame_and_its_hands_are_held_between():
     obs = tagger.observe(frames)
     axis.measure(obs)  # builds the finders
     calls = []
-    real = axis._body.points
-    axis._body.points = lambda frame: calls.append(1) or real(frame)
+    real = axis._body.hands
+    axis._body.hands = lambda frame: calls.append(1) or real(frame)
     held = axis.measure(obs)["hand_at_mouth"]
     assert len(calls) == 2 == -(-len(frames) // occlusion.POSE_EVERY)  # frames 0 and 5
     assert np.isfinite(held).all() and (held == held[0]).all()  # same frame: the held answer is Pose's

@@ -46,7 +46,7 @@ def occluded_tags(tags: ClipTags) -> list[str]:
 
 def _measures(tags: ClipTags) -> str:
     m = {k.removeprefix("occlusion."): float(v[0]) for k, v in tags.measures.items()}
-    return f"{m['mouth']:.2f} ({m['mouth_object']:.2f} / {m['hand_at_mouth']:.0f})"
+    return f"{m['mouth']:.2f} ({m['mouth_object']:.2f} / {m['hand_at_mouth']:.0f} / {m['held_object']:.2f})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +157,7 @@ def run(labels_root: Path) -> str:
         labels = tags.clip_labels
         hand_rows.append([file, r.hand_notes[file], expected, labels["occlusion_mouth"], _measures(tags)])
         hand_rows[-1] += [labels["occlusion_hand"], labels["occlusion"]]
-    header = ["photo", "what", "mouth expected", "occlusion_mouth", "mouth (object / pose hand)"]
+    header = ["photo", "what", "mouth expected", "occlusion_mouth", "mouth (object / pose hand / held)"]
     out += [table([*header, "occlusion_hand", "occlusion"], hand_rows), ""]
     hits = sum(row[3] == "covered" for row in hand_rows if row[0] in MOUTH_COVERED)
     out += [f"Mouth-covered hand photos tagged covered: {proportion(hits, len(MOUTH_COVERED))}.", ""]

@@ -202,7 +202,7 @@ def _write(video: Path, segments: list[Segment], root: Path, spec: BuildSpec) ->
 #: it makes cached curation stale (a tagger fix must reach the next build, not be served from the cache).
 TAGGER_CODE = (
     *sorted((SUITES / "axes").rglob("*.py")),
-    *(SUITES / f"{name}.py" for name in ("tagging", "facebox", "recrop", "hands", "skin", "lips", "curate")),
+    *(SUITES / f"{name}.py" for name in ("tagging", "facebox", "recrop", "hands", "held", "skin", "lips", "curate")),
     *sorted((SUITES.parent / "landmarks").glob("*.py")),
 )
 

@@ -10,6 +10,8 @@ those hands, with high visibility (0.97-0.99 there), though only as eight points
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -59,9 +61,24 @@ def inside_any(points: np.ndarray, polygons: list[np.ndarray]) -> np.ndarray:
 
 #: MediaPipe Pose landmarks of the hands: wrists, pinky, index and thumb knuckles, both sides.
 POSE_HANDS = tuple(range(15, 23))
+#: The same, one hand per row (wrist, pinky, index, thumb): the subject's left, then right.
+POSE_HAND_ROWS = ((15, 17, 19, 21), (16, 18, 20, 22))
 #: Pose points below this visibility are not used: unseen hands get 0.0-0.3 on the labelled photos,
 #: the hands over the mouth 0.97-0.99, and a few hands guessed on face-only crops (Yale B) 0.5-0.8.
 MIN_VISIBILITY = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class PoseHands:
+    """One frame's Pose hand points: `points` (K, 2) px, every visible hand point (K may be 0);
+    `whole` (M, 4, 2) px, the hands whose four points are all visible (M is 0, 1 or 2)."""
+
+    points: np.ndarray
+    whole: np.ndarray
+
+    @classmethod
+    def none(cls) -> PoseHands:
+        return cls(np.zeros((0, 2)), np.zeros((0, 4, 2)))
 
 
 class BodyHands:
@@ -72,12 +89,16 @@ class BodyHands:
         with native_stderr_to_debug_log():
             self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
 
-    def points(self, frame: np.ndarray) -> np.ndarray:
-        """uint8 (H, W, 3) RGB -> (K, 2) float pixels of the visible hand points (K may be 0)."""
+    def hands(self, frame: np.ndarray) -> PoseHands:
+        """uint8 (H, W, 3) RGB -> the frame's visible hand points and whole hands."""
         height, width = frame.shape[:2]
         with native_stderr_to_debug_log():
             result = self._pose.process(np.ascontiguousarray(frame))
         if result.pose_landmarks is None:
-            return np.zeros((0, 2))
-        marks = [result.pose_landmarks.landmark[i] for i in POSE_HANDS]
-        return np.array([(p.x * width, p.y * height) for p in marks if p.visibility >= MIN_VISIBILITY]).reshape(-1, 2)
+            return PoseHands.none()
+        marks = result.pose_landmarks.landmark
+        xy = {i: (marks[i].x * width, marks[i].y * height) for i in POSE_HANDS}
+        seen = {i for i in POSE_HANDS if marks[i].visibility >= MIN_VISIBILITY}
+        points = np.array([xy[i] for i in POSE_HANDS if i in seen]).reshape(-1, 2)
+        whole = np.array([[xy[i] for i in row] for row in POSE_HAND_ROWS if seen.issuperset(row)]).reshape(-1, 4, 2)
+        return PoseHands(points, whole)

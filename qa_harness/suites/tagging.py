@@ -58,9 +58,10 @@ class Tagger:
         self.backend = LANDMARKS.build(landmarks, device=torch.device("cpu")) if needs else None
 
     def observe(self, frames: np.ndarray) -> Observation:
-        """Face boxes (always: lighting and crops use them) and landmarks when an axis needs them
-        (and with a second pass on the detector's crops where the backend missed a face: `recrop`)."""
-        faces, landmarks, cropped = detect_faces(frames), None, None
+        """Face boxes (always: lighting and crops use them; with the bordered retry of
+        `facebox.PADS` for faces cropped tight) and landmarks when an axis needs them (and with a
+        second pass on the detector's crops where the backend missed a face: `recrop`)."""
+        faces, landmarks, cropped = detect_faces(frames, padded=True), None, None
         if self.backend is not None:
             landmarks = self.backend.detect(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
             cropped = landmarks_in_crops(self.backend, frames, faces, landmarks)

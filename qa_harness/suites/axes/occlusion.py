@@ -20,6 +20,8 @@ other evidence:
   (`hands`). Pose is the dearest model here, so it runs on the first face of a chunk and then at
   most every `POSE_EVERY`-th frame; the frames between hold its hand points (measured against their
   own mouth): a hand over the mouth stays longer than that in a clip, and a photo always gets Pose;
+- `held_object`: share of the corridor from a whole Pose hand near (not on) the face to the mouth
+  that is person and not skin (`held`: a microphone held at the mouth); counts from `HELD_EDGE`;
 - `mouth_object`: share of the lower face (nose to chin, between the mouth corners) whose colour is
   not the skin of the same face's upper part (`skin`: masks, microphones, scarves); NaN on grey
   images and tiny faces;
@@ -29,7 +31,8 @@ other evidence:
   foreign object); `hand_lips`: share of lip points under a (kept) Hands outline;
 - `mouth`: the mouth is covered, the largest of `mouth_object` (0 where `lips_present` and under
   `CLEAR_LIPS_MAX_FOREIGN`),
-  `hand_at_mouth`, `hand_lips` and `lips_absent`: what `occlusion_mouth` bins;
+  `hand_at_mouth`, `hand_lips`, `lips_absent` and `held_object` >= `HELD_EDGE`: what `occlusion_mouth`
+  bins;
 - `flat`: share of points in flat parts: a part (a brow, an eye, the outer lips: `PARTS`) is flat
   when at least half its points have no texture around them (luma standard deviation under
   `FLAT_CONTRAST` of its mean in a square of 0.25 eye distances, mean luma at least `FLAT_MIN_LUMA`
@@ -53,7 +56,8 @@ import numpy as np
 from qa_harness.suites.axes.base import ConditionAxis, Observation
 from qa_harness.suites.axes.headpose import CANONICAL_68, fit_rotation
 from qa_harness.suites.axes.lighting import luma
-from qa_harness.suites.hands import BodyHands, HandFinder, inside_any
+from qa_harness.suites.hands import BodyHands, HandFinder, PoseHands, inside_any
+from qa_harness.suites.held import Segmenter, held_object
 from qa_harness.suites.lips import lip_cues
 from qa_harness.suites.skin import foreign_share
 
@@ -87,6 +91,12 @@ HAND_MIN_RUN = 3
 #: 0.83-1.53; the false hands on faces 0.37-0.77 (vrt_face5, lp_d9.007, lp_d9.010, lp_d9.007~mic),
 #: lp_s32's 0.95-1.00 (left to `HAND_MIN_RUN`). Chosen on these (RESULTS.md).
 MIN_PALM = 0.8
+#: `held_object` from which a held object covers the mouth: the microphone photo (HandOverFace 27)
+#: reads 0.60; every other whole Pose hand within reach on the labelled photos 0.00-0.23 (a hand on
+#: the chin, hands beside a face), and a hand Pose guessed on a chest (face_mask 353, knuckles under
+#: `hands.MIN_VISIBILITY`, so not whole) 0.40 across long hair: the edge lies between 0.40 and 0.60.
+#: Fitted on one positive photo (RESULTS.md, "object held at the mouth").
+HELD_EDGE = 0.5
 
 
 def in_runs(flags: np.ndarray, length: int) -> np.ndarray:
@@ -109,7 +119,9 @@ def mouth_without_hand(out, i):
     """`mouth` of frame(s) `i` from measures `out`, leaving out the Hands outlines (`hand_lips`)."""
     colour = out["mouth_object"][i]
     colour = np.where((out["lips_present"][i] == 1) & (colour < CLEAR_LIPS_MAX_FOREIGN), 0.0, colour)
-    return mouth_value(colour, out["hand_at_mouth"][i], out["lips_absent"][i])
+    held = out["held_object"][i]
+    held = np.where(np.isnan(held), np.nan, (held >= HELD_EDGE).astype(float))
+    return mouth_value(colour, out["hand_at_mouth"][i], out["lips_absent"][i], held)
 
 
 def facing_away(rotation: np.ndarray) -> np.ndarray:
@@ -164,6 +176,7 @@ class OcclusionAxis(ConditionAxis):
         "hand",
         "hand_at_mouth",
         "mouth_object",
+        "held_object",
         "lip_line",
         "lip_red",
         "lips_absent",
@@ -180,15 +193,16 @@ class OcclusionAxis(ConditionAxis):
         super().__init__(bins)
         self._hands: HandFinder | None = None
         self._body: BodyHands | None = None
+        self._segmenter: Segmenter | None = None
 
     def measure(self, obs: Observation) -> dict[str, np.ndarray]:
         if self._hands is None:
-            self._hands, self._body = HandFinder(), BodyHands()
+            self._hands, self._body, self._segmenter = HandFinder(), BodyHands(), Segmenter()
         height, width = obs.frames.shape[1:3]
         marks = obs.crop_landmarks if obs.crop_landmarks is not None else obs.landmarks
         points_all, found = marks.points.numpy(), marks.found.numpy()
         out = {m: np.full(len(found), np.nan) for m in self.measures}
-        self._pose_at, self._hand_points = -POSE_EVERY, np.zeros((0, 2))
+        self._pose_at, self._pose = -POSE_EVERY, PoseHands.none()
         for i, frame in enumerate(obs.frames):
             out["missing"][i] = float(not (found[i] or obs.faces.found[i]))
             if not found[i]:
@@ -233,8 +247,10 @@ class OcclusionAxis(ConditionAxis):
     def _mouth(self, out, i, frame, keypoints, points, lips_under_hand) -> None:
         """Fill the mouth measures of frame `i`."""
         if i - self._pose_at >= POSE_EVERY:
-            self._pose_at, self._hand_points = i, self._body.points(frame)
-        out["hand_at_mouth"][i] = hand_at_mouth(self._hand_points, keypoints)
+            self._pose_at, self._pose = i, self._body.hands(frame)
+        out["hand_at_mouth"][i] = hand_at_mouth(self._pose.points, keypoints)
+        if points is not None:
+            out["held_object"][i] = held_object(frame, keypoints, points, self._pose.whole, self._segmenter)
         out["mouth_object"][i] = foreign_share(frame, keypoints, points)
         cues = lip_cues(frame, points)
         out["lip_line"][i], out["lip_red"][i], out["lips_absent"][i], out["lips_present"][i] = cues
