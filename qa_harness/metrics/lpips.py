@@ -40,9 +40,7 @@ class LPIPS(Metric):
     def distance(self, output: Tensor, target: Tensor) -> Tensor:
         """(N, 3, H, W) x2 in [0, 1] -> (N,) float32 LPIPS distances on the context device."""
         check_frame_pair(output, target, metric=self.name)
-        x = output.to(self.device, torch.float32) * 2 - 1
-        y = target.to(self.device, torch.float32) * 2 - 1
-        return self.net(x, y)
+        return self.net.unit_distance(output, target)
 
     def run_params(self) -> dict[str, str]:
         return {self.net.spec.param: self.net.weights_label}
