@@ -108,6 +108,25 @@ def test_alex_matches_on_odd_sizes_and_per_frame(alex_reference) -> None:
     torch.testing.assert_close(batched, one_by_one, atol=1e-6, rtol=0)
 
 
+def test_warm_reference_cache_skips_the_ground_truth_and_matches_bit_for_bit(alex_reference, frame_pairs, tmp_path):
+    """Issue 18: the ground truth's unit maps are cached; a warm instance passes only the outputs through the
+    backbone, and every distance equals the uncached joint pass's bit for bit (oneDNN's maps are per image)."""
+    output, target = frame_pairs
+    uncached = METRICS.build("lpips", CPU).distance(output, target)
+    ctx = MetricContext(device=torch.device("cpu"), cache_dir=tmp_path, suite_version="v1")
+    cold = METRICS.build("lpips", ctx)
+    assert torch.equal(cold.distance(output, target), uncached) and cold.reference_frames == len(target)
+    files = list((tmp_path / "lpips").rglob("*.npz"))
+    assert len(files) == 1 and files[0].parent.name == "v1"
+    warm = METRICS.build("lpips", ctx)
+    assert torch.equal(warm.distance(output, target), uncached) and warm.reference_frames == 0
+    other = target.flip(0)  # other ground truth: a miss, not a stale hit
+    assert torch.equal(warm.distance(output, other), METRICS.build("lpips", CPU).distance(output, other))
+    assert warm.reference_frames == len(target)
+    off = METRICS.build("lpips", ctx, cache_reference=False)
+    assert off.reference.folder is None and torch.equal(off.distance(output, target), uncached)
+
+
 def test_vgg_matches_lpips_package(weight_dirs, frame_pairs) -> None:
     """VGG16: the reference's seeded random trunk, saved under torchvision names in $QA_HARNESS_WEIGHTS."""
     torch.manual_seed(3)
