@@ -1,6 +1,6 @@
 """The default metric set's cost with the `identity` model, against the kernels it replaced (issue 18).
 
-    python -m benchmarks.default_metrics_bench [--max-frames 40] [--batch-size 16]
+    python -m benchmarks.default_metrics_bench [--max-frames 40] [--batch-size 16] [--threads N]
 
 Whole `evaluate` calls (runner, decode prefetch, records, MLflow sqlite) of the `identity` model (its
 output is the source frame: only the harness is timed) with `catalog.DEFAULT_METRICS` (l1, psnr, ssim,
@@ -95,14 +95,17 @@ def old_path(suite_path: Path, batch: int) -> tuple[float, float, pd.DataFrame]:
 
 
 def cache_files(folder: Path) -> set[Path]:
-    return set(folder.rglob("*.npz"))
+    return set(folder.rglob("*.np[yz]"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-frames", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, help="torch threads (1: CPU time is the work alone, no spinning)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     os.environ.pop("QA_HARNESS_CACHE", None)  # the cache beside the temporary suite, cold at first
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)

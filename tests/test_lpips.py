@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,13 +117,16 @@ def test_warm_reference_cache_skips_the_ground_truth_and_matches_bit_for_bit(ale
     ctx = MetricContext(device=torch.device("cpu"), cache_dir=tmp_path, suite_version="v1")
     cold = METRICS.build("lpips", ctx)
     assert torch.equal(cold.distance(output, target), uncached) and cold.reference_frames == len(target)
-    files = list((tmp_path / "lpips").rglob("*.npz"))
+    files = list((tmp_path / "lpips").rglob("*.npy"))
     assert len(files) == 1 and files[0].parent.name == "v1"
     warm = METRICS.build("lpips", ctx)
     assert torch.equal(warm.distance(output, target), uncached) and warm.reference_frames == 0
     other = target.flip(0)  # other ground truth: a miss, not a stale hit
     assert torch.equal(warm.distance(output, other), METRICS.build("lpips", CPU).distance(output, other))
     assert warm.reference_frames == len(target)
+    np.save(files[0], np.zeros((1, 3), np.float32))  # a file that does not fit: computed again, not used
+    again = METRICS.build("lpips", ctx)
+    assert torch.equal(again.distance(output, target), uncached) and again.reference_frames == len(target)
     off = METRICS.build("lpips", ctx, cache_reference=False)
     assert off.reference.folder is None and torch.equal(off.distance(output, target), uncached)
 

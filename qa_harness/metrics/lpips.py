@@ -14,7 +14,7 @@ param says which). *Failure modes*: needs >= 31 px (AlexNet) frames; blind to ti
 
 The ground truth's side is the same for every model evaluated on a suite: with a cache folder (the
 runner's `ctx.cache_dir`), its unit feature maps are stored under `<cache_dir>/lpips/<net>-<weights
-hash>/<suite version>/<content hash>.npz` (`_suite_cache`) and a warm run passes only the outputs through
+hash>/<suite version>/<content hash>.npy` (`_suite_cache`, memory-mapped) and a warm run passes only the outputs through
 the backbone: half the network's work (issue 18), the same values bit for bit (`tests/test_lpips.py`).
 AlexNet only (2.6 MB per 256 px frame, float32 as computed; VGG16's maps would be 32 MB per frame);
 `cache_reference: false` in a suite's `metric_options` turns it off.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -66,16 +67,17 @@ class LPIPS(Metric):
         """(N, 3, H, W) x2 in [0, 1] -> (N,) float32 LPIPS distances on the context device."""
         check_frame_pair(output, target, metric=self.name)
         key = content_hash(target) if self.reference.folder is not None else ""
-        stored = self.reference.load(key) if key else None
-        if stored is None:
-            units = self.net.unit_features(self.net.scaled(output, target, unit=True))
-            ux, uy = zip(*(u.chunk(2) for u in units), strict=True)
-            self.reference_frames += target.shape[0]
-            if key:  # channels-last maps as (N, H, W, C) arrays: no copy either way
-                self.reference.store(key, {f"map{k}": u.permute(0, 2, 3, 1).cpu().numpy() for k, u in enumerate(uy)})
-        else:
+        stored = self.reference.load_array(key) if key else None
+        if stored is not None:
             ux = self.net.unit_features(self.net.scaled(output, unit=True))
-            uy = [torch.from_numpy(stored[f"map{k}"]).permute(0, 3, 1, 2).to(self.device) for k in range(len(ux))]
+            if (uy := _split(stored, ux)) is not None:
+                return self.net.layer_sum(ux, [u.to(self.device) for u in uy])
+        units = self.net.unit_features(self.net.scaled(output, target, unit=True))
+        ux, uy = zip(*(u.chunk(2) for u in units), strict=True)
+        self.reference_frames += target.shape[0]
+        if key:  # channels-last maps, (N, H * W * C) each, side by side in one array
+            flat = torch.cat([u.permute(0, 2, 3, 1).reshape(u.shape[0], -1) for u in uy], dim=1)
+            self.reference.store_array(key, flat.cpu().numpy())
         return self.net.layer_sum(ux, uy)
 
     def run_params(self) -> dict[str, str]:
@@ -91,6 +93,21 @@ class LPIPS(Metric):
 
 #: `build(net=...)` -> the network spec.
 NETS = {"alex": ALEXNET, "vgg": VGG16}
+
+
+def _split(stored: np.ndarray, like: list[Tensor]) -> list[Tensor] | None:
+    """The cached (N, sum of H * W * C) array as views shaped like the output's maps (channels-last
+    NCHW), or None when its shape does not fit them (then the ground truth is computed again)."""
+    n = like[0].shape[0]
+    sizes = [u[0].numel() for u in like]
+    if stored.shape != (n, sum(sizes)) or stored.dtype != np.float32:
+        return None
+    flat, maps, start = torch.from_numpy(stored), [], 0
+    for u, size in zip(like, sizes, strict=True):
+        _, c, h, w = u.shape
+        maps.append(flat[:, start : start + size].view(n, h, w, c).permute(0, 3, 1, 2))
+        start += size
+    return maps
 
 
 def _weights_hash(net: LpipsNet) -> str:
