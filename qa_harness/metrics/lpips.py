@@ -16,8 +16,9 @@ The ground truth's side is the same for every model evaluated on a suite: with a
 runner's `ctx.cache_dir`), its unit feature maps are stored under `<cache_dir>/lpips/<net>-<weights
 hash>/<suite version>/<content hash>.npy` (`_suite_cache`, memory-mapped) and a warm run passes only the outputs through
 the backbone: half the network's work (issue 18), the same values bit for bit (`tests/test_lpips.py`).
-AlexNet only (2.6 MB per 256 px frame, float32 as computed; VGG16's maps would be 32 MB per frame);
-`cache_reference: false` in a suite's `metric_options` turns it off.
+By default AlexNet on the CPU only (2.6 MB per 256 px frame, float32 as computed; VGG16's maps would be
+32 MB per frame, and a GPU computes them faster than they are read back); `cache_reference: true|false` in
+a suite's `metric_options` decides otherwise.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class LPIPS(Metric):
         self.columns = (Column(name, higher_is_better=False, low=0.0),)
         self.device = device
         self.net = load_lpips_net(spec, backbone=backbone).to(device)
-        tag = f"{spec.name}-{_weights_hash(self.net)}-v{CACHE_VERSION}"
+        tag = f"{spec.name}-{_weights_hash(self.net)}-v{CACHE_VERSION}" if cache_dir is not None else ""
         self.reference = SuiteCache(cache_dir, area="lpips", tag=tag, suite_version=suite_version)
         #: Ground-truth frames this instance passed through the backbone (none on a warm cache).
         self.reference_frames = 0
@@ -126,7 +127,9 @@ CACHED_BY_DEFAULT = frozenset({"alex"})
 def build(ctx: MetricContext, *, net: str = "alex", name: str = "lpips", cache_reference: bool | None = None) -> LPIPS:
     if net not in NETS:
         raise QaHarnessError(f"{name}: unknown LPIPS net '{net}' (known: {', '.join(NETS)})")
-    cached = net in CACHED_BY_DEFAULT if cache_reference is None else bool(cache_reference)
+    # default: on the CPU only; on a GPU the backbone costs less than reading its maps back (41 MB a batch)
+    default = net in CACHED_BY_DEFAULT and ctx.device.type == "cpu"
+    cached = default if cache_reference is None else bool(cache_reference)
     return LPIPS(
         NETS[net],
         name=name,
