@@ -29,7 +29,7 @@ def psnr(output: Tensor, target: Tensor) -> Tensor:
     if output.device.type == "cpu" and target.device.type == "cpu":
         mse = torch.from_numpy(_mse64_numpy(output, target))
     else:
-        mse = output.double().sub_(target).square_().flatten(1).mean(dim=1)
+        mse = output.to(torch.float64, copy=True).sub_(target).square_().flatten(1).mean(dim=1)
     return (10.0 * torch.log10(1.0 / mse.clamp_min(MSE_FLOOR))).to(output.dtype)
 
 

@@ -95,8 +95,8 @@ def _ssim_cpu(x: Tensor, y: Tensor) -> Tensor:
     whose 15 planes x N frames of float32 maps do not stay in cache (measured, benchmarks/RESULTS.md
     "issue 18"). Channels-last numpy views: one (H, W, 3) plane set per frame, no copies.
     """
-    xs = x.permute(0, 2, 3, 1).contiguous().numpy()
-    ys = y.permute(0, 2, 3, 1).contiguous().numpy()
+    xs = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
+    ys = y.detach().permute(0, 2, 3, 1).contiguous().numpy()
     taps = _taps(torch.float32, torch.device("cpu")).numpy()
     r = RADIUS
 
