@@ -14,8 +14,9 @@ param says which). *Failure modes*: needs >= 31 px (AlexNet) frames; blind to ti
 
 The ground truth's side is the same for every model evaluated on a suite: with a cache folder (the
 runner's `ctx.cache_dir`), its unit feature maps are stored under `<cache_dir>/lpips/<net>-<weights
-hash>/<suite version>/<content hash>.npy` (`_suite_cache`, memory-mapped) and a warm run passes only the outputs through
-the backbone: half the network's work (issue 18), the same values bit for bit (`tests/test_lpips.py`).
+hash>/<suite version>/<content hash>.npy` (`_suite_cache`, read memory-mapped), and a warm run passes
+only the outputs through the backbone: half the network's work (issue 18), the same values bit for bit
+(`tests/test_lpips.py`).
 By default AlexNet on the CPU only (2.6 MB per 256 px frame, float32 as computed; VGG16's maps would be
 32 MB per frame, and a GPU computes them faster than they are read back); `cache_reference: true|false` in
 a suite's `metric_options` decides otherwise.

@@ -1,4 +1,4 @@
-"""Structural similarity per frame, batched in torch.
+"""Structural similarity per frame: OpenCV's separable filter on the CPU, torch convolutions on CUDA.
 
 Settings (Wang et al. 2004, as `skimage.metrics.structural_similarity(..., gaussian_weights=True,
 sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)`): an 11x11 Gaussian window
@@ -60,8 +60,8 @@ def ssim(output: Tensor, target: Tensor) -> Tensor:
     """(N, 3, H, W) x2 in [0, 1] -> (N,) SSIM in [-1, 1]; frames must be at least 11x11.
 
     On the CPU each frame goes through OpenCV's separable filter (`_ssim_cpu`); elsewhere (CUDA) the
-    whole batch through torch convolutions (`_ssim_torch`). Both compute in float32; they agree to 1e-6
-    (`tests/test_pixel_metrics.py`), and each to 1e-4 with skimage.
+    whole batch through torch convolutions (`_ssim_torch`). Both compute in float32; they agree to 1e-6 on
+    whole frames and 5e-6 on 64 px crops (`tests/test_pixel_metrics.py`), and each to 1e-4 with skimage.
     """
     check_frame_pair(output, target, metric="ssim")
     if min(output.shape[-2:]) < 2 * RADIUS + 1:
@@ -93,7 +93,7 @@ def _ssim_cpu(x: Tensor, y: Tensor) -> Tensor:
 
     Why: per 256 px frame this takes ~5 ms of CPU against ~30 for the batched depthwise convolutions,
     whose 15 planes x N frames of float32 maps do not stay in cache (measured, benchmarks/RESULTS.md
-    "issue 18"). Channels-last numpy views: one (H, W, 3) plane set per frame, no copies.
+    "issue 18"). One channels-last copy of each batch; OpenCV filters the (H, W, 3) frames as they are.
     """
     xs = x.detach().permute(0, 2, 3, 1).contiguous().numpy()
     ys = y.detach().permute(0, 2, 3, 1).contiguous().numpy()
