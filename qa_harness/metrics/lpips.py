@@ -19,7 +19,7 @@ only the outputs through the backbone: half the network's work (issue 18), the s
 (`tests/test_lpips.py`).
 By default AlexNet on the CPU only (2.6 MB per 256 px frame, float32 as computed; VGG16's maps would be
 32 MB per frame, and a GPU computes them faster than they are read back); `cache_reference: true|false` in
-a suite's `metric_options` decides otherwise.
+a suite's `metric_options` decides otherwise (default `auto`).
 """
 
 from __future__ import annotations
@@ -125,12 +125,14 @@ def _weights_hash(net: LpipsNet) -> str:
 CACHED_BY_DEFAULT = frozenset({"alex"})
 
 
-def build(ctx: MetricContext, *, net: str = "alex", name: str = "lpips", cache_reference: bool | None = None) -> LPIPS:
+def build(ctx: MetricContext, *, net: str = "alex", name: str = "lpips", cache_reference: bool | str = "auto") -> LPIPS:
     if net not in NETS:
         raise QaHarnessError(f"{name}: unknown LPIPS net '{net}' (known: {', '.join(NETS)})")
-    # default: on the CPU only; on a GPU the backbone costs less than reading its maps back (41 MB a batch)
-    default = net in CACHED_BY_DEFAULT and ctx.device.type == "cpu"
-    cached = default if cache_reference is None else bool(cache_reference)
+    if cache_reference != "auto" and not isinstance(cache_reference, bool):
+        raise QaHarnessError(f"{name}: cache_reference must be true, false or auto, got {cache_reference!r}")
+    # auto: on the CPU only; on a GPU the backbone costs less than reading its maps back (41 MB a batch)
+    auto = net in CACHED_BY_DEFAULT and ctx.device.type == "cpu"
+    cached = auto if cache_reference == "auto" else cache_reference
     return LPIPS(
         NETS[net],
         name=name,
