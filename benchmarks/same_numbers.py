@@ -2,10 +2,13 @@
 
     python benchmarks/same_numbers.py run OUT        # demo models x demo metrics -> OUT/<model>/
     python benchmarks/same_numbers.py compare A B    # every value of frames/clips/aggregate, bit for bit
+    python benchmarks/same_numbers.py compare A B metric:ssim=1e-6 ...   # named columns within a stated tolerance
 
 `compare` reads `frames.parquet`, `clips.parquet` and `aggregate.csv` of each model and demands equal
 columns, equal dtypes and equal values (NaN equal to NaN; floats compared by their bit patterns); only
-`run_id` and the per-pair `seconds` (wall time) are left out. Exit 0 when all agree, 1 otherwise.
+`run_id` and the per-pair `seconds` (wall time) are left out. A column named as `COLUMN=TOL` (in every
+table that has it, and in the aggregate's columns that start with it) may differ by at most TOL; its
+largest difference is printed either way. Exit 0 when all agree, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def run(out: Path) -> None:
         print(f"{model}: {len(result.outcomes)} pairs, {len(result.failed)} failed", flush=True)
 
 
-def _same(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+def _same(name: str, a: pd.DataFrame, b: pd.DataFrame, tolerances: dict[str, float]) -> list[str]:
     a, b = a.drop(columns=[c for c in VOLATILE if c in a]), b.drop(columns=[c for c in VOLATILE if c in b])
     if list(a.columns) != list(b.columns):
         return [f"{name}: columns differ: {list(a.columns)} vs {list(b.columns)}"]
@@ -48,8 +51,18 @@ def _same(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     problems = []
     for col in a.columns:
         x, y = a[col], b[col]
+        tolerance = next((t for prefix, t in tolerances.items() if str(col).startswith(prefix)), None)
         if x.dtype != y.dtype:
             problems.append(f"{name}:{col}: dtype {x.dtype} vs {y.dtype}")
+        elif x.dtype.kind == "f" and tolerance is not None:
+            xs, ys = x.to_numpy(np.float64), y.to_numpy(np.float64)
+            if not (np.isnan(xs) == np.isnan(ys)).all():
+                problems.append(f"{name}:{col}: NaN in different places")
+                continue
+            gap = float(np.nanmax(np.abs(xs - ys), initial=0.0))
+            print(f"{name}:{col}: max |a - b| {gap:.3g} (tolerance {tolerance:g})")
+            if gap > tolerance:
+                problems.append(f"{name}:{col}: max |a - b| {gap:.3g} > {tolerance:g}")
         elif x.dtype.kind == "f":
             bits = x.to_numpy().view(np.uint64) == y.to_numpy().view(np.uint64)
             both_nan = np.isnan(x.to_numpy()) & np.isnan(y.to_numpy())
@@ -60,7 +73,7 @@ def _same(name: str, a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     return problems
 
 
-def compare(a: Path, b: Path) -> int:
+def compare(a: Path, b: Path, tolerances: dict[str, float] | None = None) -> int:
     problems, values = [], 0
     for model in MODELS:
         for name, read in (
@@ -69,7 +82,7 @@ def compare(a: Path, b: Path) -> int:
             ("aggregate.csv", pd.read_csv),
         ):
             left, right = read(a / model / name), read(b / model / name)
-            problems += _same(f"{model}/{name}", left, right)
+            problems += _same(f"{model}/{name}", left, right, tolerances or {})
             values += left.size
     print("\n".join(problems) or f"identical: {values} values in {3 * len(MODELS)} tables")
     return 1 if problems else 0
@@ -78,7 +91,8 @@ def compare(a: Path, b: Path) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "run":
         run(Path(sys.argv[2]))
-    elif len(sys.argv) == 4 and sys.argv[1] == "compare":
-        sys.exit(compare(Path(sys.argv[2]), Path(sys.argv[3])))
+    elif len(sys.argv) >= 4 and sys.argv[1] == "compare":
+        named = dict(arg.rsplit("=", 1) for arg in sys.argv[4:])
+        sys.exit(compare(Path(sys.argv[2]), Path(sys.argv[3]), {k: float(v) for k, v in named.items()}))
     else:
         sys.exit(__doc__)

@@ -62,10 +62,13 @@ class OutputRange:
     low: float = 0.0
     high: float = 1.0
 
-    def add(self, out: Tensor) -> None:
-        self.outside += int(((out < 0) | (out > 1)).sum())
+    def add(self, out: Tensor, low: float, high: float) -> None:
+        """Count a batch whose extremes are `low` and `high` (one `aminmax` pass, shared with the NaN check);
+        values are compared one by one only when an extreme lies outside [0, 1]."""
+        if low < 0 or high > 1:
+            self.outside += int(((out < 0) | (out > 1)).sum())
         self.total += out.numel()
-        self.low, self.high = min(self.low, float(out.min())), max(self.high, float(out.max()))
+        self.low, self.high = min(self.low, low), max(self.high, high)
 
     @property
     def fraction(self) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import math
 import queue
 import threading
 import time
@@ -108,14 +109,21 @@ def _pair_seed(seed: int, pair_id: str) -> int:
     return (seed + int(hashlib.sha1(pair_id.encode()).hexdigest()[:8], 16)) % (2**31)
 
 
-def _check_output(out: Tensor, driving: Tensor, first_frame: int) -> None:
+def _check_output(out: Tensor, driving: Tensor, first_frame: int) -> tuple[float, float]:
+    """The output's (min, max), after checking its shape and that every value is finite.
+
+    One `aminmax` pass (NaN propagates into both, +-Inf into one) instead of an `isfinite` pass and the
+    range guard's own min/max; the frames are looked at one by one only to name the first bad one.
+    """
     if not isinstance(out, Tensor) or out.shape != driving.shape:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ClipError(f"model returned {shape} for driving frames of shape {tuple(driving.shape)}")
-    finite = torch.isfinite(out).flatten(1).all(dim=1)
-    if not bool(finite.all()):
+    low, high = (float(v) for v in torch.aminmax(out))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        finite = torch.isfinite(out).flatten(1).all(dim=1)
         bad = first_frame + int((~finite).nonzero()[0, 0])
         raise ClipError(f"model output has NaN/Inf values (first at frame {bad})")
+    return low, high
 
 
 def evaluate_pair(
@@ -169,9 +177,10 @@ def evaluate_pair(
         for driving in _chain(first, chunks, device):
             n = driving.shape[0]
             out = model.animate(state, driving)
-            _check_output(out, driving, frames_done)
-            out_range.add(out)
-            out = out.clamp(0.0, 1.0)
+            low, high = _check_output(out, driving, frames_done)
+            out_range.add(out, low, high)
+            if low < 0 or high > 1:  # else clamping would change nothing: no copy
+                out = out.clamp(0.0, 1.0)
             batch = FrameBatch(
                 pair=pair,
                 frames=torch.arange(frames_done, frames_done + n),

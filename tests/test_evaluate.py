@@ -240,5 +240,6 @@ def test_metric_options_in_effect_are_run_params(write_suite, tmp_path, tracking
         "metric_options.akd.suffix": "",  # the builder's default
         "metric_options.lpips_vgg.net": "vgg",  # the catalog variant's (unavailable here: no weights)
         "metric_options.lpips_vgg.name": "lpips_vgg",
+        "metric_options.lpips_vgg.cache_reference": "False",  # the builder's default: opt-in (disk size)
     }  # l1 takes no options; face_nme is not scored by this run, so its suite options are not in effect
     assert result.summary.counts["clips/failed"] == 0

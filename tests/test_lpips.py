@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,6 +107,27 @@ def test_alex_matches_on_odd_sizes_and_per_frame(alex_reference) -> None:
     torch.testing.assert_close(batched, _reference(alex_reference, output, target), atol=ATOL, rtol=0)
     one_by_one = torch.cat([metric.distance(o[None], t[None]) for o, t in zip(output, target, strict=True)])
     torch.testing.assert_close(batched, one_by_one, atol=1e-6, rtol=0)
+
+
+def test_warm_reference_cache_skips_the_ground_truth_and_matches_bit_for_bit(alex_reference, frame_pairs, tmp_path):
+    """Issue 18: the ground truth's unit maps are cached; a warm instance passes only the outputs through the
+    backbone, and every distance equals the uncached joint pass's bit for bit (oneDNN's maps are per image)."""
+    output, target = frame_pairs
+    plain = METRICS.build("lpips", CPU)  # no cache folder: the joint pass of output and ground truth
+    uncached = plain.distance(output, target)
+    ctx = MetricContext(device=torch.device("cpu"), cache_dir=tmp_path, suite_version="v1")
+    cold = METRICS.build("lpips", ctx, cache_reference=True)
+    assert torch.equal(cold.distance(output, target), uncached) and cold.reference_frames == len(target)
+    files = list((tmp_path / "lpips").rglob("*.npy"))
+    assert len(files) == 1 and files[0].parent.name == "v1"
+    warm = METRICS.build("lpips", ctx, cache_reference=True)
+    assert torch.equal(warm.distance(output, target), uncached) and warm.reference_frames == 0
+    other = target.flip(0)  # other ground truth: a miss, not a stale hit
+    assert torch.equal(warm.distance(output, other), plain.distance(output, other))
+    assert warm.reference_frames == len(target)
+    np.save(files[0], np.zeros((1, 3), np.float32))  # a file that does not fit: computed again, not used
+    assert torch.equal(warm.distance(output, target), uncached) and warm.reference_frames == 2 * len(target)
+    assert METRICS.build("lpips", ctx, cache_reference=False).reference.folder is None
 
 
 def test_vgg_matches_lpips_package(weight_dirs, frame_pairs) -> None:

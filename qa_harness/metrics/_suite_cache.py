@@ -57,5 +57,23 @@ class SuiteCache:
         write_atomic(path, buffer.getvalue())
         log.debug("suite cache: wrote %s", path)
 
-    def _path(self, key: str) -> Path | None:
-        return self.folder / f"{key}.npz" if self.folder is not None else None
+    def load_array(self, key: str) -> np.ndarray | None:
+        """One array stored by `store_array`, memory-mapped copy-on-write (no read, no copy, no checksum:
+        for large arrays, where an `.npz` member costs a copy and a CRC pass per load), or None on a miss."""
+        path = self._path(key, ".npy")
+        if path is None or not path.is_file():
+            return None
+        return np.load(path, mmap_mode="c")
+
+    def store_array(self, key: str, array: np.ndarray) -> None:
+        path = self._path(key, ".npy")
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        write_atomic(path, buffer.getvalue())
+        log.debug("suite cache: wrote %s", path)
+
+    def _path(self, key: str, suffix: str = ".npz") -> Path | None:
+        return self.folder / f"{key}{suffix}" if self.folder is not None else None
