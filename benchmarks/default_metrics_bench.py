@@ -28,8 +28,8 @@ import torch
 import yaml
 
 from benchmarks.evaluate_bench import recon_only_suite
+from benchmarks.shared_face_bench import evaluate
 from qa_harness.catalog import DEFAULT_METRICS, METRICS
-from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.metrics.base import MetricContext
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.ssim import _ssim_torch
@@ -38,27 +38,6 @@ from qa_harness.video.io import iter_frames
 
 #: Stated tolerances, new record vs old kernel, per value (0: bit for bit).
 TOLERANCE = {"l1": 0.0, "psnr": 0.0, "ssim": 1e-6, "lpips": 0.0}
-
-
-def evaluate(suite: Path, tmp: Path, batch: int) -> tuple[float, float, float, Path]:
-    """(pair-loop frames/s, whole-call frames/s, whole-call frames per CPU second, run folder)."""
-    out = tmp / f"run-{time.monotonic_ns()}"
-    start, cpu = time.perf_counter(), time.process_time()
-    result = run_evaluation(
-        EvalConfig(
-            suite=suite,
-            model="identity",
-            batch_size=batch,
-            out_dir=out,
-            progress=False,
-            tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
-            metrics=DEFAULT_METRICS,
-        )
-    )
-    assert not result.failed, [o.error for o in result.failed]
-    frames = sum(o.frames for o in result.outcomes)
-    whole, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return result.frames_per_second, frames / whole, frames / cpu, out
 
 
 def old_psnr(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -115,10 +94,10 @@ def main() -> None:
         manifest = yaml.safe_load(suite.read_text())  # the LPIPS ground-truth cache is opt-in (its disk size)
         manifest["metric_options"] = {"lpips": {"cache_reference": "auto"}}
         suite.write_text(yaml.safe_dump(manifest))
-        cold = evaluate(suite, tmp, args.batch_size)
+        cold = evaluate(suite, DEFAULT_METRICS, tmp, args.batch_size)
         warm_files = cache_files(tmp / ".qa_cache")
         load = os.getloadavg()[0]
-        loop, whole, per_cpu, run = evaluate(suite, tmp, args.batch_size)
+        loop, whole, per_cpu, run = evaluate(suite, DEFAULT_METRICS, tmp, args.batch_size)
         assert cache_files(tmp / ".qa_cache") == warm_files, "the warm run analysed ground truth (new cache files)"
         old_fps, old_cpu, old_values = old_path(suite, args.batch_size)
         load = max(load, os.getloadavg()[0])

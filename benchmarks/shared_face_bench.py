@@ -63,6 +63,7 @@ def evaluate(suite: Path, metrics: tuple[str, ...], tmp: Path, batch: int) -> tu
             metrics=metrics,
         )
     )
+    assert not result.failed, [o.error for o in result.failed]
     frames = sum(o.frames for o in result.outcomes)
     whole, cpu = time.perf_counter() - start, time.process_time() - cpu
     return result.frames_per_second, frames / whole, frames / cpu, out
