@@ -25,6 +25,7 @@ from qa_harness.suites.curate import BuildSpec
 from qa_harness.suites.manifest import load_suite
 from qa_harness.suites.media import crop_resize, read_frames, write_frames
 from qa_harness.suites.strata import stratify
+from qa_harness.suites.tag_suite import tag_suite
 from tests.helpers.runs import records
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -135,3 +136,19 @@ def test_several_video_folders_make_one_suite(raw, built, tmp_path):
     with pytest.raises(QaHarnessError, match="a video named 'd20' is also in"):
         build_suite([raw, more, raw], tmp_path / "twice.yaml", SPEC)
     build_suite(raw, built, SPEC)  # the module's suite as the other tests expect it
+
+
+def test_built_tags_are_what_suites_tag_measures_on_every_stored_frame(tmp_path):
+    """Issue 12 item 5: a built clip's tags come from every stored frame, as `suites tag` (and evaluation)
+    read them, not from the `stride` sample of the face checks (that disagreed on 14 gate.yaml tags). The
+    clip: vrt_face5 (bright) with every frame the stride-4 checks skip darkened to dim."""
+    frames = read_frames(DATA / "clips" / "vrt_face5.mp4", max_frames=MAX_LEN).astype(np.float32)
+    frames[np.arange(MAX_LEN) % 4 != 0] *= 0.35
+    write_frames(crop_resize(frames.astype(np.uint8), None, 256), tmp_path / "raw" / "flicker")
+    spec = replace(SPEC, axes=("lighting",))
+    built = build_suite(tmp_path / "raw", tmp_path / "out" / "flicker.yaml", spec)
+    retagged = tag_suite(built, tmp_path / "retagged.yaml", axes=spec.axes)
+    before = {c["id"]: c["tags"] for c in yaml.safe_load(built.read_text())["clips"]}
+    after = {c["id"]: c["tags"] for c in yaml.safe_load(retagged.read_text())["clips"]}
+    assert before["flicker"]["lighting"] == "dim"  # 6 of 8 frames; the 2 the face checks saw are bright
+    assert after == before

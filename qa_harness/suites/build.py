@@ -75,7 +75,7 @@ def _variants(per_video, videos, root: Path, tagger: Tagger, spec: BuildSpec) ->
     )
     out = {}
     for new_id, clip_id, name in made:
-        measured = tagger.tag_clip(root / media_name(new_id, spec), stride=spec.stride).clip_labels
+        measured = tagger.tag_clip(root / media_name(new_id, spec)).clip_labels  # every frame, as curate tags
         changed = groups.get(variants[name].changes, set(measured))
         if variants[name].op == POSE_GAP:
             changed = {"pose_gap"}  # one new source frame: the gap changes, the driving poses do not

@@ -11,7 +11,9 @@ Per video (.mp4/.mov/.mkv/.avi/.webm, or a folder of frames in the FOMM dataset 
    whole-body data), resize to `resolution` and write lossless PNG frames (the FOMM layout), or with
    `encode='mp4'` one H.264 file at `crf` per clip (small enough to ship in a repository); a suite
    evaluates and tags exactly the stored frames;
-4. tag each written segment with the condition axes (`tagging.Tagger`);
+4. tag each written segment with the condition axes (`tagging.Tagger`), every stored frame: the frames
+   evaluation reads and `suites tag` measures (`stride` is for step 1's face checks only; tags from every
+   4th frame disagreed with `suites tag` on 14 of the gating suite's clip tags);
 5. draw a balanced suite across the strata of the chosen tags (`strata.stratify`).
 Work per video is cached under `.qa_cache/<out stem>.build/` beside the manifest, keyed by the video's
 content hash, every setting that changes the result and the tagger's code (`TAGGER_CODE`), so a rebuild
@@ -228,9 +230,7 @@ def curate_video(video: Path, root: Path, cache: Path, tagger: Tagger, spec: Bui
     segments = _analyse(video, video.stem if video.is_file() else video.name, spec)
     _write(video, segments, root, spec)
     tagged = [
-        s
-        if s.reason
-        else replace(s, tags=dict(tagger.tag_clip(root / media_name(s.id, spec), stride=spec.stride).clip_labels))
+        s if s.reason else replace(s, tags=dict(tagger.tag_clip(root / media_name(s.id, spec)).clip_labels))
         for s in segments
     ]
     cache.mkdir(parents=True, exist_ok=True)
