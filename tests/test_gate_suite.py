@@ -35,8 +35,9 @@ def test_default_policy_gates_every_condition_value_of_the_gate_suite():
     for tag, value in counts:  # each value is checked (`each`) with all of its clips
         assert rows["ssim-mean", f"{tag}={value}"] == [str(counts[tag, value]), str(min_clips)]
     values = {tag for tag, _ in counts}
-    assert {"yaw", "pose_gap", "occlusion", "occlusion_hand", "lighting", "variant"} == values
-    for needed in [("occlusion", "partial"), ("occlusion", "heavy"), ("occlusion_hand", "hand"), ("lighting", "dark"),
+    # occlusion_hand is not carried: the tagger reads a hand on 2 of the candidate clips (RECIPES.md)
+    assert {"yaw", "pose_gap", "occlusion", "lighting", "variant"} == values
+    for needed in [("occlusion", "partial"), ("occlusion", "heavy"), ("variant", "occlusion.hand"), ("lighting", "dark"),
                    ("pose_gap", "large"), ("yaw", "moderate"), ("yaw", "extreme")]:  # fmt: skip
         assert counts[needed] >= min_clips, needed
 
