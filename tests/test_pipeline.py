@@ -9,14 +9,20 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 
+from qa_harness.cli import main
+from qa_harness.errors import QaHarnessError
+from qa_harness.evaluate import EvalConfig, run_evaluation
 from qa_harness.executors.worker import Worker, WorkSpec
 from qa_harness.metrics.base import FrameBatch, MetricContext
 from qa_harness.metrics.l1 import l1
 from qa_harness.metrics.temporal import FIRST_FRAMES
 from qa_harness.runner import PairJob
+from qa_harness.runs.meta import RunMeta
 from qa_harness.suites.manifest import load_suite
 from tests.test_metric_isolation import Flaky
 
@@ -93,3 +99,19 @@ def test_a_killed_worker_fails_its_pair_by_name_and_the_next_pair_runs(suite, tm
     )
     assert ok["status"] == "ok" and not ok["metric_errors"]  # workers started afresh for tpsmm
     assert records.metrics["flaky"].tobytes() == records.metrics["l1"].tobytes()
+
+
+def test_cli_metric_workers_is_a_run_param_and_changes_no_record(write_suite, tmp_path, tracking_uri):
+    manifest = {"name": "cli", "resolution": 64, "max_frames": 6, "clips": [{"id": "d20", "path": "clips/d20.mp4"}]}
+    suite = write_suite(manifest)
+    frames = {}
+    for workers in ("0", "2"):
+        out = tmp_path / f"run{workers}"
+        args = ["evaluate", "--suite", str(suite), "--model", "identity", "--metrics", "l1,ssim", "--batch-size", "4"]
+        assert main([*args, "--metric-workers", workers, "--out", str(out), "--tracking-uri", tracking_uri]) == 0
+        run_id = RunMeta.load(out / "run.json").mlflow_run_id
+        assert MlflowClient(tracking_uri).get_run(run_id).data.params["metric_workers"] == workers
+        frames[workers] = pd.read_parquet(out / "frames.parquet").drop(columns="run_id")
+    pd.testing.assert_frame_equal(frames["2"], frames["0"], check_exact=True)
+    with pytest.raises(QaHarnessError, match="--metric-workers 2: a count >= 0, for the local executor"):
+        run_evaluation(EvalConfig(suite=suite, model="identity", executor="ray", metric_workers=2))
