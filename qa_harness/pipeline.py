@@ -1,14 +1,16 @@
 """Metric workers: a pair's batches are scored in other processes while this one decodes and runs the model.
 
 Data flows one way. The runner decodes and runs the model batch by batch and hands each output batch
-(with its ground truth and frame indices) to a `Scorer`. `SerialScorer` scores it at once, in this
-process (the default). `MetricPool.scorer` sends it through a bounded queue to N spawned metric workers
-(`evaluate --metric-workers N`, CPU metrics, `threads` torch threads each so that N x threads <= cores);
-their results come back keyed by (pair serial, batch index) and are merged in batch order by
+(with its ground truth and frame indices) to a scorer. `SerialScorer` scores it at once, in this process
+(the default). `MetricPool.scorer` sends it through a bounded queue to N metric worker processes (forked
+by a fork server: `evaluate --metric-workers N`; `threads` torch threads each, N x threads <= cores);
+results come back keyed by (pair serial, batch index) and are merged in batch order by
 `MetricColumns.merge`, the step the serial path uses too: records are the serial path's for any N
 (`tests/test_pipeline.py`). Metrics that carry state across batches (`Metric.in_order`) are scored in
-this process, in order. Why: a GPU model renders faster than CPU metrics score, and the metrics then
-need all cores while the accelerator works (`benchmarks/pipeline_bench.py`).
+this process, in order. Workers score on the CPU: on a GPU machine, where the serial path's metrics run
+on the GPU, values agree within float tolerance, not bit for bit. Why: a GPU model renders faster than
+CPU metrics score, and the metrics need the cores while the accelerator works
+(`benchmarks/pipeline_bench.py`).
 
 Memory: at most `depth` (2 x N) batches in flight, their tensors in shared memory (torch.multiprocessing);
 a held batch is freed once scored, so memory stays flat in clip length. Failures: a metric that raises
@@ -137,8 +139,10 @@ def _serve(spec: PoolSpec, here: tuple[dict[str, str], str], tasks: Any, results
         results.put(("ready", os.getpid(), f"{type(err).__name__}: {err}"))
         return
     results.put(("ready", os.getpid(), ""))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driving process's to handle
+    parent = os.getppid()  # the fork server, which exits with the driving process
     with torch.inference_mode():
-        while (task := tasks.get()) is not None:
+        while (task := _next_task(tasks, parent)) is not None:
             key, batch, names, boxes = task
             try:
                 found: dict[str, Score] | str = score_batch([by_name[n] for n in names], batch, boxes=boxes)
@@ -146,6 +150,16 @@ def _serve(spec: PoolSpec, here: tuple[dict[str, str], str], tasks: Any, results
                 found = f"metric worker {os.getpid()}: {type(err).__name__}: {err}"
             results.put((key, found))
             del task, batch
+
+
+def _next_task(tasks: Any, parent: int) -> Any:
+    """The next task, or None once told so or orphaned (the driving process was killed: no one to answer)."""
+    while os.getppid() == parent:
+        try:
+            return tasks.get(timeout=1.0)
+        except queue.Empty:
+            continue
+    return None
 
 
 class MetricPool:
