@@ -120,7 +120,7 @@ def _ended(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
-def _serve(spec: PoolSpec, here: tuple[dict[str, str], str], tasks: Any, results: Any) -> None:
+def _serve(spec: PoolSpec, here: tuple[dict[str, str], str, int], tasks: Any, results: Any) -> None:
     """A metric worker: build the metrics, then score (key, batch, metric names, boxes) tasks until None."""
     from qa_harness.executors.worker import build_metrics  # here: the worker module imports the runner
     from qa_harness.runner import pin_malloc_mmap_threshold
@@ -140,9 +140,8 @@ def _serve(spec: PoolSpec, here: tuple[dict[str, str], str], tasks: Any, results
         return
     results.put(("ready", os.getpid(), ""))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driving process's to handle
-    parent = os.getppid()  # the fork server, which exits with the driving process
     with torch.inference_mode():
-        while (task := _next_task(tasks, parent)) is not None:
+        while (task := _next_task(tasks, here[2])) is not None:
             key, batch, names, boxes = task
             try:
                 found: dict[str, Score] | str = score_batch([by_name[n] for n in names], batch, boxes=boxes)
@@ -152,14 +151,30 @@ def _serve(spec: PoolSpec, here: tuple[dict[str, str], str], tasks: Any, results
             del task, batch
 
 
-def _next_task(tasks: Any, parent: int) -> Any:
-    """The next task, or None once told so or orphaned (the driving process was killed: no one to answer)."""
-    while os.getppid() == parent:
+def _next_task(tasks: Any, driver: int) -> Any:
+    """The next task, or None once told so or orphaned (the driving process was killed: no one to answer;
+    the fork server outlives it while a worker holds its liveness pipe, so the parent pid does not tell)."""
+    while _alive(driver):
         try:
             return tasks.get(timeout=1.0)
         except queue.Empty:
             continue
     return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: the signal test (true for a zombie too)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 class MetricPool:
@@ -183,7 +198,7 @@ class MetricPool:
     def _start(self) -> None:
         ctx = mp.get_context("forkserver")  # a clean process (no threads, no CUDA) forks the workers
         ctx.set_forkserver_preload(_PRELOAD)  # imported once: a (re)start costs the metrics' build only
-        here = (dict(os.environ), os.getcwd())  # this process's, not the fork server's (weights folders, caches)
+        here = (dict(os.environ), os.getcwd(), os.getpid())  # this process's, not the fork server's
         self._tasks, self._results = ctx.Queue(), ctx.Queue()
         self._procs = [
             ctx.Process(
@@ -264,7 +279,7 @@ class PooledScorer:
         if names := [m.name for m in live if not m.in_order]:
             while self.pool.in_flight() >= self.pool.depth:
                 self._take()
-            self.pool.send((self.serial, index), _on_cpu(batch), names, boxes)
+            self.pool.send((self.serial, index), _shared(batch), names, boxes)
         else:
             self._scored[index] = {}
         self._merge_ready()
@@ -293,10 +308,17 @@ class PooledScorer:
             self.on_merged(Merged(frames, held, boxes))
 
 
-def _on_cpu(batch: FrameBatch) -> FrameBatch:
-    """The batch with its tensors on the CPU (workers score there); the same object when they already are."""
-    if batch.output.device.type == "cpu":
-        return batch
-    target = None if batch.target is None else batch.target.cpu()
-    driving = target if batch.target is batch.driving else batch.driving.cpu()
-    return replace(batch, output=batch.output.cpu(), driving=driving, source=batch.source.cpu(), target=target)
+def _shared(batch: FrameBatch) -> FrameBatch:
+    """The batch with its tensors on the CPU in shared memory, moved here, in this thread.
+
+    Why here: the queue pickles in its feeder thread, and moving a storage to shared memory there swapped
+    its data pointer while this thread read it (the source, used by every batch and by the model): a
+    segfault, seen in `benchmarks/pipeline_bench.py --memory`."""
+    if batch.output.device.type != "cpu":
+        target = None if batch.target is None else batch.target.cpu()
+        driving = target if batch.target is batch.driving else batch.driving.cpu()
+        batch = replace(batch, output=batch.output.cpu(), driving=driving, source=batch.source.cpu(), target=target)
+    for tensor in (batch.frames, batch.output, batch.driving, batch.source, batch.target):
+        if tensor is not None:
+            tensor.share_memory_()  # in place, once (a no-op for a storage already shared: the source)
+    return batch
