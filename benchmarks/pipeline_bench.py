@@ -87,6 +87,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
     run(suite, tmp, args.batch_size, 0.0, 2)  # the fork server started (once per process)
     load = os.getloadavg()[0]
     loop, _, frames = run(suite, tmp, args.batch_size, 0.0, 0)
+    free = run(suite, tmp, args.batch_size, 0.0, 2)[0]  # no wait (`identity`): the metrics alone, 2 workers
     batches = sum(math.ceil(n / args.batch_size) for n in frames.groupby("pair_id").size())
     per_batch = len(frames) / loop / batches  # the serial harness's seconds per batch
     wait = args.fraction * per_batch
@@ -109,6 +110,10 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
     print(f"| model only (the waits alone) | {model_only:.1f} | 1 | | |")
     for name, loop, whole in rows:
         print(f"| {name} | {loop:.1f} | {loop / model_only:.2f}x | {whole:.1f} | {whole / model_only:.2f}x |")
+    print(
+        f"no wait (`identity`), pair loop frames/s: serial {1 / per_batch * args.batch_size:.1f} per full batch, "
+        f"{len(frames) / (per_batch * batches):.1f} overall; 2 workers {free:.1f}"
+    )
     for workers in (1, 2):
         pd.testing.assert_frame_equal(records[workers], records[0], check_exact=True)
     print(f"records: {len(frames)} frames x {frames.shape[1]} columns equal bit for bit, serial vs 1 and 2 workers")
