@@ -110,10 +110,7 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
     print(f"| model only (the waits alone) | {model_only:.1f} | 1 | | |")
     for name, loop, whole in rows:
         print(f"| {name} | {loop:.1f} | {loop / model_only:.2f}x | {whole:.1f} | {whole / model_only:.2f}x |")
-    print(
-        f"no wait (`identity`), pair loop frames/s: serial {1 / per_batch * args.batch_size:.1f} per full batch, "
-        f"{len(frames) / (per_batch * batches):.1f} overall; 2 workers {free:.1f}"
-    )
+    print(f"no wait (identity), frames/s: serial {len(frames) / (per_batch * batches):.1f}, 2 workers {free:.1f}")
     for workers in (1, 2):
         pd.testing.assert_frame_equal(records[workers], records[0], check_exact=True)
     print(f"records: {len(frames)} frames x {frames.shape[1]} columns equal bit for bit, serial vs 1 and 2 workers")
