@@ -3,9 +3,11 @@
 Only this module knows about devices, batching and prefetching. Decoding of the next chunk runs in a
 background thread while the model and metrics work on the current one. Each pair is independent:
 a bad file, a model exception or a NaN output fails that pair (recorded with its error) and the run
-goes on; a metric that raises fails alone (`metrics.columns`). Values stay numpy columns from the
-metrics to the Parquet shard (`PairRecords`). Every pair gets its own seed (run seed + pair id), so
-results do not depend on the order or on which pairs a resumed run still had to do.
+goes on; a metric that raises fails alone (`metrics.columns`). Batches are scored here or, with
+`--metric-workers`, in worker processes while the model renders the next ones (`pipeline`, same
+records). Values stay numpy columns from the metrics to the Parquet shard (`PairRecords`). Every pair
+gets its own seed (run seed + pair id), so results do not depend on the order or on which pairs a resumed
+run still had to do.
 """
 
 from __future__ import annotations
