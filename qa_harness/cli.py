@@ -99,6 +99,14 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--batch-size", type=int, default=16, help="driving frames per model call (default 16)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--metric-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="score metrics in N worker processes while the model renders the next batches "
+        "(local executor; same records; default 0: in this process)",
+    )
     p.add_argument("--out", type=Path, help="run folder (default qa_runs/<suite>__<model>)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -190,6 +198,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         executor_options=options,
         retry_failed=args.retry_failed,
         pair_timeout=args.pair_timeout,
+        metric_workers=args.metric_workers,
     )
     result = run_evaluation(cfg)
     print_result(result)

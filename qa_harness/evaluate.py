@@ -60,6 +60,7 @@ class EvalConfig:
     progress: bool | None = None  # None: a bar only on a terminal
     retry_failed: bool = False  # with resume: failed pairs are evaluated again
     pair_timeout: float | None = None  # seconds per pair; None: no limit
+    metric_workers: int = 0  # metric worker processes (local executor); 0: metrics inline (`qa_harness.pipeline`)
 
 
 def _slug(text: str) -> str:
@@ -97,6 +98,10 @@ def run_evaluation(cfg: EvalConfig, *, suite: Suite | None = None) -> RunResult:
     metric_names = cfg.metrics or with_cross_defaults(suite.metrics or DEFAULT_METRICS, suite)
     for name in metric_names:
         METRICS.get(name)  # unknown names fail before any work
+    if cfg.metric_workers < 0 or (cfg.metric_workers and cfg.executor != "local"):
+        raise QaHarnessError(
+            f"--metric-workers {cfg.metric_workers}: a count >= 0, for the local executor (not {cfg.executor!r})"
+        )
     executor = EXECUTORS.build(cfg.executor, **cfg.executor_options)  # so does a missing optional dependency
     device = resolve_device(cfg.device)
     checkpoint_sha = file_sha256(cfg.checkpoint) if cfg.checkpoint else ""
@@ -135,6 +140,7 @@ def _tracked(
         "batch_size": cfg.batch_size,
         "metrics": ",".join(metric_names),
         "executor": cfg.executor,
+        "metric_workers": cfg.metric_workers,
         **{f"model_option.{k}": v for k, v in cfg.model_options.items()},
         **tracking.metric_option_params(metric_names, suite.metric_options),
     }
@@ -193,6 +199,7 @@ def _run(
         metrics=metric_names,
         device=cfg.device,
         pair_timeout=cfg.pair_timeout,
+        metric_workers=cfg.metric_workers,
     )
     done = store.finished()
     if cfg.retry_failed:

@@ -3,9 +3,11 @@
 Only this module knows about devices, batching and prefetching. Decoding of the next chunk runs in a
 background thread while the model and metrics work on the current one. Each pair is independent:
 a bad file, a model exception or a NaN output fails that pair (recorded with its error) and the run
-goes on; a metric that raises fails alone (`metrics.columns`). Values stay numpy columns from the
-metrics to the Parquet shard (`PairRecords`). Every pair gets its own seed (run seed + pair id), so
-results do not depend on the order or on which pairs a resumed run still had to do.
+goes on; a metric that raises fails alone (`metrics.columns`). Batches are scored here or, with
+`--metric-workers`, in worker processes while the model renders the next ones (`pipeline`, same
+records). Values stay numpy columns from the metrics to the Parquet shard (`PairRecords`). Every pair
+gets its own seed (run seed + pair id), so results do not depend on the order or on which pairs a resumed
+run still had to do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from qa_harness.guards import OutputRange
 from qa_harness.metrics.base import FrameBatch, Metric
 from qa_harness.metrics.columns import MetricColumns
 from qa_harness.models.base import Animator
+from qa_harness.pipeline import Merged, MetricPool, MetricWorkerDied, PooledScorer, SerialScorer
 from qa_harness.records import ClipOutcome, Pair, PairRecords, Suite
 from qa_harness.thumbs import thumb_frames, write_region_thumbs, write_thumbs
 from qa_harness.video.io import iter_frames, read_image
@@ -133,17 +136,20 @@ def evaluate_pair(
     job: PairJob,
     device: torch.device,
     on_frames: Callable[[int], None] = lambda n: None,
+    pool: MetricPool | None = None,
 ) -> tuple[ClipOutcome, PairRecords | None]:
     """Animate one pair and score every frame; failures become a `failed` outcome, never an exception.
 
     A metric that raises fails alone (`MetricColumns`): its values are NaN, the reason is recorded in the
-    outcome's `metric_errors`, and the pair and the other metrics go on.
+    outcome's `metric_errors`, and the pair and the other metrics go on. With a `pool`, batches are scored
+    in its metric worker processes while the model works on the next ones (same records).
     """
     start = time.perf_counter()
     torch.manual_seed(_pair_seed(job.seed, pair.id))
     frames_done = 0
     out_range = OutputRange()
     columns: MetricColumns | None = None
+    scorer: SerialScorer | PooledScorer | None = None
     try:
         for clip in (pair.source, pair.driving):
             if clip.problem:
@@ -174,6 +180,13 @@ def evaluate_pair(
         columns = MetricColumns(applicable, pair.id)
         total = job.suite.frames_of(pair)
         thumbs = set(thumb_frames(total)) if job.thumbs_dir is not None else set()
+
+        def merged(batch: Merged) -> None:
+            if batch.held is not None:
+                _save_thumbs(job.thumbs_dir, pair.id, batch)
+            on_frames(batch.frames)
+
+        scorer = pool.scorer(columns, merged) if pool is not None else SerialScorer(columns, merged)
         for driving in _chain(first, chunks, device):
             n = driving.shape[0]
             out = model.animate(state, driving)
@@ -189,11 +202,9 @@ def evaluate_pair(
                 source=source,
                 target=driving if pair.protocol == "reconstruction" else None,
             )
-            if wanted := sorted(thumbs & set(range(frames_done, frames_done + n))):
-                _save_thumbs(job.thumbs_dir, batch, wanted, columns)
-            columns.add(batch)
+            scorer.submit(batch, sorted(thumbs & set(range(frames_done, frames_done + n))))
             frames_done += n
-            on_frames(n)
+        scorer.finish()
         out_range.check(pair.id)
         per_frame = columns.per_frame(frames_done)
         clip_metrics = columns.clip_values(per_frame)
@@ -201,6 +212,8 @@ def evaluate_pair(
             raise NothingMeasured(f"measured nothing: every metric value is NaN on every frame ({why})")
     except (Exception, SystemExit) as err:  # one bad pair (media, model bug, NaN, sys.exit) must not abort the run
         message = _failure_message(err)
+        if scorer is not None and not isinstance(err, MetricWorkerDied):
+            _settle(scorer, pair.id)  # the batches before the failure merged, as the serial path has them
         log.warning("pair %r failed: %s", pair.id, message)
         outcome = ClipOutcome(
             pair.id,
@@ -255,22 +268,29 @@ def _conditions(pair: Pair, n: int) -> dict[str, tuple[str | None, ...]]:
     return {axis: tuple(str(t[axis]) if axis in t else None for t in per_frame) for axis in axes}
 
 
-def _save_thumbs(folder: Path, batch: FrameBatch, frames: list[int], columns: MetricColumns) -> None:
-    """Thumbnails of the chosen frames of a batch, and crops of the regions face metrics score inside."""
-    boxes = columns.region_boxes(batch) if batch.target is not None else {}
-    first = int(batch.frames[0])
-    for frame in frames:
-        i = frame - first
-        target = batch.target[i] if batch.target is not None else None
-        write_thumbs(folder, batch.pair.id, frame, source=batch.source, output=batch.output[i], target=target)
-        if boxes:
+def _settle(scorer: SerialScorer | PooledScorer, pair_id: str) -> None:
+    """Merge the batches still in flight of a pair that failed; a second failure is only logged."""
+    try:
+        scorer.finish()
+    except Exception as err:
+        log.warning("pair %r: its scored batches could not all be merged: %s", pair_id, err)
+
+
+def _save_thumbs(folder: Path, pair_id: str, batch: Merged) -> None:
+    """Thumbnails of the held frames of a batch, and crops of the regions face metrics score inside."""
+    held = batch.held
+    assert held is not None
+    for j, (frame, row) in enumerate(zip(held.frames, held.rows, strict=True)):
+        target = held.target[j] if held.target is not None else None
+        write_thumbs(folder, pair_id, frame, source=held.source, output=held.output[j], target=target)
+        if batch.boxes:
             write_region_thumbs(
                 folder,
-                batch.pair.id,
+                pair_id,
                 frame,
-                {k: v[i].tolist() for k, v in boxes.items()},
+                {k: v[row].tolist() for k, v in batch.boxes.items()},
                 target=target,
-                output=batch.output[i],
+                output=held.output[j],
             )
 
 

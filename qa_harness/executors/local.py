@@ -19,8 +19,11 @@ class LocalExecutor:
     ) -> MetricsInfo:
         """Evaluate `pairs`; returns what the worker's metrics are (unavailable ones, directions)."""
         worker = Worker(spec)
-        for pair in pairs:
-            on_result(*worker.evaluate(pair, on_frames=on_frames))
+        try:
+            for pair in pairs:
+                on_result(*worker.evaluate(pair, on_frames=on_frames))
+        finally:
+            worker.close()
         return worker.info
 
 

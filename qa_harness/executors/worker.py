@@ -22,6 +22,7 @@ from qa_harness.guards import PairTimeout, pair_deadline
 from qa_harness.metrics.base import Metric, MetricContext
 from qa_harness.models.base import Animator, resolve_device
 from qa_harness.packaged import suite_cache_dir
+from qa_harness.pipeline import MetricPool, PoolSpec, worker_threads
 from qa_harness.records import ClipOutcome, Pair, PairRecords
 from qa_harness.runner import PairJob, evaluate_pair, pin_malloc_mmap_threshold
 
@@ -39,6 +40,7 @@ class WorkSpec:
     metrics: tuple[str, ...] = ()
     device: str = "auto"
     pair_timeout: float | None = None  # seconds per pair (--pair-timeout); None: no limit
+    metric_workers: int = 0  # metric worker processes (`qa_harness.pipeline`); 0: metrics in this process
 
 
 def build_model(name: str, *, checkpoint: Path | None, device: torch.device, options: Mapping[str, Any]) -> Animator:
@@ -101,6 +103,20 @@ class Worker:
         directions = {c.name: c.higher_is_better for m in self.metrics for c in (*m.columns, *m.clip_columns)}
         params = {key: value for m in self.metrics for key, value in m.run_params().items()}
         self.info = MetricsInfo(unavailable, directions, params)
+        self.pool = (
+            MetricPool(
+                PoolSpec(
+                    spec.metrics,
+                    spec.metric_workers,
+                    worker_threads(spec.metric_workers),
+                    cache,
+                    suite.version,
+                    suite.metric_options,
+                )
+            )
+            if spec.metric_workers
+            else None
+        )
         if self.model.resolution not in (None, suite.resolution):
             log.warning(
                 "model resolution %d differs from suite resolution %d; frames are decoded at the suite's",
@@ -114,7 +130,14 @@ class Worker:
         start = time.perf_counter()
         try:
             with torch.inference_mode(), pair_deadline(self.spec.pair_timeout):
-                return evaluate_pair(pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames)
+                return evaluate_pair(
+                    pair, self.model, self.metrics, self.spec.job, self.device, on_frames=on_frames, pool=self.pool
+                )
         except PairTimeout as err:
             log.warning("pair %r failed: %s", pair.id, err)
             return ClipOutcome(pair.id, "failed", 0, time.perf_counter() - start, error=str(err)), None
+
+    def close(self) -> None:
+        """End the metric workers, if any."""
+        if self.pool is not None:
+            self.pool.close()

@@ -79,6 +79,9 @@ class Metric(ABC):
     clip_columns: tuple[Column, ...] = ()
     #: Why a frame can go unscored, for the codes under `UNSCORED` (code k: `reasons[k - 1]`).
     reasons: tuple[str, ...] = ()
+    #: Carries state from batch to batch of a pair (a temporal metric's history): then every batch of a
+    #: pair goes to one instance, in order (`qa_harness.pipeline` scores it in the driving process).
+    in_order: bool = False
 
     @abstractmethod
     def frame_values(self, batch: FrameBatch) -> dict[str, Tensor]:

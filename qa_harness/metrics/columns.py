@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from torch import Tensor
@@ -29,6 +30,59 @@ def _reason(err: Exception) -> str:
     return str(err) if isinstance(err, QaHarnessError) else f"{type(err).__name__}: {err}"
 
 
+@dataclass(frozen=True)
+class Score:
+    """One metric's result on one batch, plain picklable data: its (N,) columns, unscored frames per
+    reason and region boxes on the CPU, or why it failed (`error`: where, then the reason)."""
+
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    unscored: dict[str, int] = field(default_factory=dict)
+    boxes: dict[str, Tensor] = field(default_factory=dict)
+    error: str = ""
+
+
+def score_batch(
+    metrics: Sequence[Metric], batch: FrameBatch, *, boxes: bool = False, values: bool = True
+) -> dict[str, Score]:
+    """Metric name -> its `Score` on `batch`: region boxes first (`boxes`, for thumbnails), then values.
+
+    Pure (no pair state), so it runs in this process or in a metric worker (`qa_harness.pipeline`); a
+    metric that raises gets an error score and is not asked again for this batch.
+    """
+    scores: dict[str, Score] = {m.name: Score() for m in metrics}
+    where = f"frames {int(batch.frames[0])}-{int(batch.frames[-1])}"
+    for metric in metrics if boxes else ():
+        try:
+            found = {k: v.detach().cpu() for k, v in metric.region_boxes(batch).items()}
+        except Exception as err:
+            scores[metric.name] = Score(error=f"region boxes: {_reason(err)}")
+            continue
+        scores[metric.name] = Score(boxes=found)
+    for metric in metrics if values else ():
+        if scores[metric.name].error:
+            continue
+        try:
+            found = metric.frame_values(batch)
+            codes = found.pop(UNSCORED, None)
+            arrays = {k: v.detach().float().cpu().numpy() for k, v in found.items()}
+            unscored = _unscored_counts(metric, codes) if codes is not None else {}
+        except Exception as err:  # this metric only: see the module docstring
+            scores[metric.name] = Score(error=f"{where}: {_reason(err)}")
+            continue
+        scores[metric.name] = Score(arrays, unscored, scores[metric.name].boxes)
+    return scores
+
+
+def _unscored_counts(metric: Metric, codes: Tensor) -> dict[str, int]:
+    """A batch's reason codes (0: scored) as reason text -> frames."""
+    counts: dict[str, int] = {}
+    for code, n in zip(*np.unique(codes.cpu().numpy(), return_counts=True), strict=True):
+        if code:
+            reason = metric.reasons[int(code) - 1]
+            counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
+
+
 class MetricColumns:
     """Per-frame columns of the applicable metrics of one pair, and the reasons of those that failed."""
 
@@ -39,8 +93,7 @@ class MetricColumns:
         self._parts: dict[str, dict[str, list[np.ndarray]]] = {m.name: {} for m in self.metrics}
         self._unscored: dict[str, dict[str, int]] = {m.name: {} for m in self.metrics}  # metric -> reason -> frames
 
-    def _fail(self, metric: Metric, err: Exception, where: str) -> None:
-        reason = f"{where}: {_reason(err)}"
+    def _fail(self, metric: Metric, reason: str) -> None:
         self.errors.setdefault(metric.name, reason)
         log.warning(
             "metric %s failed on pair %r (its values are NaN, the pair goes on): %s", metric.name, self.pair_id, reason
@@ -51,26 +104,31 @@ class MetricColumns:
 
     def add(self, batch: FrameBatch) -> None:
         """Score one batch with every metric that has not failed on this pair."""
-        for metric in self._live():
-            try:
-                found = metric.frame_values(batch)
-                codes = found.pop(UNSCORED, None)
-                values = {k: v.detach().float().cpu().numpy() for k, v in found.items()}
-                if codes is not None:
-                    self._count_unscored(metric, codes)
-            except Exception as err:  # this metric only: see the module docstring
-                self._fail(metric, err, f"frames {int(batch.frames[0])}-{int(batch.frames[-1])}")
-                continue
-            for name, array in values.items():
-                self._parts[metric.name].setdefault(name, []).append(array)
+        self.merge(score_batch(self._live(), batch))
 
-    def _count_unscored(self, metric: Metric, codes: Tensor) -> None:
-        """Add a batch's reason codes (0: scored) to the metric's counts, reason text -> frames."""
-        counts = self._unscored[metric.name]
-        for code, n in zip(*np.unique(codes.cpu().numpy(), return_counts=True), strict=True):
-            if code:
-                reason = metric.reasons[int(code) - 1]
-                counts[reason] = counts.get(reason, 0) + int(n)
+    def live(self) -> list[Metric]:
+        """The metrics not failed on this pair (those a batch is scored with)."""
+        return self._live()
+
+    def merge(self, scores: Mapping[str, Score]) -> dict[str, Tensor]:
+        """Take in one batch's scores (`score_batch`, here or in a metric worker), in metric order; the
+        region boxes of the live metrics (first to name a region wins). A metric failed by an earlier
+        batch is skipped: merged in batch order, the columns are the serial path's whatever ran where."""
+        boxes: dict[str, Tensor] = {}
+        for metric in self._live():
+            if (score := scores.get(metric.name)) is None:
+                continue
+            if score.error:
+                self._fail(metric, score.error)
+                continue
+            for name, box in score.boxes.items():
+                boxes.setdefault(name, box)
+            for name, array in score.values.items():
+                self._parts[metric.name].setdefault(name, []).append(array)
+            counts = self._unscored[metric.name]
+            for reason, n in score.unscored.items():
+                counts[reason] = counts.get(reason, 0) + n
+        return boxes
 
     def unscored(self) -> dict[str, dict[str, int]]:
         """Metric -> {reason: frames} for the live metrics that left frames unscored (a failed one is all NaN
@@ -101,16 +159,7 @@ class MetricColumns:
 
     def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
         """The regions the live metrics score inside (first metric to name a region wins), on the CPU."""
-        boxes: dict[str, Tensor] = {}
-        for metric in self._live():
-            try:
-                found = metric.region_boxes(batch)
-            except Exception as err:
-                self._fail(metric, err, "region boxes")
-                continue
-            for name, box in found.items():
-                boxes.setdefault(name, box.detach().cpu())
-        return boxes
+        return self.merge(score_batch(self._live(), batch, boxes=True, values=False))
 
     def per_frame(self, n: int) -> dict[str, np.ndarray]:
         """Column -> (n,) values in metric order; NaN columns (declared `columns`) for a failed metric."""
@@ -135,6 +184,6 @@ class MetricColumns:
             try:
                 out |= {k: float(v) for k, v in metric.clip_values(per_frame).items()}
             except Exception as err:
-                self._fail(metric, err, "clip-level values")
+                self._fail(metric, f"clip-level values: {_reason(err)}")
                 out |= nan
         return out

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -215,11 +216,22 @@ class LpipsNet(nn.Module):
 
     def layer_sum(self, ux: Sequence[Tensor], uy: Sequence[Tensor]) -> Tensor:
         """Unit maps of the two images of each pair -> (N,) distances: weighted squared differences, averaged
-        over space, summed over the layers."""
-        total = torch.zeros(ux[0].shape[0], device=ux[0].device, dtype=ux[0].dtype)
+        over space, summed over the layers.
+
+        On the CPU in numpy, whose reductions run in one fixed order: oneDNN's 1x1 convolution sums the
+        channels in an order that depends on the thread count (last-bit differences between 1 and 2
+        threads), and a value must not depend on how many threads, or metric workers, computed it."""
+        if ux[0].device.type != "cpu":
+            total = torch.zeros(ux[0].shape[0], device=ux[0].device, dtype=ux[0].dtype)
+            for fx, fy, lin in zip(ux, uy, self.linear.values(), strict=True):
+                total = total + lin.model((fx - fy).square_()).mean(dim=(1, 2, 3))
+            return total
+        total = np.zeros(ux[0].shape[0], dtype=np.float32)
         for fx, fy, lin in zip(ux, uy, self.linear.values(), strict=True):
-            total = total + lin.model((fx - fy).square_()).mean(dim=(1, 2, 3))
-        return total
+            weight = lin.model[0].weight.detach().numpy().reshape(1, -1, 1, 1)
+            per_pixel = ((fx - fy).detach().square_().numpy() * weight).sum(axis=1)  # (N, H, W)
+            total = total + per_pixel.reshape(len(total), -1).mean(axis=1, dtype=np.float32)
+        return torch.from_numpy(total)
 
 
 def lpips_package_weights_dir() -> Path:

@@ -79,6 +79,7 @@ def _batch_part(values: Tensor, n_full: int, held: int, lag: int) -> Tensor:
 
 
 class LandmarkJitter(Metric):
+    in_order = True  # `History` across batches
     reasons = (FIRST_FRAMES, NO_FACE_OUTPUT, NO_FACE_REFERENCE)
 
     def __init__(self, landmarks: FaceAnalysis, *, reference: Literal["target", "driving"]) -> None:
@@ -130,6 +131,7 @@ def _box_mean(frames: Tensor, boxes: Tensor) -> Tensor:
 
 
 class Flicker(Metric):
+    in_order = True
     reasons = (FIRST_FRAMES, NO_FACE_REFERENCE)
 
     def __init__(self, landmarks: FaceAnalysis, *, reference: Literal["target", "none"]) -> None:
@@ -224,6 +226,7 @@ def warping_residual_gap(output: np.ndarray, target: np.ndarray, backward: np.nd
 
 class WarpError(Metric):
     name = "warp_error"
+    in_order = True
     needs_reference = True
     columns = (Column("warp_error", higher_is_better=False, low=0.0, high=255.0),)
     reasons = (FIRST_FRAMES, "no pixel with a consistent ground-truth flow")
