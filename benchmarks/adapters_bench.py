@@ -9,7 +9,8 @@ official_<model>.py: reconstruction`), (b) our `Animator.animate` on the whole b
 (source keypoints; our `prepare`) is done before timing on both sides, except that MRFA's official forward
 detects the source keypoints again on every call, as the official code does. Warm-up first, then
 `--repeats` alternating rounds (official first in even rounds, ours first in odd ones, so load changes hit
-both alike); medians, frames/s, ours/official, and max |ours - official| over the batch's predictions
+both alike); medians, frames/s, ours/official (wall, and official/ours CPU seconds of this process: less
+sensitive to other jobs' load), and max |ours - official| over the batch's predictions
 against the parity tolerance (tests/parity/checks.py, 1e-4). Targets: ratio >= 1.0, max-abs <= 1e-4; the
 exit status is 1 when one is missed, 2 for a bad argument.
 
@@ -99,15 +100,16 @@ def _official_frames(model: str, nets: dict[str, torch.nn.Module], source: torch
     return plugin.reconstruction(nets, source)
 
 
-def _timed(run: Frames, driving: torch.Tensor, device: str) -> tuple[float, torch.Tensor]:
+def _timed(run: Frames, driving: torch.Tensor, device: str) -> tuple[float, float, torch.Tensor]:
+    """Wall seconds, this process's CPU seconds (all threads) and the output of one call."""
     if device == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
         out = run(driving)
     if device == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start, out.float().cpu()
+    return time.perf_counter() - start, time.process_time() - cpu, out.float().cpu()
 
 
 def measure(model: str, repo: Path, device: str, batches: list[int], repeats: int) -> list[dict]:
@@ -138,13 +140,16 @@ def measure(model: str, repo: Path, device: str, batches: list[int], repeats: in
                 if batch > 1 and run is not sides["official"]:  # the official loop only ever sees one frame
                     _timed(run, batch_driving, device)
             seconds: dict[str, list[float]] = {name: [] for name in sides}
+            cpu_seconds: dict[str, list[float]] = {name: [] for name in sides}
             outputs: dict[str, torch.Tensor] = {}
             for round_ in range(repeats):
                 for name in list(sides) if round_ % 2 == 0 else list(sides)[::-1]:
-                    elapsed, out = _timed(sides[name], batch_driving, device)
+                    elapsed, cpu, out = _timed(sides[name], batch_driving, device)
                     seconds[name].append(elapsed)
+                    cpu_seconds[name].append(cpu)
                     outputs.setdefault(name, out)
             fps = {name: batch / statistics.median(times) for name, times in seconds.items()}
+            cpu = {name: statistics.median(times) for name, times in cpu_seconds.items()}
             row = {
                 "model": model,
                 "config": config,
@@ -153,7 +158,9 @@ def measure(model: str, repo: Path, device: str, batches: list[int], repeats: in
                 "ours_fps": fps["ours"],
                 "ratio": fps["ours"] / fps["official"],
                 "max_abs": (outputs["ours"].double() - outputs["official"].double()).abs().max().item(),
+                "cpu_ratio": cpu["official"] / cpu["ours"],
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
             }
             if "ours_bf16" in sides:
                 row["bf16_speedup"] = fps["ours_bf16"] / fps["ours"]
@@ -192,7 +199,7 @@ def _verdict(row: dict) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    keys = ["model", "config", "batch", "official_fps", "ours_fps", "ratio", "max_abs"]
+    keys = ["model", "config", "batch", "official_fps", "ours_fps", "ratio", "cpu_ratio", "max_abs"]
     keys += [k for k in ("bf16_speedup", "bf16_max_abs_vs_fp32") if any(k in row for row in rows)]
     lines = ["| " + " | ".join(keys + ["verdict"]) + " |", "|" + "---|" * (len(keys) + 1)]
     for row in rows:
