@@ -110,3 +110,22 @@ def test_source_encoded_once_gives_the_same_frames():
         once = network.generator(sources, kp_driving, kp_source.expand(n), levels)["prediction"]
         copies = network.generator(sources, kp_driving, kp_source.expand(n))["prediction"]
     torch.testing.assert_close(once, copies, atol=1e-6, rtol=0)
+
+
+def test_adapter_encodes_the_source_once_per_pair(tmp_path):
+    """`prepare` encodes the source; `animate` reuses those features for every batch (the official loop
+    re-encodes per frame) and still renders the official frames."""
+    network, fixture = tiny_network(SPEC)
+    checkpoint = tmp_path / "tiny-cpk.pth.tar"
+    torch.save({key: m.state_dict() for key, m in network.checkpoint_networks().items()}, checkpoint)
+    animator = build(checkpoint=checkpoint, device="cpu", config=TINY_CONFIGS / "fomm-tiny.yaml")
+    generator, calls = animator.network.generator, []
+    encode = generator.encode
+    generator.encode = lambda source: calls.append(source.shape) or encode(source)
+    frames = fixture["frames"]
+    state = animator.prepare(frames[0])
+    batches = [animator.animate(state, frames[i : i + 1]) for i in range(1, frames.shape[0])]
+    assert calls == [torch.Size([1, 3, 64, 64])]
+    assert_outputs_match(
+        {"prediction": torch.cat(batches)}, {"prediction": fixture["outputs"]["prediction"]}, label="fomm batches"
+    )

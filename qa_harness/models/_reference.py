@@ -25,11 +25,14 @@ _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass(frozen=True)
 class SourceState:
-    """Per-pair state: the source on the model's device, its keypoints, and for relative mode the
-    driving's first-frame keypoints and the movement scale."""
+    """Per-pair state: the source on the model's device, its keypoints, the generator encoder's (1,C,h,w)
+    source features per level (they do not depend on the driving frames: computed once per pair, not per
+    batch as the official loops do per frame), and for relative mode the driving's first-frame keypoints
+    and the movement scale."""
 
     source: Tensor
     kp_source: Keypoints
+    levels: tuple[Tensor, ...] = ()
     kp_initial: Keypoints | None = None
     scale: float = 1.0
 
@@ -131,14 +134,18 @@ class ReferenceAnimator(Animator):
         """Keypoints (or region parameters) of a batch of frames (N,3,H,W)."""
 
     @abstractmethod
+    def source_encoder(self) -> nn.Module:
+        """The generator whose `encode(source)` gives the source feature levels `render` warps."""
+
+    @abstractmethod
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         """(N,3,H,W) frames for the driving keypoints (already made relative if that mode is on)."""
 
     @staticmethod
-    def source_levels(generator: nn.Module, source: Tensor, n: int) -> list[Tensor]:
-        """The (1,3,H,W) source encoded once and viewed `n` times: the generator's encoder need not run on n
-        identical copies of it (same values)."""
-        return [level.expand(n, *level.shape[1:]) for level in generator.encode(source)]
+    def source_levels(state: SourceState, n: int) -> list[Tensor]:
+        """The source features encoded once in `prepare`, viewed `n` times: the generator's encoder need not
+        run on n identical copies of the source, nor again for every batch (same values)."""
+        return [level.expand(n, *level.shape[1:]) for level in state.levels]
 
     def relative_motion(self, state: SourceState, kp_driving: Keypoints) -> Keypoints:
         return relative_keypoints(state.kp_source, kp_driving, state.kp_initial, state.scale)
@@ -156,13 +163,14 @@ class ReferenceAnimator(Animator):
         source = self._check(source, "source").unsqueeze(0)
         with torch.inference_mode(), self._context():
             kp_source = self.detect(source)
+            levels = tuple(self.source_encoder().encode(source))
             if not self.relative:
-                return SourceState(source, kp_source)
+                return SourceState(source, kp_source, levels)
             if driving_first is None:
                 raise QaHarnessError(f"{self.name}: relative mode needs the driving's first frame in prepare()")
             kp_initial = self.detect(self._check(driving_first, "driving_first").unsqueeze(0))
         scale = movement_scale(kp_source, kp_initial) if self.adapt_movement_scale else 1.0
-        return SourceState(source, kp_source, kp_initial, scale)
+        return SourceState(source, kp_source, levels, kp_initial, scale)
 
     def animate(self, state: SourceState, driving: Tensor) -> Tensor:
         frames = self._check(driving, "driving")

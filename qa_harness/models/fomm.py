@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
 from qa_harness.reference_models.blocks.keypoints import Keypoints
@@ -23,11 +23,14 @@ class FOMMAnimator(ReferenceAnimator):
     def detect(self, frames: Tensor) -> Keypoints:
         return self.network.kp_detector(frames)
 
+    def source_encoder(self) -> nn.Module:
+        return self.network.generator
+
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         n = driving.shape[0]
         sources = state.source.expand(n, -1, -1, -1)
         generator = self.network.generator
-        levels = self.source_levels(generator, state.source, n)
+        levels = self.source_levels(state, n)
         return generator(sources, kp_driving, state.kp_source.expand(n), levels)["prediction"]
 
 

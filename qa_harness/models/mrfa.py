@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from qa_harness.errors import ConfigError, QaHarnessError
 from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
@@ -64,7 +64,7 @@ class MRFAAnimator(ReferenceAnimator):
         bg_param = None
         if self.network.use_bg and not self.relative:
             bg_param = self.network.bg_predictor(sources, driving)
-        features = self.source_levels(self.network.decoder.generator, state.source, n)
+        features = self.source_levels(state, n)
         return self.network.animate(
             sources,
             state.kp_source.expand(n),
@@ -73,6 +73,9 @@ class MRFAAnimator(ReferenceAnimator):
             iterations=self.iterations,
             source_features=features,
         )
+
+    def source_encoder(self) -> nn.Module:
+        return self.network.decoder.generator
 
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         return self.refine(state, kp_driving, driving).prediction

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from qa_harness.models._reference import ReferenceAnimator, SourceState, build_animator
 from qa_harness.reference_models.blocks.keypoints import Keypoints
@@ -23,13 +23,16 @@ class TPSMMAnimator(ReferenceAnimator):
     def detect(self, frames: Tensor) -> Keypoints:
         return Keypoints(self.network.kp_detector(frames))
 
+    def source_encoder(self) -> nn.Module:
+        return self.network.inpainting_network
+
     def render(self, state: SourceState, kp_driving: Keypoints, driving: Tensor) -> Tensor:
         n = driving.shape[0]
         sources = state.source.expand(n, -1, -1, -1)
         bg_param = None
         if self.network.bg and not self.relative:
             bg_param = self.network.bg_predictor(sources, driving)
-        levels = self.source_levels(self.network.inpainting_network, state.source, n)
+        levels = self.source_levels(state, n)
         out = self.network.generate(sources, kp_driving.value, state.kp_source.expand(n).value, bg_param, levels)
         return out["prediction"]
 

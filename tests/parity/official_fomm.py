@@ -8,6 +8,8 @@ use_relative_jacobian=True, adapt_movement_scale=True)` one driving frame at a t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -59,3 +61,19 @@ def run(repo, nets: dict[str, nn.Module], frames: Tensor) -> dict[str, Tensor]:
     out["relative.jacobian"] = torch.cat([kp["jacobian"] for kp, _ in relative])
     out["relative.prediction"] = torch.cat([pred for _, pred in relative])
     return out
+
+
+def reconstruction(nets: dict[str, nn.Module], source: Tensor) -> Callable[[Tensor], Tensor]:
+    """The official `reconstruction.py` loop for one video: `kp_detector(source)` once, then per driving frame
+    `kp_detector(driving)` and `generator(source, kp_source=..., kp_driving=...)`; the returned function maps
+    (N,3,H,W) driving frames to the (N,3,H,W) predictions (call it under `torch.no_grad`, as the official does)."""
+    generator, kp_detector = nets["generator"], nets["kp_detector"]
+    kp_source = kp_detector(source)
+
+    def frames(driving: Tensor) -> Tensor:
+        out = []
+        for frame in driving.split(1):
+            out.append(generator(source, kp_source=kp_source, kp_driving=kp_detector(frame))["prediction"])
+        return torch.cat(out)
+
+    return frames

@@ -10,6 +10,8 @@ relative = `demo.make_animation(..., animation_mode='relative', cpu=True)` itsel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -83,3 +85,20 @@ def run(repo, nets: dict[str, nn.Module], frames: Tensor) -> dict[str, Tensor]:
     )
     out["relative.prediction"] = torch.from_numpy(np.stack(predictions)).permute(0, 3, 1, 2)
     return out
+
+
+def reconstruction(nets: dict[str, nn.Module], source: Tensor) -> Callable[[Tensor], Tensor]:
+    """The official `reconstruction.py` loop for one video: `region_predictor(source)` once, then per driving
+    frame `region_predictor`, `bg_predictor(source, driving)` and `generator(source, source_region_params=...,
+    driving_region_params=..., bg_params=...)`; (N,3,H,W) driving -> predictions."""
+    regions_source = nets["region_predictor"](source)
+
+    def one(driving: Tensor) -> Tensor:
+        return nets["generator"](
+            source,
+            source_region_params=regions_source,
+            driving_region_params=nets["region_predictor"](driving),
+            bg_params=nets["bg_predictor"](source, driving),
+        )["prediction"]
+
+    return lambda driving: torch.cat([one(frame) for frame in driving.split(1)])

@@ -25,7 +25,7 @@ import copy
 import json
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -284,3 +284,14 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def reconstruction(model: torch.nn.Module, source: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The official `reconstruction.py` loop for one video: per driving frame
+    `model(x={'source': source, 'driving': driving}, is_train=False)[0]` (the official forward detects the
+    source keypoints again on every call); (N,3,H,W) driving -> predictions, under `torch.no_grad`."""
+
+    def one(driving: torch.Tensor) -> torch.Tensor:
+        return model(x={"source": source, "driving": driving}, is_train=False)[0]
+
+    return lambda driving: torch.cat([one(frame) for frame in driving.split(1)])

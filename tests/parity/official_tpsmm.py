@@ -9,6 +9,8 @@ mode='relative')` itself (per frame, convex-hull movement scale, no background m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -80,3 +82,21 @@ def run(repo, nets: dict[str, nn.Module], frames: Tensor) -> dict[str, Tensor]:
     )
     out["relative.prediction"] = torch.from_numpy(np.stack(predictions)).permute(0, 3, 1, 2)
     return out
+
+
+def reconstruction(nets: dict[str, nn.Module], source: Tensor) -> Callable[[Tensor], Tensor]:
+    """The official `reconstruction.py` loop for one video: `kp_detector(source)` once, then per driving frame
+    `kp_detector`, `bg_predictor(source, driving)` (when the config has one), `dense_motion_network(...,
+    dropout_flag=False)`, `inpainting_network(source, dense_motion)`; (N,3,H,W) driving -> predictions."""
+    kp_source = nets["kp_detector"](source)
+    bg_predictor = nets.get("bg_predictor")
+
+    def one(driving: Tensor) -> Tensor:
+        kp_driving = nets["kp_detector"](driving)
+        bg_params = bg_predictor(source, driving) if bg_predictor else None
+        dense_motion = nets["dense_motion_network"](
+            source_image=source, kp_driving=kp_driving, kp_source=kp_source, bg_param=bg_params, dropout_flag=False
+        )
+        return nets["inpainting_network"](source, dense_motion)["prediction"]
+
+    return lambda driving: torch.cat([one(frame) for frame in driving.split(1)])
