@@ -15,6 +15,7 @@ from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
 from qa_harness.suites.axes.occlusion import (
+    COVER_LIPS,
     COVER_VETO,
     HELD_EDGE,
     MIN_PALM,
@@ -155,6 +156,7 @@ def test_clear_lips_overrule_only_a_partial_colour_share():
     measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.array([1.0, 1, 0, 1])}
     measures["mouth_object"] = np.array([0.5, 0.9, 0.5, np.nan])  # open mouth; patterned mask; no lips seen
     measures["held_object"], measures["mouth_cover"] = np.zeros(4), np.full(4, np.nan)
+    measures["lip_line"], measures["lip_red"] = np.zeros(4), np.zeros(4)
     np.testing.assert_array_equal(mouth_without_hand(measures, slice(None), 0.5), [0.0, 0.9, 0.5, 0.0])
 
 
@@ -167,7 +169,11 @@ def test_the_learned_classifier_covers_from_its_edge_and_vetoes_only_colour_and_
     measures["mouth_object"] = np.array([0.1, 0.4, 0.6, 0.0, 0.6, 0.6])
     measures["lips_absent"] = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 1.0])
     measures["hand_at_mouth"] = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    measures["lip_line"], measures["lip_red"] = np.zeros(6), np.zeros(6)
     np.testing.assert_array_equal(mouth_without_hand(measures, slice(None), 0.8), [1.0, 0.4, 0.0, 1.0, 0.6, 1.0])
+    # lips that still show (a closed thin-lipped smile) keep the classifier from covering the mouth
+    measures["lip_line"][0], measures["lip_red"][0] = COVER_LIPS
+    assert mouth_without_hand(measures, slice(None), 0.8)[0] == 0.1
 
 
 def test_an_object_held_at_the_mouth_covers_it_from_the_edge_on():
@@ -176,6 +182,7 @@ def test_an_object_held_at_the_mouth_covers_it_from_the_edge_on():
     held = np.array([HELD_EDGE - 0.01, HELD_EDGE, 0.9, np.nan])
     measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.zeros(4)}
     measures.update(mouth_object=np.full(4, 0.1), held_object=held, mouth_cover=np.full(4, np.nan))
+    measures.update(lip_line=np.zeros(4), lip_red=np.zeros(4))
     np.testing.assert_array_equal(mouth_without_hand(measures, slice(None), 0.5), [0.1, 1.0, 1.0, 0.1])
 
 

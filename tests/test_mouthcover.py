@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qa_harness.errors import ConfigError
-from qa_harness.suites.mouthcover import COEFFICIENTS, EYE_PX, EYE_ROW, SIZE, MouthCover, aligned, features
+from qa_harness.suites.mouthcover import COEFFICIENTS, EYE_PX, EYE_ROW, SIZE, MouthCover, aligned, features, turned
 
 
 def _write(tmp_path, payload) -> object:
@@ -87,3 +87,12 @@ def test_alignment_puts_the_eyes_at_fixed_places_whatever_the_roll_and_size():
         assert xs.mean() == pytest.approx(x, abs=1.0)
         assert ys.mean() == pytest.approx(EYE_ROW, abs=1.0)
     assert aligned(frame, np.stack([right, right])) is None
+
+
+def test_a_turned_face_is_left_to_the_other_cues():
+    """Frontal keypoints (nose on the midline, mouth 1.1 eye distances down) are read; a nose half an
+    eye distance aside, or a mouth 1.5 down (the eye distance of a profile shrinks), are not."""
+    eyes = np.array([[40.0, 50.0], [80.0, 50.0]])
+    assert not turned(np.vstack([eyes, [[60.0, 70.0], [60.0, 94.0]]]))
+    assert turned(np.vstack([eyes, [[80.0, 70.0], [62.0, 94.0]]]))
+    assert turned(np.vstack([eyes, [[60.0, 70.0], [60.0, 110.0]]]))
