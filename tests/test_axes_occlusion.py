@@ -15,6 +15,8 @@ from PIL import Image
 
 from qa_harness.suites.axes.headpose import rotation_from_angles
 from qa_harness.suites.axes.occlusion import (
+    COVER_LIPS,
+    COVER_VETO,
     HELD_EDGE,
     MIN_PALM,
     MOUTH_COVERED,
@@ -24,6 +26,7 @@ from qa_harness.suites.axes.occlusion import (
 )
 from qa_harness.suites.hands import HandFinder
 from qa_harness.suites.lips import LINE_EDGE, RED_EDGE, lip_cues
+from qa_harness.suites.mouthcover import MouthCover
 from qa_harness.suites.skin import LOWER_FACE, lower_face_regions
 from qa_harness.suites.synthetic import SynthSpec, synthesize
 from qa_harness.suites.tagging import Tagger, build_axes
@@ -100,6 +103,9 @@ def test_a_drawn_mask_covers_the_mouth(tagger, portrait):
     # The paint fills the measured region (less what the mask moves the landmarks by): nearly all foreign.
     assert masked.measures["occlusion.mouth_object"][0] > 0.8
     assert masked.clip_labels["occlusion"] in ("partial", "heavy")
+    # The learned classifier (trained on photos, not on drawn masks) agrees on both.
+    edge = MouthCover.load().edge
+    assert clean.measures["occlusion.mouth_cover"][0] < edge <= masked.measures["occlusion.mouth_cover"][0]
 
 
 def test_a_skin_coloured_patch_hides_the_lips_not_the_colour(tagger, portrait):
@@ -149,8 +155,25 @@ def test_teeth_between_the_lips_count_as_a_lip_line():
 def test_clear_lips_overrule_only_a_partial_colour_share():
     measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.array([1.0, 1, 0, 1])}
     measures["mouth_object"] = np.array([0.5, 0.9, 0.5, np.nan])  # open mouth; patterned mask; no lips seen
-    measures["held_object"] = np.zeros(4)
-    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None)), [0.0, 0.9, 0.5, 0.0])
+    measures["held_object"], measures["mouth_cover"] = np.zeros(4), np.full(4, np.nan)
+    measures["lip_line"], measures["lip_red"] = np.zeros(4), np.zeros(4)
+    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None), 0.5), [0.0, 0.9, 0.5, 0.0])
+
+
+def test_the_learned_classifier_covers_from_its_edge_and_vetoes_only_colour_and_missing_lips():
+    """`mouth_cover` >= the edge covers the mouth whole; under `COVER_VETO` it silences the colour share
+    and `lips_absent` (the hand-written cues' false alarms on blurred faces), never a hand at the mouth;
+    NaN (not measured) changes nothing."""
+    cover = np.array([0.9, 0.5, COVER_VETO - 0.01, COVER_VETO - 0.01, COVER_VETO, np.nan])
+    measures = {"lips_present": np.zeros(6), "held_object": np.zeros(6), "mouth_cover": cover}
+    measures["mouth_object"] = np.array([0.1, 0.4, 0.6, 0.0, 0.6, 0.6])
+    measures["lips_absent"] = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    measures["hand_at_mouth"] = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    measures["lip_line"], measures["lip_red"] = np.zeros(6), np.zeros(6)
+    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None), 0.8), [1.0, 0.4, 0.0, 1.0, 0.6, 1.0])
+    # lips that still show (a closed thin-lipped smile) keep the classifier from covering the mouth
+    measures["lip_line"][0], measures["lip_red"][0] = COVER_LIPS
+    assert mouth_without_hand(measures, slice(None), 0.8)[0] == 0.1
 
 
 def test_an_object_held_at_the_mouth_covers_it_from_the_edge_on():
@@ -158,8 +181,9 @@ def test_an_object_held_at_the_mouth_covers_it_from_the_edge_on():
     it adds nothing; NaN (no skin to compare with) adds nothing either."""
     held = np.array([HELD_EDGE - 0.01, HELD_EDGE, 0.9, np.nan])
     measures = {"hand_at_mouth": np.zeros(4), "lips_absent": np.zeros(4), "lips_present": np.zeros(4)}
-    measures.update(mouth_object=np.full(4, 0.1), held_object=held)
-    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None)), [0.1, 1.0, 1.0, 0.1])
+    measures.update(mouth_object=np.full(4, 0.1), held_object=held, mouth_cover=np.full(4, np.nan))
+    measures.update(lip_line=np.zeros(4), lip_red=np.zeros(4))
+    np.testing.assert_array_equal(mouth_without_hand(measures, slice(None), 0.5), [0.1, 1.0, 1.0, 0.1])
 
 
 def test_hands_over_the_face_for_under_three_frames_are_dropped():

@@ -13,6 +13,7 @@ from PIL import Image
 from scipy import stats as sps
 from scipy.io import loadmat, savemat
 
+from benchmarks.tagbench import masks
 from benchmarks.tagbench.stats import bootstrap, confusion, detection, errors, proportion
 from qa_harness.labelled import LabelError, aflw_angles, load_aflw2000, read_manifest
 from tests.helpers.media import REPO
@@ -113,3 +114,10 @@ def test_shared_csv_manifests_read_with_every_file_present():
     rows = read_manifest(LABELS / "face_mask" / "manifest.csv")
     assert len(rows) == 50 and {r["mouth_nose_covered"] for r in rows} == {"0", "1"}
     assert all(Path(r["path"]).is_file() for r in rows)
+
+
+def test_a_mask_sample_without_a_label_folder_names_it(tmp_path):
+    (tmp_path / "with_mask").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "with_mask" / "a.png")
+    with pytest.raises(FileNotFoundError, match="without_mask: no photos"):
+        masks.sample_rows([tmp_path])

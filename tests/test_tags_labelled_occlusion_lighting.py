@@ -2,7 +2,8 @@
 own evaluation, `benchmarks/tagbench`); skipped where that research data is absent (users' clones).
 
 Targets of the tag-accuracy issue: masked mouth precision and recall >= 0.9 (0.96 and 0.96 here:
-the colour test, the lip cues of `suites/lips.py`, the bordered face retry; RESULTS.md), both hands over the
+the colour test, the lip cues of `suites/lips.py`, the bordered face retry, the learned mouth cover of
+`suites/mouthcover.py`; RESULTS.md), both hands over the
 mouth tagged covered, no face with nothing over it tagged occluded, side light agreeing with the light
 direction on >= 90 % of Yale B images lit from >= 25 degrees aside.
 """
@@ -95,3 +96,16 @@ def test_hair_over_the_jaw_does_not_cover_the_mouth():
     )
     assert tags.clip_labels["occlusion_mouth"] == "visible"
     assert tags.measures["occlusion.mouth_object"][0] < 0.25
+
+
+@needs_occlusion
+@pytest.mark.slow
+def test_no_aflw_face_reads_mouth_covered_and_profiles_get_no_learned_reading():
+    # The learned mouth cover read every AFLW2000 profile (yaw 51-97 degrees) covered before the turn
+    # rule (`mouthcover.turned`): now those faces get no `mouth_cover` at all, and no face reads covered.
+    tags = occlusion.aflw_mouths(LABELS)
+    clean = {f: t for f, t in tags.items() if f not in occlusion.AFLW_NOT_CLEAN and t.clip_labels["face"] != "missing"}
+    assert len(clean) == 31
+    assert [f for f, t in clean.items() if t.clip_labels["occlusion_mouth"] == "covered"] == []
+    for photo in ("image00006.jpg", "image00032.jpg", "image00036.jpg", "image00074.jpg", "image00091.jpg"):
+        assert np.isnan(clean[photo].measures["occlusion.mouth_cover"][0]), photo
