@@ -14,7 +14,7 @@ from qa_harness.runs import mlflow_io as io
 from qa_harness.runs.selectors import parse_selector
 from tests.gate.real_runs import defect_blur, evaluate, shipped_gate_suite
 
-pytestmark = pytest.mark.slow  # 5 evaluation runs of 116 clips: about 2 minutes on 2 cores
+pytestmark = pytest.mark.slow  # 5 evaluation runs of 114 clips: about 2 minutes on 2 cores
 #: the thinnest tagged condition value (variants have 6 clips each), and the extreme head turns
 #: (sources/pcavs): clips with frames of each
 THINNEST = {"occlusion=heavy": 7, "yaw=extreme": 10}
