@@ -99,23 +99,20 @@ class MetricColumns:
             "metric %s failed on pair %r (its values are NaN, the pair goes on): %s", metric.name, self.pair_id, reason
         )
 
-    def _live(self) -> list[Metric]:
+    def live(self) -> list[Metric]:
+        """The metrics not failed on this pair (those a batch is scored with)."""
         return [m for m in self.metrics if m.name not in self.errors]
 
     def add(self, batch: FrameBatch) -> None:
         """Score one batch with every metric that has not failed on this pair."""
-        self.merge(score_batch(self._live(), batch))
-
-    def live(self) -> list[Metric]:
-        """The metrics not failed on this pair (those a batch is scored with)."""
-        return self._live()
+        self.merge(score_batch(self.live(), batch))
 
     def merge(self, scores: Mapping[str, Score]) -> dict[str, Tensor]:
         """Take in one batch's scores (`score_batch`, here or in a metric worker), in metric order; the
         region boxes of the live metrics (first to name a region wins). A metric failed by an earlier
         batch is skipped: merged in batch order, the columns are the serial path's whatever ran where."""
         boxes: dict[str, Tensor] = {}
-        for metric in self._live():
+        for metric in self.live():
             if (score := scores.get(metric.name)) is None:
                 continue
             if score.error:
@@ -156,10 +153,6 @@ class MetricColumns:
             else:
                 why.append(f"{metric.name}: NaN with no reason given")
         return "; ".join(why)
-
-    def region_boxes(self, batch: FrameBatch) -> dict[str, Tensor]:
-        """The regions the live metrics score inside (first metric to name a region wins), on the CPU."""
-        return self.merge(score_batch(self._live(), batch, boxes=True, values=False))
 
     def per_frame(self, n: int) -> dict[str, np.ndarray]:
         """Column -> (n,) values in metric order; NaN columns (declared `columns`) for a failed metric."""
